@@ -1,0 +1,69 @@
+#pragma once
+// Sends signed requests to one AWS service with the shared retry policy and
+// turns failures into AwsError. Every AWS call in hoist goes through here.
+#include <memory>
+#include <string>
+
+#include "aws/config.hpp"
+#include "aws/credentials.hpp"
+#include "aws/http.hpp"
+#include "aws/retry.hpp"
+
+namespace hoist::aws {
+
+enum class Protocol { query, rest_xml, json };
+
+struct Service {
+  std::string id;           // endpoint id: "s3", "ec2", "logs", ...
+  std::string signing_name; // "s3", "ec2", "logs", ...
+  Protocol protocol;
+  std::string api_version;  // query protocol: "2016-11-15"; json: target prefix "AmazonSSM"
+  bool global = false;      // IAM: signed for us-east-1 whatever the region
+};
+
+// What every client shares for one hoist invocation.
+struct Session {
+  Config config;
+  std::string region;
+  std::shared_ptr<CredentialProvider> credentials;
+  std::shared_ptr<RetryPolicy> retry;
+  HttpOptions http;
+
+  // Loads config, resolves region and credentials (lazily fetched).
+  static std::shared_ptr<Session> create(const Overrides& overrides);
+};
+
+struct CallOptions {
+  // S3: sign as UNSIGNED-PAYLOAD (file bodies over TLS) or with a known hash.
+  bool unsigned_payload = false;
+  std::string payload_hash;
+  // Statuses that are not errors for this call (e.g. 404 for HEAD-if-exists).
+  std::vector<long> ok_statuses;
+};
+
+class Client {
+ public:
+  Client(std::shared_ptr<Session> session, Service service);
+
+  // Fills endpoint when empty, signs, sends, retries per policy. Returns the
+  // 2xx response (or one in ok_statuses); throws AwsError otherwise.
+  HttpResponse send(std::string_view operation, HttpRequest request, const CallOptions& options = {});
+
+  [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
+  [[nodiscard]] const std::string& region() const { return session_->region; }
+  [[nodiscard]] const Session& session() const { return *session_; }
+  [[nodiscard]] const Service& service() const { return service_; }
+
+ private:
+  std::shared_ptr<Session> session_;
+  Service service_;
+  std::string endpoint_;
+};
+
+// Error code, message and request id from an error response of a protocol.
+struct ErrorInfo {
+  std::string code, message, request_id;
+};
+ErrorInfo parse_error(Protocol protocol, const HttpResponse& response);
+
+}  // namespace hoist::aws

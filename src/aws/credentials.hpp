@@ -1,0 +1,50 @@
+#pragma once
+// Where AWS credentials come from, in the aws CLI's order (see
+// resolve_credentials in credentials.cpp). Never printed: only `source`.
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace hoist::aws {
+
+struct Credentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;
+  std::optional<std::chrono::system_clock::time_point> expiration;
+  // Which source gave them, in words a user recognises, e.g. "environment",
+  // "shared-credentials-file (profile dev)", "assume-role (profile prod)",
+  // "sso (profile dev)", "web-identity", "container", "instance-metadata",
+  // "credential-process (profile p)", "config-file (profile p)".
+  std::string source;
+};
+
+// A source of credentials that may expire; `get` refreshes them when they are
+// within `refresh_margin` of expiry. Thread-safe.
+class CredentialProvider {
+ public:
+  virtual ~CredentialProvider() = default;
+  Credentials get();
+  // Forces a refresh on the next get() (after an ExpiredToken error).
+  void invalidate();
+
+ protected:
+  virtual Credentials fetch() = 0;
+
+ private:
+  std::mutex mutex_;
+  std::optional<Credentials> cached_;
+};
+
+struct Profile;  // config.hpp
+class Config;
+
+// Builds the provider the aws CLI would use for this configuration: the
+// profile from --profile/AWS_PROFILE, else environment keys, else the
+// chain of shared files, process, assume-role, web identity, SSO, container
+// and IMDSv2. Throws Fatal(Exit::config) naming what is missing.
+std::shared_ptr<CredentialProvider> resolve_credentials(const Config& config);
+
+}  // namespace hoist::aws

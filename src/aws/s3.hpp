@@ -1,0 +1,96 @@
+#pragma once
+// S3 (rest-xml): the bucket and object operations hoist needs. Keys are
+// passed raw and encoded here; large transfers are streamed from/to files in
+// parallel parts with bounded memory.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aws/client.hpp"
+
+namespace hoist::aws {
+
+struct S3Uri {
+  std::string bucket;
+  std::string key;  // may be empty or a prefix
+  static S3Uri parse(std::string_view uri);  // throws Fatal(Exit::bad_option)
+  [[nodiscard]] std::string str() const;
+};
+
+struct ObjectInfo {
+  std::string key;
+  std::uint64_t size = 0;
+  std::string etag;
+  std::string last_modified;
+};
+
+struct TransferProgress {
+  std::function<void(std::uint64_t bytes)> on_bytes;  // called from worker threads
+};
+
+struct TransferOptions {
+  std::uint64_t multipart_threshold = 16ull << 20;  // above this: multipart / ranged GET
+  std::uint64_t part_size = 8ull << 20;               // grown to keep parts <= 10,000
+  std::size_t parallelism = 8;
+  TransferProgress progress;
+};
+
+struct BucketSettings {
+  std::map<std::string, std::string> tags;
+  bool block_public_access = true;
+  bool default_encryption = true;
+  bool tls_only_policy = true;
+};
+
+class S3 {
+ public:
+  explicit S3(std::shared_ptr<Session> session);
+
+  // Creates the bucket (LocationConstraint outside us-east-1) with public
+  // access block, SSE-S3 default encryption, a TLS-only policy and tags.
+  // A bucket that already exists and is ours is fine (returns false).
+  bool create_bucket(const std::string& bucket, const BucketSettings& settings);
+  // True when the bucket exists and is reachable; false on 404.
+  bool head_bucket(const std::string& bucket);
+  // Object metadata, or nullopt on 404.
+  std::optional<ObjectInfo> head_object(const std::string& bucket, const std::string& key);
+
+  void put_object(const std::string& bucket, const std::string& key, std::string data,
+                  const std::string& content_type = "application/octet-stream");
+  std::string get_object(const std::string& bucket, const std::string& key);
+  // nullopt on 404.
+  std::optional<std::string> get_object_if_exists(const std::string& bucket, const std::string& key);
+
+  // Uploads a file: one PUT below the threshold, else multipart with parallel
+  // parts (aborted on failure). `sha256_hex`, when known, is used as the
+  // payload hash of a single PUT instead of hashing the file again.
+  void upload_file(const std::string& bucket, const std::string& key, const std::string& path,
+                   const TransferOptions& options = {}, const std::string& sha256_hex = "");
+  // Downloads to a file: one GET below the threshold, else parallel ranged GETs.
+  void download_file(const std::string& bucket, const std::string& key, const std::string& path,
+                     const TransferOptions& options = {});
+
+  // ListObjectsV2 with pagination; `each` is called per object.
+  void list_objects(const std::string& bucket, const std::string& prefix,
+                    const std::function<void(const ObjectInfo&)>& each, const std::string& start_after = "");
+  // Folder-like listing: objects directly under prefix and common prefixes.
+  void list_delimited(const std::string& bucket, const std::string& prefix, std::vector<ObjectInfo>& objects,
+                      std::vector<std::string>& prefixes);
+  // DeleteObjects in batches of 1000; returns how many were deleted.
+  std::size_t delete_objects(const std::string& bucket, const std::vector<std::string>& keys);
+  void delete_bucket(const std::string& bucket);
+
+  // A presigned GET URL for the object.
+  std::string presign_get(const std::string& bucket, const std::string& key, std::chrono::seconds expires);
+
+  Client& client() { return client_; }
+
+ private:
+  Client client_;
+};
+
+}  // namespace hoist::aws

@@ -1,0 +1,34 @@
+#pragma once
+// Each subcommand lives in its own file and registers itself on the app.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "aws/config.hpp"
+
+namespace hoist::cli {
+
+// Options every subcommand accepts.
+struct Globals {
+  aws::Overrides aws;
+  bool verbose = false;
+  bool quiet = false;
+  bool json = false;
+};
+
+// A registered subcommand's action, run after parsing; returns the exit status.
+using Action = std::function<int()>;
+
+struct Command {
+  CLI::App* app;
+  Action action;
+};
+
+// Adds --profile, --region, --endpoint-url to a subcommand.
+void add_aws_options(CLI::App& app, Globals& globals);
+
+Command register_check(CLI::App& parent, Globals& globals);
+Command register_presign(CLI::App& parent, Globals& globals);
+
+}  // namespace hoist::cli

@@ -1,0 +1,50 @@
+// hoist: run a local Python project on AWS with one command.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <vector>
+
+#include "aws/error.hpp"
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+int main(int argc, char** argv) {
+  using namespace hoist;
+  CLI::App app{"hoist: run a local Python project on AWS with one command, and leave nothing costly behind."};
+  app.set_version_flag("--version", std::string("hoist ") + HOIST_VERSION);
+  app.require_subcommand(1);
+  cli::Globals globals;
+  app.add_flag("-v,--verbose", globals.verbose, "Say more about what hoist does");
+  app.add_flag("-q,--quiet", globals.quiet, "Only errors");
+
+  std::vector<cli::Command> commands = {
+      cli::register_check(app, globals),
+      cli::register_presign(app, globals),
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  log::set_level(globals.quiet ? log::Level::quiet : globals.verbose ? log::Level::verbose : log::Level::info);
+  if (const char* d = std::getenv("HOIST_DEBUG"); d && *d) log::set_level(log::Level::debug);
+
+  try {
+    for (auto& c : commands) {
+      if (c.app->parsed()) return c.action();
+    }
+  } catch (const Fatal& e) {
+    std::cerr << "hoist: error: " << log::redact(e.what()) << '\n';
+    return static_cast<int>(e.code());
+  } catch (const aws::AwsError& e) {
+    std::cerr << "hoist: error: " << log::redact(aws::describe(e)) << '\n';
+    return static_cast<int>(e.access_denied() ? Exit::access_denied
+                            : e.http_status == 0 ? Exit::network
+                                                 : Exit::aws);
+  } catch (const std::exception& e) {
+    std::cerr << "hoist: internal error: " << log::redact(e.what()) << '\n';
+    return static_cast<int>(Exit::internal);
+  }
+  return 0;
+}
