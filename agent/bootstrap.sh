@@ -1,3 +1,145 @@
-#!/usr/bin/env bash
-# placeholder: the instance bootstrap (agent/ helper writes it)
-exit 0
+#!/bin/bash
+# hoist instance bootstrap (DESIGN B3, docs/job-spec.md).
+#
+# How the user data is assembled (the C++ launcher does exactly this):
+#   line 1:  #!/bin/bash
+#   then:    HOIST_BUCKET='<bucket>'
+#            HOIST_JOB_ID='<job id>'
+#            HOIST_REGION='<region>'
+#   then:    every line of this file after its shebang line, where the line
+#            consisting only of  #@HOIST_AGENT_PY@  is replaced by
+#              cat >"$HOIST_AGENT" <<'HOIST_AGENT_PY_EOF'
+#              <agent/agent.py, verbatim>
+#              HOIST_AGENT_PY_EOF
+#   The result is gzip-compressed when it exceeds the 16 KB user-data limit
+#   (cloud-init and the host runner both accept gzip).  Values are single-quoted;
+#   none of them can contain a quote (B1 naming).  No secrets are in user data.
+#
+# On EC2 this runs once as root with the instance role; on a developer machine
+# the host runner (tools/hostrunner.py) sets AWS_ENDPOINT_URL, AWS_* keys,
+# HOIST_INSTANCE_ID, HOIST_RUNTIME=process, HOIST_HOST_ROOT, HOIST_SHUTDOWN_CMD
+# and optionally AWS_EC2_METADATA_SERVICE_ENDPOINT.
+#
+# Whatever happens, the instance writes a terminal status.json, uploads its
+# logs and partial outputs, and powers off: the EXIT trap guarantees it, and a
+# watchdog enforces max_runtime_seconds even if everything else hangs.
+set -euEo pipefail
+
+: "${HOIST_BUCKET:?}" "${HOIST_JOB_ID:?}"
+HOIST_REGION="${HOIST_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
+HOIST_HOST_ROOT="${HOIST_HOST_ROOT:-/}"
+HOIST_T0="$(date +%s)"
+HOIST_WORK="${HOIST_HOST_ROOT%/}/opt/hoist/${HOIST_JOB_ID}"
+HOIST_STATE="$HOIST_WORK/state"
+HOIST_AGENT="$HOIST_WORK/agent.py"
+HOIST_BOOTSTRAP_LOG="$HOIST_WORK/logs/bootstrap.log"
+# Before job.json is read the limit is unknown: this fallback applies.
+HOIST_FALLBACK_MAX_RUNTIME="${HOIST_FALLBACK_MAX_RUNTIME:-3600}"
+# Time the agent gets, after the limit, to stop the script and upload.
+HOIST_WATCHDOG_GRACE="${HOIST_WATCHDOG_GRACE:-120}"
+export HOIST_BUCKET HOIST_JOB_ID HOIST_REGION HOIST_HOST_ROOT HOIST_T0 HOIST_WORK \
+  HOIST_BOOTSTRAP_LOG
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$HOIST_REGION}"
+export PYTHONDONTWRITEBYTECODE=1
+
+mkdir -p "$HOIST_STATE" "$HOIST_WORK/logs"
+exec > >(tee -a "$HOIST_BOOTSTRAP_LOG") 2>&1
+echo "hoist bootstrap: job $HOIST_JOB_ID bucket $HOIST_BUCKET region $HOIST_REGION at $(date -u +%FT%TZ)"
+
+WATCHDOG_PID=""
+LAST_ERROR=""
+POWERED_OFF=0
+
+power_off() {
+  if [[ $POWERED_OFF == 1 ]]; then return 0; fi
+  POWERED_OFF=1
+  echo "hoist bootstrap: powering off"
+  if [[ -n ${HOIST_SHUTDOWN_CMD:-} ]]; then
+    bash -c "$HOIST_SHUTDOWN_CMD" || true
+  else
+    shutdown -h now || poweroff || true
+  fi
+}
+
+agent() {
+  python3 "$HOIST_AGENT" "$@"
+}
+
+# watchdog SECONDS: after SECONDS, ask the agent to stop (timed_out); if it has
+# not finished after the grace period, kill it, finalize and power off.
+start_watchdog() {
+  local secs=$1
+  (
+    trap - EXIT ERR
+    sleep "$secs" &
+    spid=$!
+    trap 'kill "$spid" 2>/dev/null; exit 0' TERM
+    wait "$spid"
+    trap 'exit 0' TERM
+    echo "hoist watchdog: max runtime reached after ${secs}s"
+    echo timed_out >"$HOIST_STATE/abort"
+    apid="$(cat "$HOIST_STATE/agent.pid" 2>/dev/null || true)"
+    if [[ -n $apid ]]; then kill -TERM "$apid" 2>/dev/null || true; fi
+    for _ in $(seq 1 "$HOIST_WATCHDOG_GRACE"); do
+      if [[ -n $apid ]] && ! kill -0 "$apid" 2>/dev/null; then break; fi
+      sleep 1
+    done
+    if [[ -n $apid ]]; then kill -KILL "$apid" 2>/dev/null || true; fi
+    spgid="$(cat "$HOIST_STATE/script.pgid" 2>/dev/null || true)"
+    if [[ -n $spgid ]]; then kill -KILL -- "-$spgid" 2>/dev/null || true; fi
+    timeout 300 python3 "$HOIST_AGENT" finalize timed_out "max runtime exceeded" || true
+    power_off
+  ) &
+  WATCHDOG_PID=$!
+}
+
+stop_watchdog() {
+  if [[ -n $WATCHDOG_PID ]]; then
+    kill "$WATCHDOG_PID" 2>/dev/null || true
+    wait "$WATCHDOG_PID" 2>/dev/null || true
+    WATCHDOG_PID=""
+  fi
+}
+
+on_err() {
+  LAST_ERROR="line $1: '$2' exited with status $3"
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT ERR
+  set +e
+  stop_watchdog
+  if [[ -f $HOIST_AGENT ]]; then
+    local msg="bootstrap failed (status $rc)${LAST_ERROR:+: $LAST_ERROR}"
+    timeout 600 python3 "$HOIST_AGENT" finalize failed "$msg"
+  fi
+  echo "hoist bootstrap: done (status $rc) at $(date -u +%FT%TZ)"
+  power_off
+}
+
+trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
+trap on_exit EXIT
+trap 'exit 143' TERM INT
+
+# 1. the fallback watchdog, before anything else can hang
+start_watchdog "$HOIST_FALLBACK_MAX_RUNTIME"
+
+# 2. the agent
+#@HOIST_AGENT_PY@
+if [[ ! -s $HOIST_AGENT ]]; then
+  # Running this file directly (not as assembled user data): agent.py beside it.
+  cp "$(dirname "${BASH_SOURCE[0]}")/agent.py" "$HOIST_AGENT"
+fi
+
+# 3. phase booting, job.json, and the real watchdog
+max_runtime="$(agent init)"
+elapsed=$(($(date +%s) - HOIST_T0))
+remaining=$((max_runtime - elapsed))
+if ((remaining < 1)); then remaining=1; fi
+stop_watchdog
+start_watchdog "$remaining"
+echo "hoist bootstrap: max runtime ${max_runtime}s (${remaining}s left)"
+
+# 4. staging, building, running, uploading, terminal status
+agent run
