@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""hoist host runner: the local stand-in for EC2 (DESIGN B3).
+
+Watches an emulated EC2 (moto) for instances tagged hoist:managed=true, runs
+each one's user data locally with bash (plain or gzip), with the B3 variables,
+and terminates the instance through the EC2 API when the script exits or asks
+to power off.  An instance terminated through the API (hoist cancel) has its
+script's whole session killed.
+
+  python3 tools/hostrunner.py --endpoint-url http://127.0.0.1:PORT \
+      [--region us-east-1] [--root DIR] [--poll 0.5] [--pidfile F] [--log F] \
+      [--imds-port N]
+  python3 tools/hostrunner.py --root DIR --spot-notice INSTANCE_ID
+
+With --imds-port (0 = any free port) a local IMDS stub (tools/imds_stub.py) is
+served and each instance gets AWS_EC2_METADATA_SERVICE_ENDPOINT; `--spot-notice
+ID` lists ID in DIR/spot-notices so that instance sees a spot interruption.
+"""
+import argparse
+import base64
+import gzip
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+LOG = logging.getLogger("hostrunner")
+
+
+def session_pids(sid):
+    """Pids of every live process in session sid (Linux /proc)."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        # fields[0] is state; session id is field 6 of stat => index 3 here
+        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != "Z":
+            pids.append(int(name))
+    return pids
+
+
+def kill_session(sid, grace=2.0):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = session_pids(sid)
+        if not pids:
+            return
+        for p in pids:
+            try:
+                os.kill(p, sig)
+            except OSError:
+                pass
+        deadline = time.time() + grace
+        while time.time() < deadline and session_pids(sid):
+            time.sleep(0.05)
+
+
+class Runner:
+    def __init__(self, args):
+        import boto3  # imported here so --spot-notice works without it
+        self.args = args
+        self.root = os.path.abspath(args.root)
+        os.makedirs(self.root, exist_ok=True)
+        self.ec2 = boto3.client("ec2", endpoint_url=args.endpoint_url, region_name=args.region,
+                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.running = {}  # instance id -> Popen
+        self.seen = set()
+        self.stop = threading.Event()
+        self.imds_endpoint = None
+        if args.imds_port is not None:
+            import imds_stub
+            srv = imds_stub.start(args.imds_port, os.path.join(self.root, "spot-notices"))
+            self.imds_endpoint = "http://127.0.0.1:%d" % srv.server_port
+            LOG.info("IMDS stub on %s", self.imds_endpoint)
+
+    def describe(self, filters=None, ids=None):
+        kw = {}
+        if filters:
+            kw["Filters"] = filters
+        if ids:
+            kw["InstanceIds"] = ids
+        out = []
+        for page in self.ec2.get_paginator("describe_instances").paginate(**kw):
+            for r in page["Reservations"]:
+                out.extend(r["Instances"])
+        return out
+
+    def user_data(self, iid):
+        attr = self.ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
+        value = (attr.get("UserData") or {}).get("Value") or ""
+        data = base64.b64decode(value) if value else b""
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        return data
+
+    def start(self, inst):
+        iid = inst["InstanceId"]
+        self.seen.add(iid)
+        data = self.user_data(iid)
+        script = os.path.join(self.root, iid + ".userdata")
+        with open(script, "wb") as f:
+            f.write(data)
+        marker = os.path.join(self.root, iid + ".shutdown")
+        host_root = os.path.join(self.root, iid)
+        os.makedirs(host_root, exist_ok=True)
+        env = dict(os.environ)
+        for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT"):
+            env.pop(k, None)
+        env.update({
+            "AWS_ENDPOINT_URL": self.args.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": self.args.region,
+            "HOIST_INSTANCE_ID": iid,
+            "HOIST_RUNTIME": "process",
+            "HOIST_HOST_ROOT": host_root,
+            "HOIST_SHUTDOWN_CMD": "touch %s" % shlex.quote(marker),
+        })
+        if self.imds_endpoint:
+            env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "%s/%s" % (self.imds_endpoint, iid)
+        out = open(os.path.join(self.root, iid + ".log"), "ab")
+        proc = subprocess.Popen(["bash", script], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, cwd=host_root, start_new_session=True)
+        out.close()
+        self.running[iid] = proc
+        LOG.info("%s: started (pid %d, %d bytes of user data)", iid, proc.pid, len(data))
+
+    def finish(self, iid, why, terminate=True):
+        proc = self.running.pop(iid)
+        kill_session(proc.pid)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        LOG.info("%s: %s (exit %s)", iid, why, proc.returncode)
+        if terminate:
+            try:
+                self.ec2.terminate_instances(InstanceIds=[iid])
+            except Exception as e:  # noqa: BLE001
+                LOG.warning("%s: terminate failed: %s", iid, e)
+
+    def tick(self):
+        insts = self.describe(filters=[
+            {"Name": "tag:hoist:managed", "Values": ["true"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        live = {i["InstanceId"] for i in insts}
+        for inst in insts:
+            if inst["InstanceId"] not in self.seen:
+                try:
+                    self.start(inst)
+                except Exception as e:  # noqa: BLE001
+                    LOG.exception("%s: could not start: %s", inst["InstanceId"], e)
+        for iid in list(self.running):
+            proc = self.running[iid]
+            if iid not in live:
+                self.finish(iid, "terminated through the API: script killed", terminate=False)
+            elif os.path.exists(os.path.join(self.root, iid + ".shutdown")):
+                self.finish(iid, "powered off")
+            elif proc.poll() is not None:
+                self.finish(iid, "user data exited")
+
+    def loop(self):
+        LOG.info("watching %s (root %s)", self.args.endpoint_url, self.root)
+        while not self.stop.is_set():
+            try:
+                self.tick()
+            except Exception as e:  # noqa: BLE001 - the emulator may be restarting
+                LOG.warning("poll failed: %s", e)
+            self.stop.wait(self.args.poll)
+        for iid in list(self.running):
+            self.finish(iid, "host runner stopping")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--endpoint-url", default=os.environ.get("AWS_ENDPOINT_URL"))
+    ap.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    ap.add_argument("--root", default=os.path.join(os.getcwd(), ".hoist-host"))
+    ap.add_argument("--poll", type=float, default=0.5)
+    ap.add_argument("--pidfile")
+    ap.add_argument("--log")
+    ap.add_argument("--imds-port", type=int, default=None)
+    ap.add_argument("--spot-notice", metavar="INSTANCE_ID")
+    args = ap.parse_args()
+    if args.spot_notice:
+        os.makedirs(args.root, exist_ok=True)
+        with open(os.path.join(args.root, "spot-notices"), "a") as f:
+            f.write(args.spot_notice + "\n")
+        return 0
+    if not args.endpoint_url:
+        ap.error("--endpoint-url (or AWS_ENDPOINT_URL) is required")
+    logging.basicConfig(filename=args.log, level=logging.INFO,
+                        format="%(asctime)s hostrunner %(message)s")
+    if args.pidfile:
+        with open(args.pidfile, "w") as f:
+            f.write(str(os.getpid()))
+    runner = Runner(args)
+
+    def on_signal(signum, frame):
+        runner.stop.set()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        runner.loop()
+    finally:
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except OSError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
