@@ -53,8 +53,8 @@ struct HttpResponse {
 // A request that got no HTTP response: connection refused or reset, DNS,
 // timeout, TLS. `retryable` says whether sending it again could help.
 struct TransportError : std::runtime_error {
-  TransportError(const std::string& what, int curl_code, bool retryable)
-      : std::runtime_error(what), curl_code(curl_code), retryable(retryable) {}
+  TransportError(const std::string& what, int code, bool can_retry_it)
+      : std::runtime_error(what), curl_code(code), retryable(can_retry_it) {}
   int curl_code;
   bool retryable;
 };
@@ -68,7 +68,13 @@ struct HttpOptions {
   std::string ca_bundle;  // AWS_CA_BUNDLE
 };
 
-// Sends one request on this thread's reusable handle. Throws TransportError.
+// Whether a libcurl failure (a CURLcode) may succeed when sent again:
+// refused/reset connections, timeouts, truncated transfers yes; bad URLs,
+// TLS certificate failures and local file errors no. The one place that decides.
+bool can_retry(int curl_code);
+
+// Sends one request on this thread's reusable handle. Throws TransportError
+// (and std::runtime_error when a local body or response file cannot be used).
 HttpResponse http_send(const HttpRequest& request, const HttpOptions& options);
 
 // Runs fn(i) for i in [0, count) on up to `parallelism` threads (each thread

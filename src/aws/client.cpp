@@ -1,0 +1,200 @@
+#include "aws/client.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+
+#include "aws/crypto.hpp"
+#include "aws/error.hpp"
+#include "aws/protocols.hpp"
+#include "aws/sigv4.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace hoist::aws {
+namespace {
+
+bool is_expired_token(std::string_view code) {
+  return code == "ExpiredToken" || code == "ExpiredTokenException" || code == "RequestExpired";
+}
+
+std::string attempt_line(const Service& service, std::string_view operation, const std::string& outcome,
+                         int attempt) {
+  return service.id + " " + std::string(operation) + " -> " + outcome + " (attempt " + std::to_string(attempt) + ")";
+}
+
+// A code for a response without a parseable body (S3 HEAD, a proxy page).
+std::string code_from_status(long status) {
+  switch (status) {
+    case 400: return "BadRequest";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "NotFound";
+    case 405: return "MethodNotAllowed";
+    case 409: return "Conflict";
+    case 412: return "PreconditionFailed";
+    case 429: return "TooManyRequests";
+    case 500: return "InternalError";
+    case 502: return "BadGateway";
+    case 503: return "ServiceUnavailable";
+    case 504: return "GatewayTimeout";
+    default: return "HTTP" + std::to_string(status);
+  }
+}
+
+// "com.amazonaws.ssm#InvalidParameters" -> "InvalidParameters";
+// x-amzn-ErrorType "ValidationException:http://..." -> "ValidationException".
+std::string strip_json_code(std::string code) {
+  if (auto hash = code.rfind('#'); hash != std::string::npos) code.erase(0, hash + 1);
+  if (auto colon = code.find(':'); colon != std::string::npos) code.erase(colon);
+  return code;
+}
+
+void parse_json_error(const HttpResponse& response, ErrorInfo& info) {
+  const auto json = nlohmann::json::parse(response.body, nullptr, false);
+  if (json.is_object()) {
+    for (const char* key : {"__type", "code", "Code"})
+      if (auto it = json.find(key); it != json.end() && it->is_string()) {
+        info.code = strip_json_code(it->get<std::string>());
+        break;
+      }
+    for (const char* key : {"message", "Message", "errorMessage"})
+      if (auto it = json.find(key); it != json.end() && it->is_string()) {
+        info.message = it->get<std::string>();
+        break;
+      }
+  }
+  if (info.code.empty()) info.code = strip_json_code(response.header("x-amzn-ErrorType"));
+}
+
+// Query (<ErrorResponse><Error>), EC2 (<Response><Errors><Error>) and
+// rest-xml (<Error>) all hold Code and Message under the first Error element.
+void parse_xml_error(const HttpResponse& response, ErrorInfo& info) {
+  pugi::xml_document doc;
+  if (!doc.load_buffer(response.body.data(), response.body.size())) return;
+  pugi::xml_node error = doc.find_node([](const pugi::xml_node& n) { return std::string_view(n.name()) == "Error"; });
+  if (!error) error = doc;
+  info.code = xml_text(error, "Code");
+  info.message = xml_text(error, "Message");
+  if (info.request_id.empty()) info.request_id = xml_text(doc, "RequestId");
+  if (info.request_id.empty()) info.request_id = xml_text(doc, "RequestID");
+}
+
+}  // namespace
+
+ErrorInfo parse_error(Protocol protocol, const HttpResponse& response) {
+  ErrorInfo info;
+  info.request_id = response.header("x-amzn-RequestId");
+  if (info.request_id.empty()) info.request_id = response.header("x-amz-request-id");
+  if (!response.body.empty()) {
+    // Services answer some errors in the other format (a JSON service behind
+    // an XML front end): try the protocol's format first, then the other.
+    if (protocol == Protocol::json) parse_json_error(response, info);
+    if (info.code.empty()) parse_xml_error(response, info);
+    if (info.code.empty() && protocol != Protocol::json) parse_json_error(response, info);
+  }
+  if (info.code.empty()) info.code = code_from_status(response.status);
+  return info;
+}
+
+std::shared_ptr<Session> Session::create(const Overrides& overrides) {
+  auto session = std::make_shared<Session>();
+  session->config = Config::load(overrides);
+  session->region = session->config.region();
+  session->credentials = resolve_credentials(session->config);
+
+  const Config& config = session->config;
+  const std::string& profile = config.profile_name();
+  RetryPolicy::Options retry;
+  if (auto env = config.env("AWS_MAX_ATTEMPTS"); env && !env->empty())
+    retry.max_attempts = parse_max_attempts(*env, "AWS_MAX_ATTEMPTS");
+  else if (auto value = config.get(profile, "max_attempts"))
+    retry.max_attempts = parse_max_attempts(*value, "max_attempts in profile " + profile);
+  session->retry = std::make_shared<RetryPolicy>(retry);
+
+  if (auto env = config.env("AWS_CA_BUNDLE"); env && !env->empty())
+    session->http.ca_bundle = *env;
+  else if (auto value = config.get(profile, "ca_bundle"))
+    session->http.ca_bundle = *value;
+  return session;
+}
+
+Client::Client(std::shared_ptr<Session> session, Service service)
+    : session_(std::move(session)), service_(std::move(service)) {
+  if (!session_->credentials) throw Fatal(Exit::config, "no AWS credentials configured");
+  if (!session_->retry) session_->retry = std::make_shared<RetryPolicy>();
+  endpoint_ = session_->config.endpoint(service_.id);
+}
+
+HttpResponse Client::send(std::string_view operation, HttpRequest request, const CallOptions& options) {
+  if (request.endpoint.empty()) request.endpoint = endpoint_;
+  if (find_header(request.headers, "User-Agent").empty())
+    request.headers.emplace_back("User-Agent", std::string("hoist/") + HOIST_VERSION);
+
+  sigv4::SigningParams params;
+  // Global services (IAM) sign for us-east-1 whatever the session's region.
+  params.region = service_.global ? "us-east-1" : session_->region;
+  params.service = service_.signing_name;
+  params.s3_rules = service_.protocol == Protocol::rest_xml;
+  params.unsigned_payload = options.unsigned_payload;
+  params.payload_hash = options.payload_hash;
+  // Hash a file body once, not on every attempt.
+  if (request.body.from_file() && !params.unsigned_payload && params.payload_hash.empty())
+    params.payload_hash = sha256_file(request.body.file, request.body.offset, request.body.length);
+
+  RetryPolicy& policy = *session_->retry;
+  bool refreshed_credentials = false;
+  bool last_retry_was_timeout = false;
+  for (int attempt = 1;; ++attempt) {
+    // Each attempt is signed afresh: a retry minutes later needs a new date.
+    HttpRequest signed_request = request;
+    params.time = std::chrono::system_clock::now();
+    sigv4::sign(signed_request, session_->credentials->get(), params);
+
+    HttpResponse response;
+    try {
+      response = http_send(signed_request, session_->http);
+    } catch (const TransportError& e) {
+      log::verbose(attempt_line(service_, operation, "no response", attempt));
+      const auto delay = e.retryable ? policy.next_delay(attempt, Retryability::transient, true, std::nullopt)
+                                     : std::nullopt;
+      if (!delay)
+        throw AwsError(service_.id, std::string(operation), "NetworkError",
+                       "no response from " + request.endpoint + " after " + std::to_string(attempt) +
+                           (attempt == 1 ? " attempt: " : " attempts: ") + e.what(),
+                       "", 0);
+      last_retry_was_timeout = true;
+      policy.sleep(*delay);
+      continue;
+    }
+
+    const bool ok = (response.status >= 200 && response.status < 300) ||
+                    std::find(options.ok_statuses.begin(), options.ok_statuses.end(), response.status) !=
+                        options.ok_statuses.end();
+    if (ok) {
+      log::verbose(attempt_line(service_, operation, std::to_string(response.status), attempt));
+      policy.on_success(attempt > 1, last_retry_was_timeout);
+      return response;
+    }
+
+    ErrorInfo error = parse_error(service_.protocol, response);
+    log::verbose(attempt_line(service_, operation, std::to_string(response.status) + " " + error.code, attempt));
+
+    if (is_expired_token(error.code) && !refreshed_credentials) {
+      // Credentials expired under us: fetch new ones and try once more, at once.
+      refreshed_credentials = true;
+      session_->credentials->invalidate();
+      --attempt;
+      continue;
+    }
+    const auto delay = policy.next_delay(attempt, classify(response.status, error.code), false,
+                                         retry_after_hint(response.headers));
+    if (!delay)
+      throw AwsError(service_.id, std::string(operation), error.code, error.message, error.request_id,
+                     response.status);
+    last_retry_was_timeout = false;
+    policy.sleep(*delay);
+  }
+}
+
+}  // namespace hoist::aws

@@ -1,0 +1,116 @@
+#include "aws/retry.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "util/error.hpp"
+
+namespace hoist::aws {
+namespace {
+
+// botocore/retries/standard.py ThrottledRetryableChecker._THROTTLED_ERROR_CODES.
+constexpr std::array<std::string_view, 14> kThrottlingCodes = {
+    "Throttling",         "ThrottlingException",       "ThrottledException",
+    "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown",
+    "PriorRequestNotComplete", "EC2ThrottledException",
+};
+// TransientRetryableChecker._TRANSIENT_ERROR_CODES, plus the codes of AWS's
+// own server faults, so they retry whatever status carries them.
+constexpr std::array<std::string_view, 6> kTransientCodes = {
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
+    "InternalError",  "InternalFailure",         "ServiceUnavailable",
+};
+constexpr std::array<long, 4> kTransientStatuses = {500, 502, 503, 504};
+
+template <typename Array, typename T>
+bool contains(const Array& array, const T& value) {
+  return std::find(array.begin(), array.end(), value) != array.end();
+}
+
+std::optional<long long> parse_integer(std::string_view text) {
+  long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+RetryPolicy::Options options_from_environment() {
+  RetryPolicy::Options options;
+  if (const char* value = std::getenv("AWS_MAX_ATTEMPTS"); value != nullptr && *value != '\0')
+    options.max_attempts = parse_max_attempts(value, "AWS_MAX_ATTEMPTS");
+  return options;
+}
+
+}  // namespace
+
+Retryability classify(long http_status, std::string_view code) {
+  if (contains(kThrottlingCodes, code)) return Retryability::throttling;
+  // 429 without a code is throttling too (the SDKs' "too_many_requests").
+  if (http_status == 429) return Retryability::throttling;
+  if (contains(kTransientCodes, code)) return Retryability::transient;
+  if (contains(kTransientStatuses, http_status)) return Retryability::transient;
+  if (http_status == 0) return Retryability::transient;  // no response: connection error
+  return Retryability::no;
+}
+
+std::optional<std::chrono::milliseconds> retry_after_hint(const Headers& headers) {
+  if (auto ms = parse_integer(find_header(headers, "x-amz-retry-after")); ms && *ms >= 0)
+    return std::chrono::milliseconds(*ms);
+  if (auto s = parse_integer(find_header(headers, "Retry-After")); s && *s >= 0 && *s < 86'400)
+    return std::chrono::milliseconds(*s * 1000);
+  return std::nullopt;
+}
+
+int parse_max_attempts(std::string_view value, std::string_view source) {
+  const auto parsed = parse_integer(value);
+  if (!parsed || *parsed < 1 || *parsed > 100)
+    throw Fatal(Exit::config, std::string(source) + " must be a whole number from 1 to 100 (got \"" +
+                                  std::string(value) + "\")");
+  return static_cast<int>(*parsed);
+}
+
+RetryPolicy::RetryPolicy() : RetryPolicy(options_from_environment()) {}
+
+RetryPolicy::RetryPolicy(Options options)
+    : sleep([](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); }),
+      options_(options),
+      tokens_(options.budget),
+      rng_(options.seed != 0 ? options.seed : std::random_device{}()) {}
+
+std::optional<std::chrono::milliseconds> RetryPolicy::next_delay(int attempt, Retryability kind, bool timeout,
+                                                                 std::optional<std::chrono::milliseconds> hint) {
+  if (kind == Retryability::no || attempt >= options_.max_attempts) return std::nullopt;
+  const int cost = timeout ? options_.timeout_retry_cost : options_.retry_cost;
+  std::lock_guard lock(mutex_);
+  // The budget stops retry storms: when the service is down, fail fast.
+  if (tokens_ < cost) return std::nullopt;
+  tokens_ -= cost;
+  // Full jitter: random(0,1) * min(cap, base * 2^(attempt-1)).
+  const double ceiling = std::min(static_cast<double>(options_.cap.count()),
+                                  static_cast<double>(options_.base.count()) * std::exp2(attempt - 1));
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto delay = std::chrono::milliseconds(static_cast<long long>(unit(rng_) * ceiling));
+  if (hint) delay = std::max(delay, std::min(*hint, options_.cap));
+  return delay;
+}
+
+void RetryPolicy::on_success(bool was_retry, bool last_retry_was_timeout) {
+  const int refund = !was_retry ? options_.success_refund
+                     : last_retry_was_timeout ? options_.timeout_retry_cost
+                                              : options_.retry_cost;
+  std::lock_guard lock(mutex_);
+  tokens_ = std::min(options_.budget, tokens_ + refund);
+}
+
+int RetryPolicy::budget_left() const {
+  std::lock_guard lock(mutex_);
+  return tokens_;
+}
+
+}  // namespace hoist::aws
