@@ -1,0 +1,507 @@
+"""End-to-end tests of the instance side: agent/bootstrap.sh + agent/agent.py
+driven by tools/hostrunner.py against moto_server (DESIGN B3/B4).
+
+Jobs are built by hand with boto3 exactly as the laptop does (blobs,
+job.json, status launching, RunInstances with the assembled user data), so
+this tests the instance contract independently of the C++ side.
+
+    python3 -m unittest tests/e2e/test_agent.py -v     (about 1-2 minutes)
+"""
+import base64
+import contextlib
+import gzip
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+AGENT_DIR = os.path.join(ROOT, "agent")
+EXAMPLES = os.path.join(ROOT, "examples")
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+BUCKET = "hoist-%s-%s" % (ACCOUNT, REGION)
+USER_DATA_LIMIT = 16 * 1024
+
+MIRROR_MAIN = r'''
+"""Test project: copies every input file to the output (same relative name),
+prints each name, then optionally sleeps (--sleep S) or fails (--fail)."""
+import argparse, os, shutil, sys, time
+from mirror_lib.names import walk
+
+ap = argparse.ArgumentParser()
+ap.add_argument("-i", required=True)
+ap.add_argument("-o", required=True)
+ap.add_argument("--sleep", type=float, default=0)
+ap.add_argument("--fail", action="store_true")
+a = ap.parse_args()
+for rel in walk(a.i):
+    dst = os.path.join(a.o, rel)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    shutil.copyfile(os.path.join(a.i, rel), dst)
+    print("copied", rel, flush=True)
+try:
+    open(os.path.join(a.i, "probe-write"), "w")
+    print("INPUT IS WRITABLE", flush=True)
+except OSError:
+    print("input is read-only", flush=True)
+if a.fail:
+    print("mirror: failing on purpose", file=sys.stderr, flush=True)
+    sys.exit(7)
+end = time.time() + a.sleep
+while time.time() < end:
+    print("tick", flush=True)
+    time.sleep(0.5)
+print("mirror done", flush=True)
+'''
+MIRROR_NAMES = '''
+import os
+
+def walk(root):
+    out = []
+    for d, dirs, names in os.walk(root):
+        for n in names:
+            out.append(os.path.relpath(os.path.join(d, n), root))
+    return sorted(out)
+'''
+WEIRD = {
+    "sub dir/a b+c=d&e%f.txt": b"plus equals ampersand percent\n",
+    "quote's \"double\".txt": b"quotes\n",
+    "\u00fcn\u00efc\u00f8d\u00e9/\u65e5\u672c\u8a9e.txt": "non-ASCII \u00e9\u00e8\n".encode(),
+    "plain.txt": b"plain words plain\n",
+}
+
+
+def free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load_agent():
+    spec = importlib.util.spec_from_file_location("hoist_agent", os.path.join(AGENT_DIR, "agent.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def build_user_data(bucket, job_id, region):
+    """Mirror of the C++ launcher: header variables + bootstrap.sh (after its
+    shebang) with the #@HOIST_AGENT_PY@ line replaced by a quoted heredoc that
+    writes agent.py; gzip when over the 16 KB limit."""
+    with open(os.path.join(AGENT_DIR, "bootstrap.sh")) as f:
+        boot = f.read()
+    with open(os.path.join(AGENT_DIR, "agent.py")) as f:
+        agent = f.read()
+    body = boot.split("\n", 1)[1]
+    heredoc = "cat >\"$HOIST_AGENT\" <<'HOIST_AGENT_PY_EOF'\n%sHOIST_AGENT_PY_EOF" % (
+        agent if agent.endswith("\n") else agent + "\n")
+    lines = body.split("\n")
+    assert lines.count("#@HOIST_AGENT_PY@") == 1
+    body = "\n".join(heredoc if l == "#@HOIST_AGENT_PY@" else l for l in lines)
+    script = ("#!/bin/bash\nHOIST_BUCKET='%s'\nHOIST_JOB_ID='%s'\nHOIST_REGION='%s'\n%s"
+              % (bucket, job_id, region, body)).encode()
+    if len(script) > USER_DATA_LIMIT:  # the limit applies before base64
+        script = gzip.compress(script, mtime=0)
+    return script
+
+
+def tree_files(root):
+    out = {}
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x != "__pycache__"]
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root).replace(os.sep, "/")] = p
+    return out
+
+
+class AgentE2E(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hoist-e2e-")
+        cls.port = free_port()
+        cls.endpoint = "http://127.0.0.1:%d" % cls.port
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                   AWS_DEFAULT_REGION=REGION)
+        env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+        cls.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(cls.port)],
+                                    stdout=open(os.path.join(cls.tmp, "moto.log"), "wb"),
+                                    stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        deadline = time.time() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", cls.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.2)
+        kw = dict(endpoint_url=cls.endpoint, region_name=REGION,
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        cls.s3 = boto3.client("s3", **kw)
+        cls.ec2 = boto3.client("ec2", **kw)
+        cls.ecr = boto3.client("ecr", **kw)
+        cls.s3.create_bucket(Bucket=BUCKET)
+        for p in ("wordcount", "csvstats", "mirror"):
+            cls.ecr.create_repository(repositoryName="hoist/" + p)
+        cls.ami = cls.ec2.describe_images()["Images"][0]["ImageId"]
+        cls.host_root = os.path.join(cls.tmp, "host")
+        renv = dict(env, HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3", HOIST_WATCHDOG_GRACE="15")
+        cls.runner = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
+             cls.endpoint, "--root", cls.host_root, "--poll", "0.3", "--imds-port", "0",
+             "--log", os.path.join(cls.tmp, "runner.log")], env=renv, start_new_session=True)
+        # the mirror test project, with a nested package
+        cls.mirror = os.path.join(cls.tmp, "mirror")
+        os.makedirs(os.path.join(cls.mirror, "mirror_lib"))
+        for rel, text in (("main.py", MIRROR_MAIN), ("mirror_lib/__init__.py", ""),
+                          ("mirror_lib/names.py", MIRROR_NAMES), ("requirements.txt", "PyYAML\n")):
+            with open(os.path.join(cls.mirror, rel), "w") as f:
+                f.write(text)
+        cls.weird = os.path.join(cls.tmp, "weird-input")
+        for rel, data in WEIRD.items():
+            p = os.path.join(cls.weird, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data)
+        cls.fail_input = os.path.join(cls.tmp, "fail-input")
+        shutil.copytree(os.path.join(EXAMPLES, "wordcount", "sample-input"), cls.fail_input)
+        open(os.path.join(cls.fail_input, "FAIL"), "w").close()
+        cls.reuse_key = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+        # launch everything that can run concurrently now; tests wait on their job
+        cls.jobs = {}
+        cls.jobs["wordcount"] = cls.launch_job("wordcount", os.path.join(EXAMPLES, "wordcount"),
+                                               os.path.join(EXAMPLES, "wordcount", "sample-input"),
+                                               args=["--top", "5"], key=cls.reuse_key)
+        cls.jobs["csvstats"] = cls.launch_job("csvstats", os.path.join(EXAMPLES, "csvstats"),
+                                              os.path.join(EXAMPLES, "csvstats", "sample-input"))
+        cls.jobs["fail"] = cls.launch_job("wordcount", os.path.join(EXAMPLES, "wordcount"),
+                                          cls.fail_input)
+        cls.jobs["weird"] = cls.launch_job("mirror", cls.mirror, cls.weird)
+        cls.jobs["cancel"] = cls.launch_job("mirror", cls.mirror, cls.weird, args=["--sleep", "120"])
+        cls.jobs["timeout"] = cls.launch_job("mirror", cls.mirror, cls.weird,
+                                             args=["--sleep", "120"], max_runtime=12)
+        cls.jobs["preempt"] = cls.launch_job("mirror", cls.mirror, cls.weird, args=["--sleep", "120"])
+        for rel, data in WEIRD.items():
+            cls.s3.put_object(Bucket=BUCKET, Key="datasets/weird/" + rel, Body=data)
+        cls.jobs["input_s3"] = cls.launch_job(
+            "mirror", cls.mirror, None, input_s3="s3://%s/datasets/weird/" % BUCKET,
+            output_s3="s3://%s/results/weird-out/" % BUCKET)
+
+    @classmethod
+    def tearDownClass(cls):
+        for p in (cls.runner, cls.moto):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        if os.environ.get("HOIST_KEEP_TMP"):
+            print("kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # ---- the laptop side, by hand ----
+    @classmethod
+    def upload_tree(cls, root):
+        manifest = {}
+        for rel, p in sorted(tree_files(root).items()):
+            with open(p, "rb") as f:
+                data = f.read()
+            sha = hashlib.sha256(data).hexdigest()
+            cls.s3.put_object(Bucket=BUCKET, Key="blobs/sha256/" + sha, Body=data)
+            manifest[rel] = {"sha256": sha, "size": len(data), "mode": os.stat(p).st_mode & 0o777}
+        return manifest
+
+    @classmethod
+    def launch_job(cls, project, code_dir, input_dir, args=(), key=None, max_runtime=600,
+                   input_s3=None, output_s3=None):
+        job_id = "%s-20261124-031500-%s" % (project, uuid.uuid4().hex[:4])
+        spec = {
+            "version": 1, "job_id": job_id, "project": project, "bucket": BUCKET,
+            "region": REGION, "entry": "main.py", "args": list(args),
+            "code": cls.upload_tree(code_dir),
+            "inputs": cls.upload_tree(input_dir) if input_dir else {},
+            "input_s3": input_s3,
+            "output_s3": output_s3 or "s3://%s/jobs/%s/output/" % (BUCKET, job_id),
+            "image": {"key": key or hashlib.sha256(uuid.uuid4().bytes).hexdigest(),
+                      "repository": "hoist/" + project,
+                      "registry": "%s.dkr.ecr.%s.amazonaws.com" % (ACCOUNT, REGION),
+                      "python": "3.11", "dockerfile": "FROM python:3.11-slim\n"},
+            "resources": {"instance_type": "t3.medium", "gpus": 0, "spot": False, "disk_gib": 30},
+            "max_runtime_seconds": max_runtime,
+            "created_at": "2026-11-24T03:15:00Z", "hoist_version": "0.1.0",
+        }
+        cls.s3.put_object(Bucket=BUCKET, Key="jobs/%s/job.json" % job_id,
+                          Body=json.dumps(spec).encode())
+        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        cls.s3.put_object(Bucket=BUCKET, Key="jobs/%s/status.json" % job_id, Body=json.dumps(
+            {"job_id": job_id, "phase": "launching", "updated_at": ts,
+             "phases": {"launching": ts}, "exit_code": None, "error": None}).encode())
+        r = cls.ec2.run_instances(
+            ImageId=cls.ami, MinCount=1, MaxCount=1, InstanceType="t3.medium",
+            UserData=build_user_data(BUCKET, job_id, REGION),
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
+        return {"id": job_id, "instance": r["Instances"][0]["InstanceId"], "spec": spec,
+                "input": input_dir, "code": code_dir}
+
+    # ---- helpers ----
+    def status(self, job):
+        try:
+            body = self.s3.get_object(Bucket=BUCKET, Key="jobs/%s/status.json" % job["id"])["Body"]
+        except self.s3.exceptions.NoSuchKey:
+            return {}
+        return json.loads(body.read())
+
+    def wait_phase(self, job, phases, timeout=150):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status(job)
+            if st.get("phase") in phases:
+                return st
+            time.sleep(0.5)
+        self.fail("job %s never reached %s; last status %s\n%s" % (
+            job["id"], phases, self.status(job), self.instance_log(job)))
+
+    def wait_terminal(self, job, timeout=150):
+        return self.wait_phase(job, ("succeeded", "failed", "cancelled", "preempted", "timed_out"),
+                               timeout)
+
+    def instance_log(self, job):
+        try:
+            with open(os.path.join(self.host_root, job["instance"] + ".log"), errors="replace") as f:
+                return f.read()[-4000:]
+        except OSError:
+            return "(no instance log)"
+
+    def assert_terminated(self, job, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = self.ec2.describe_instances(InstanceIds=[job["instance"]])
+            state = r["Reservations"][0]["Instances"][0]["State"]["Name"]
+            if state == "terminated":
+                return
+            time.sleep(0.3)
+        self.fail("instance %s is %s" % (job["instance"], state))
+
+    def outputs(self, job, prefix=None):
+        prefix = prefix or "jobs/%s/output/" % job["id"]
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix):
+            for o in page.get("Contents", []):
+                out[o["Key"][len(prefix):]] = self.s3.get_object(
+                    Bucket=BUCKET, Key=o["Key"])["Body"].read()
+        return out
+
+    def job_log(self, job):
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(
+                Bucket=BUCKET, Prefix="jobs/%s/logs/job/" % job["id"]):
+            keys += [o["Key"] for o in page.get("Contents", [])]
+        self.assertEqual(keys, sorted(keys))
+        return b"".join(self.s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys)
+
+    def local_run(self, job):
+        out = tempfile.mkdtemp(dir=self.tmp)
+        rc = subprocess.call([sys.executable, "main.py", "-i", job["input"], "-o", out] +
+                             job["spec"]["args"], cwd=job["code"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        files = {}
+        for rel, p in tree_files(out).items():
+            with open(p, "rb") as f:
+                files[rel] = f.read()
+        return rc, files
+
+    def check_common(self, job, st):
+        self.assertEqual(st["job_id"], job["id"])
+        self.assertEqual(st["instance_id"], job["instance"])
+        for ph in ("launching", "booting", "staging"):
+            self.assertIn(ph, st["phases"])
+        self.assertEqual(self.s3.head_object(
+            Bucket=BUCKET, Key="jobs/%s/logs/bootstrap.log" % job["id"])["ResponseMetadata"]
+            ["HTTPStatusCode"], 200)
+        self.assert_terminated(job)
+
+    # ---- the tests ----
+    def test_01_success_byte_identical(self):
+        for name in ("wordcount", "csvstats"):
+            job = self.jobs[name]
+            st = self.wait_terminal(job)
+            self.assertEqual(st["phase"], "succeeded", self.instance_log(job))
+            self.assertEqual(st["exit_code"], 0)
+            self.assertIsNone(st["error"])
+            self.assertEqual(list(st["phases"]), ["launching", "booting", "staging", "building",
+                                                  "running", "uploading", "succeeded"])
+            rc, expected = self.local_run(job)
+            self.assertEqual(rc, 0)
+            got = self.outputs(job)
+            self.assertEqual(sorted(got), sorted(expected))
+            for rel in expected:
+                self.assertEqual(got[rel], expected[rel], rel)
+            self.assertEqual(st["outputs"]["files"], len(expected))
+            self.assertEqual(st["image"]["key"], job["spec"]["image"]["key"])
+            self.check_common(job, st)
+        log = self.job_log(self.jobs["wordcount"]).decode()
+        self.assertIn("wordcount: 3 input files", log)
+        self.assertIn("top 5 written", log)
+
+    def test_02_failure_partial_outputs(self):
+        job = self.jobs["fail"]
+        st = self.wait_terminal(job)
+        self.assertEqual(st["phase"], "failed")
+        self.assertEqual(st["exit_code"], 3)
+        self.assertIn("3", st["error"])
+        got = self.outputs(job)
+        rc, expected = self.local_run(job)
+        self.assertEqual(rc, 3)
+        self.assertEqual(sorted(got), ["counts.csv"])
+        self.assertEqual(got["counts.csv"], expected["counts.csv"])
+        self.assertIn("FAIL marker", self.job_log(job).decode())
+        self.check_common(job, st)
+
+    def test_03_image_reused(self):
+        first = self.jobs["wordcount"]
+        st1 = self.wait_terminal(first)
+        self.assertFalse(st1["image"]["reused"])
+        images = self.ecr.describe_images(repositoryName="hoist/wordcount",
+                                          imageIds=[{"imageTag": self.reuse_key}])
+        self.assertEqual(len(images["imageDetails"]), 1)
+        job = self.launch_job("wordcount", os.path.join(EXAMPLES, "wordcount"),
+                              os.path.join(EXAMPLES, "wordcount", "sample-input"),
+                              args=["--top", "3"], key=self.reuse_key)
+        st = self.wait_terminal(job)
+        self.assertEqual(st["phase"], "succeeded", self.instance_log(job))
+        self.assertTrue(st["image"]["reused"])
+        self.check_common(job, st)
+
+    def test_04_weird_names_round_trip(self):
+        job = self.jobs["weird"]
+        st = self.wait_terminal(job)
+        self.assertEqual(st["phase"], "succeeded", self.instance_log(job))
+        self.assertEqual(self.outputs(job), WEIRD)
+        log = self.job_log(job).decode()
+        for rel in WEIRD:
+            self.assertIn("copied " + rel, log)
+        self.assertIn("input is read-only", log)
+        self.check_common(job, st)
+
+    def test_05_input_and_output_s3(self):
+        job = self.jobs["input_s3"]
+        st = self.wait_terminal(job)
+        self.assertEqual(st["phase"], "succeeded", self.instance_log(job))
+        self.assertEqual(self.outputs(job, prefix="results/weird-out/"), WEIRD)
+        self.check_common(job, st)
+
+    def test_06_cancel(self):
+        job = self.jobs["cancel"]
+        self.wait_phase(job, ("running",))
+        time.sleep(1)
+        self.s3.put_object(Bucket=BUCKET, Key="jobs/%s/cancel" % job["id"], Body=b"")
+        st = self.wait_terminal(job, timeout=60)
+        self.assertEqual(st["phase"], "cancelled")
+        self.assertEqual(self.outputs(job), WEIRD)  # partial outputs uploaded
+        self.assertIn("tick", self.job_log(job).decode())
+        self.check_common(job, st)
+
+    def test_07_timeout(self):
+        job = self.jobs["timeout"]
+        st = self.wait_terminal(job, timeout=120)
+        self.assertEqual(st["phase"], "timed_out", self.instance_log(job))
+        self.assertIn("max runtime", st["error"])
+        if "running" in st["phases"]:
+            self.assertEqual(self.outputs(job), WEIRD)
+        self.check_common(job, st)
+
+    def test_08_spot_preemption(self):
+        job = self.jobs["preempt"]
+        self.wait_phase(job, ("running",))
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"),
+                               "--root", self.host_root, "--spot-notice", job["instance"]])
+        st = self.wait_terminal(job, timeout=60)
+        self.assertEqual(st["phase"], "preempted")
+        self.assertIn("spot", st["error"])
+        self.assertEqual(self.outputs(job), WEIRD)
+        self.check_common(job, st)
+
+    def test_09_terminate_through_api_kills_script(self):
+        job = self.launch_job("mirror", self.mirror, self.weird, args=["--sleep", "120"])
+        self.wait_phase(job, ("running",))
+        self.ec2.terminate_instances(InstanceIds=[job["instance"]])
+        host = os.path.join(self.host_root, job["instance"])
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            out = subprocess.run(["pgrep", "-f", host], capture_output=True, text=True).stdout
+            if not out.strip():
+                break
+            time.sleep(0.3)
+        self.assertEqual(out.strip(), "", "processes of a terminated instance still run")
+
+
+class BootstrapStatic(unittest.TestCase):
+    def test_shellcheck(self):
+        if shutil.which("shellcheck") is None:
+            self.skipTest("shellcheck is not installed")
+        p = subprocess.run(["shellcheck", os.path.join(AGENT_DIR, "bootstrap.sh")],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_user_data_assembly(self):
+        ud = build_user_data(BUCKET, "wordcount-20261124-031500-ab12", REGION)
+        text = gzip.decompress(ud).decode() if ud[:2] == b"\x1f\x8b" else ud.decode()
+        self.assertTrue(text.startswith("#!/bin/bash\nHOIST_BUCKET='%s'\n" % BUCKET))
+        self.assertFalse(any(l == "#@HOIST_AGENT_PY@" for l in text.split("\n")))
+        self.assertIn("HOIST_AGENT_PY_EOF\n", text)
+        self.assertLessEqual(len(ud), USER_DATA_LIMIT)
+        p = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_sigv4_matches_botocore_for_awkward_keys(self):
+        agent = load_agent()
+        creds = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session/token+=")
+        for key in ("plain.txt", "sub dir/a b+c=d&e%f.txt", "quote's \"double\".txt",
+                    "\u00fcn\u00efc\u00f8d\u00e9/\u65e5\u672c\u8a9e.txt", "a~b(c)!*:@,;$.txt"):
+            body = b"hello"
+            url = "http://s3.us-east-1.amazonaws.com" + agent.s3_path(BUCKET, key)
+            req = botocore.awsrequest.AWSRequest(method="PUT", url=url, data=body)
+            botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(*creds), "s3",
+                                      REGION).add_auth(req)
+            ours = agent.sign_headers("PUT", "s3.us-east-1.amazonaws.com",
+                                      agent.s3_path(BUCKET, key), {}, {},
+                                      req.headers["X-Amz-Content-SHA256"], "s3", REGION, creds,
+                                      amz_date=req.headers["X-Amz-Date"])
+            self.assertEqual(ours["authorization"], req.headers["Authorization"], key)
+
+    def test_sigv4_query_matches_botocore(self):
+        agent = load_agent()
+        creds = ("AKIDEXAMPLE", "secret", None)
+        q = {"list-type": "2", "prefix": "datasets/we ird+/\u00e9", "continuation-token": "a/b=="}
+        qs = "&".join("%s=%s" % (agent.uri_encode(k), agent.uri_encode(v)) for k, v in sorted(q.items()))
+        req = botocore.awsrequest.AWSRequest(
+            method="GET", url="http://s3.us-east-1.amazonaws.com/%s/?%s" % (BUCKET, qs))
+        botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(*creds[:2]), "s3",
+                                  REGION).add_auth(req)
+        ours = agent.sign_headers("GET", "s3.us-east-1.amazonaws.com", agent.s3_path(BUCKET), q,
+                                  {}, req.headers["X-Amz-Content-SHA256"], "s3", REGION, creds,
+                                  amz_date=req.headers["X-Amz-Date"])
+        self.assertEqual(ours["authorization"], req.headers["Authorization"])
+
+
+if __name__ == "__main__":
+    unittest.main()
