@@ -30,10 +30,17 @@ class Config {
   // AWS_SHARED_CREDENTIALS_FILE, defaulting to ~/.aws/config and credentials).
   static Config load(const Overrides& overrides);
 
-  // The profile name in use: --profile, AWS_PROFILE, AWS_DEFAULT_PROFILE, "default".
+  // The profile name in use: --profile, AWS_DEFAULT_PROFILE, AWS_PROFILE,
+  // "default" (botocore reads AWS_DEFAULT_PROFILE first).
   [[nodiscard]] const std::string& profile_name() const { return profile_name_; }
   // True when the profile was named explicitly (--profile or AWS_PROFILE).
   [[nodiscard]] bool profile_explicit() const { return profile_explicit_; }
+  // True when --profile named it: only then does botocore skip the
+  // environment keys (AWS_PROFILE alone still loses to AWS_ACCESS_KEY_ID).
+  [[nodiscard]] bool profile_from_command_line() const { return !overrides.profile.empty(); }
+  // Every key of a profile, the credentials file's over the config file's
+  // (botocore's full_config); empty when the profile does not exist.
+  [[nodiscard]] IniSection profile(const std::string& name) const;
   // A key of a profile: from the config file ([profile x] / [default]), or
   // for credential keys, the credentials file first.
   [[nodiscard]] std::optional<std::string> get(const std::string& profile, const std::string& key) const;
@@ -53,6 +60,14 @@ class Config {
   [[nodiscard]] std::string endpoint(const std::string& service) const;
   // True when the endpoint is not AWS's own (an emulator or proxy).
   [[nodiscard]] bool custom_endpoint(const std::string& service) const;
+  // The configured endpoint only (no AWS default), e.g. for the SSO portal
+  // whose default depends on sso_region rather than the profile's region.
+  [[nodiscard]] std::optional<std::string> configured_endpoint(const std::string& service) const;
+  // hoist addresses S3 path-style everywhere (https://host/bucket/key): it
+  // works with every emulator and custom endpoint and with AWS for the
+  // DNS-safe bucket names hoist creates, so virtual-hosted style is not
+  // needed. Kept as a function so one place decides if that ever changes.
+  [[nodiscard]] bool s3_path_style() const { return true; }
 
   // Environment lookup (overridable in tests).
   [[nodiscard]] std::optional<std::string> env(const std::string& name) const;

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace hoist::aws {
 
@@ -22,7 +23,7 @@ struct Credentials {
 };
 
 // A source of credentials that may expire; `get` refreshes them when they are
-// within `refresh_margin` of expiry. Thread-safe.
+// within kRefreshMargin of expiry. Thread-safe.
 class CredentialProvider {
  public:
   virtual ~CredentialProvider() = default;
@@ -38,8 +39,23 @@ class CredentialProvider {
   std::optional<Credentials> cached_;
 };
 
-struct Profile;  // config.hpp
 class Config;
+
+// A source that never changes (environment or shared-file keys).
+class StaticCredentialProvider : public CredentialProvider {
+ public:
+  explicit StaticCredentialProvider(Credentials credentials) : credentials_(std::move(credentials)) {}
+
+ protected:
+  Credentials fetch() override { return credentials_; }
+
+ private:
+  Credentials credentials_;
+};
+
+// How long before expiry cached credentials are refreshed (botocore's
+// advisory refresh window).
+inline constexpr std::chrono::minutes kRefreshMargin{5};
 
 // Builds the provider the aws CLI would use for this configuration: the
 // profile from --profile/AWS_PROFILE, else environment keys, else the
