@@ -12,5 +12,6 @@ function(embed_files name output)
     COMMAND ${CMAKE_COMMAND} -DOUTPUT=${output} -DROOT=${CMAKE_SOURCE_DIR} "-DFILES=${joined}"
             -P ${CMAKE_SOURCE_DIR}/cmake/EmbedFilesScript.cmake
     DEPENDS ${inputs} ${CMAKE_SOURCE_DIR}/cmake/EmbedFilesScript.cmake
-    COMMENT "Embedding ${ARGN}")
+    COMMENT "Embedding ${ARGN}"
+    VERBATIM)
 endfunction()
