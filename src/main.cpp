@@ -18,8 +18,16 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", globals.quiet, "Only errors");
 
   std::vector<cli::Command> commands = {
+      cli::register_run(app, globals),
+      cli::register_status(app, globals),
+      cli::register_ls(app, globals),
+      cli::register_logs(app, globals),
+      cli::register_cancel(app, globals),
+      cli::register_results(app, globals),
+      cli::register_iam_policy(app, globals),
       cli::register_check(app, globals),
       cli::register_presign(app, globals),
+      cli::register_s3(app, globals),
   };
 
   try {

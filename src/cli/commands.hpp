@@ -30,5 +30,17 @@ void add_aws_options(CLI::App& app, Globals& globals);
 
 Command register_check(CLI::App& parent, Globals& globals);
 Command register_presign(CLI::App& parent, Globals& globals);
+Command register_run(CLI::App& parent, Globals& globals);
+Command register_status(CLI::App& parent, Globals& globals);
+Command register_ls(CLI::App& parent, Globals& globals);
+Command register_logs(CLI::App& parent, Globals& globals);
+Command register_cancel(CLI::App& parent, Globals& globals);
+Command register_results(CLI::App& parent, Globals& globals);
+Command register_iam_policy(CLI::App& parent, Globals& globals);
+
+// Fatal(Exit::bad_option) unless `id` looks like a job id.
+void check_job_id(const std::string& id);
+// Hidden developer command: `hoist s3 cp SRC DST`.
+Command register_s3(CLI::App& parent, Globals& globals);
 
 }  // namespace hoist::cli

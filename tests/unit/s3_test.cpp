@@ -1,0 +1,361 @@
+// S3 against moto: bucket creation and hardening, objects, listing with
+// pagination, batch delete, awkward keys, multipart and ranged transfers.
+#include "aws/s3.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
+#include <random>
+#include <set>
+
+#include "aws/error.hpp"
+#include "aws/protocols.hpp"
+#include "aws/s3_detail.hpp"
+#include "support/moto_server.hpp"
+#include "util/error.hpp"
+
+namespace hoist::aws {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::shared_ptr<Session> moto_session(const std::string& region = "us-east-1") {
+  Overrides overrides;
+  overrides.endpoint_url = test::MotoServer::instance().endpoint();
+  overrides.region = region;
+  return Session::create(overrides);
+}
+
+// A bucket name unique to this test process, so tests never share state.
+std::string bucket_name(const std::string& what) {
+  return "hoist-test-" + what + "-" + std::to_string(::getpid());
+}
+
+// Raw GET of a bucket subresource, to read back what S3 stored.
+std::string get_subresource(S3& s3, const std::string& bucket, const std::string& subresource) {
+  HttpRequest r;
+  r.path = "/" + bucket;
+  r.query = {{subresource, ""}};
+  return s3.client().send("Get" + subresource, std::move(r)).body;
+}
+
+std::string xml_value(const std::string& body, const char* name) {
+  pugi::xml_document doc;
+  doc.load_buffer(body.data(), body.size());
+  return xml_text(doc, name);
+}
+
+class TempDir {
+ public:
+  TempDir() : path_(fs::temp_directory_path() / ("hoist-s3-test-" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  [[nodiscard]] std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::string out(size, '\0');
+  for (auto& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::size_t multipart_uploads(S3& s3, const std::string& bucket) {
+  HttpRequest r;
+  r.path = "/" + bucket;
+  r.query = {{"uploads", ""}};
+  auto body = s3.client().send("ListMultipartUploads", std::move(r)).body;
+  pugi::xml_document doc;
+  doc.load_buffer(body.data(), body.size());
+  std::size_t n = 0;
+  for (auto u : doc.document_element().children("Upload")) {
+    (void)u;
+    ++n;
+  }
+  return n;
+}
+
+TEST(S3Uri, ParsesBucketAndKey) {
+  auto u = S3Uri::parse("s3://my-bucket/a/b c.txt");
+  EXPECT_EQ(u.bucket, "my-bucket");
+  EXPECT_EQ(u.key, "a/b c.txt");
+  EXPECT_EQ(u.str(), "s3://my-bucket/a/b c.txt");
+  EXPECT_EQ(S3Uri::parse("s3://only").key, "");
+  EXPECT_THROW(S3Uri::parse("http://x/y"), Fatal);
+  EXPECT_THROW(S3Uri::parse("s3:///key"), Fatal);
+}
+
+TEST(S3Detail, EncodesPathsOnceAndDecodesListings) {
+  EXPECT_EQ(s3_detail::object_path("b", "a b/c+d%e"), "/b/a%20b/c%2Bd%25e");
+  EXPECT_EQ(s3_detail::url_decode("a+b%2Bc%25d%C3%A9"), "a b+c%d\xC3\xA9");
+  EXPECT_EQ(s3_detail::url_decode("100%"), "100%");
+  EXPECT_EQ(s3_detail::xml_escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
+}
+
+TEST(S3, CreateBucketIsIdempotentAndHardened) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("create");
+  BucketSettings settings;
+  settings.tags = {{"hoist:managed", "true"}, {"team", "a&b"}};
+  EXPECT_TRUE(s3.create_bucket(bucket, settings));
+  EXPECT_FALSE(s3.create_bucket(bucket, settings));  // ours already: fine
+  EXPECT_TRUE(s3.head_bucket(bucket));
+  EXPECT_FALSE(s3.head_bucket(bucket + "-missing"));
+
+  auto pab = get_subresource(s3, bucket, "publicAccessBlock");
+  for (const char* flag : {"BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"}) {
+    EXPECT_EQ(xml_value(pab, flag), "true") << flag;
+  }
+  EXPECT_EQ(xml_value(get_subresource(s3, bucket, "encryption"), "SSEAlgorithm"), "AES256");
+
+  auto policy = nlohmann::json::parse(get_subresource(s3, bucket, "policy"));
+  const auto& statement = policy["Statement"][0];
+  EXPECT_EQ(statement["Effect"], "Deny");
+  EXPECT_EQ(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
+  EXPECT_EQ(statement["Resource"][1], "arn:aws:s3:::" + bucket + "/*");
+
+  auto tagging = get_subresource(s3, bucket, "tagging");
+  EXPECT_NE(tagging.find("<Key>hoist:managed</Key>"), std::string::npos) << tagging;
+  EXPECT_NE(tagging.find("a&amp;b"), std::string::npos) << tagging;
+
+  s3.delete_bucket(bucket);
+  EXPECT_FALSE(s3.head_bucket(bucket));
+}
+
+TEST(S3, CreateBucketOutsideUsEast1SetsLocationConstraint) {
+  S3 s3(moto_session("eu-west-1"));
+  const auto bucket = bucket_name("euwest");
+  EXPECT_TRUE(s3.create_bucket(bucket, {}));
+  EXPECT_FALSE(s3.create_bucket(bucket, {}));
+  EXPECT_EQ(xml_value(get_subresource(s3, bucket, "location"), "LocationConstraint"), "eu-west-1");
+}
+
+TEST(S3, PutGetHeadAndMissingObjects) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("objects");
+  s3.create_bucket(bucket, {});
+  s3.put_object(bucket, "dir/hello.txt", "hello world", "text/plain");
+  EXPECT_EQ(s3.get_object(bucket, "dir/hello.txt"), "hello world");
+  auto info = s3.head_object(bucket, "dir/hello.txt");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, 11u);
+  EXPECT_EQ(info->etag, "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");  // md5 of the body
+  EXPECT_FALSE(s3.head_object(bucket, "dir/missing"));
+  EXPECT_FALSE(s3.get_object_if_exists(bucket, "dir/missing"));
+  EXPECT_EQ(s3.get_object_if_exists(bucket, "dir/hello.txt").value_or(""), "hello world");
+  s3.put_object(bucket, "empty", "");
+  EXPECT_EQ(s3.head_object(bucket, "empty")->size, 0u);
+  try {
+    s3.get_object(bucket, "dir/missing");
+    FAIL() << "expected NoSuchKey";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NoSuchKey");
+    EXPECT_TRUE(e.not_found());
+  }
+  EXPECT_THROW(s3.get_object_if_exists(bucket + "-missing", "k"), AwsError);
+}
+
+TEST(S3, ListPaginatesAndDeletesInBatches) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("list");
+  s3.create_bucket(bucket, {});
+  constexpr std::size_t kCount = 1100;  // more than one page and one delete batch
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < kCount; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "p/%s/%04zu", i % 2 ? "odd" : "even", i);
+    keys.emplace_back(name);
+  }
+  parallel_for(keys.size(), 8, [&](std::size_t i) { s3.put_object(bucket, keys[i], std::to_string(i)); });
+  s3.put_object(bucket, "p/top.txt", "x");
+  s3.put_object(bucket, "other", "y");
+
+  std::vector<std::string> listed;
+  s3.list_objects(bucket, "p/", [&](const ObjectInfo& o) { listed.push_back(o.key); });
+  EXPECT_EQ(listed.size(), kCount + 1);
+  EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
+
+  std::size_t after = 0;
+  s3.list_objects(bucket, "p/", [&](const ObjectInfo&) { ++after; }, "p/odd/0999");
+  EXPECT_EQ(after, 50u + 1);  // odd 1001..1099, then p/top.txt
+
+  std::vector<ObjectInfo> objects;
+  std::vector<std::string> prefixes;
+  s3.list_delimited(bucket, "p/", objects, prefixes);
+  ASSERT_EQ(objects.size(), 1u);
+  EXPECT_EQ(objects[0].key, "p/top.txt");
+  EXPECT_EQ(prefixes, (std::vector<std::string>{"p/even/", "p/odd/"}));
+
+  keys.push_back("p/top.txt");
+  EXPECT_EQ(s3.delete_objects(bucket, keys), kCount + 1);
+  std::size_t left = 0;
+  s3.list_objects(bucket, "", [&](const ObjectInfo& o) {
+    ++left;
+    EXPECT_EQ(o.key, "other");
+  });
+  EXPECT_EQ(left, 1u);
+  EXPECT_EQ(s3.delete_objects(bucket, {}), 0u);
+}
+
+TEST(S3, AwkwardKeysRoundTrip) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("keys");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  const std::vector<std::string> keys = {
+      "with space/and  two",  "plus+equals=amp&pct%20", "parens(1) 'quote' !bang *star", "colon:at@comma,semi;dollar$",
+      "double\"quote",        "caf\xC3\xA9/\xE6\x97\xA5\xE6\x9C\xAC.txt", "tilde~under_score-dash.dot", "a/b//c/",
+      "<xml>&amp;",           "hash#question?", "percent%2F/slash"};
+  std::set<std::string> expected;
+  for (const auto& key : keys) {
+    s3.put_object(bucket, key, "body of " + key);
+    EXPECT_EQ(s3.get_object(bucket, key), "body of " + key) << key;
+    auto info = s3.head_object(bucket, key);
+    ASSERT_TRUE(info) << key;
+    EXPECT_EQ(info->size, ("body of " + key).size());
+    expected.insert(key);
+  }
+  // A file body and a download through the same keys.
+  write_file(dir.file("f"), "file body");
+  s3.upload_file(bucket, keys[1] + ".file", dir.file("f"));
+  s3.download_file(bucket, keys[1] + ".file", dir.file("g"));
+  EXPECT_EQ(read_file(dir.file("g")), "file body");
+  expected.insert(keys[1] + ".file");
+
+  std::set<std::string> listed;
+  s3.list_objects(bucket, "", [&](const ObjectInfo& o) { listed.insert(o.key); });
+  EXPECT_EQ(listed, expected);
+
+  std::vector<std::string> all(expected.begin(), expected.end());
+  EXPECT_EQ(s3.delete_objects(bucket, all), all.size());
+  std::size_t left = 0;
+  s3.list_objects(bucket, "", [&](const ObjectInfo&) { ++left; });
+  EXPECT_EQ(left, 0u);
+}
+
+TEST(S3, MultipartUploadAndRangedDownload) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("multipart");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  const auto data = random_bytes((11u << 20) + 12345, 7);  // 3 parts of 5 MiB (S3's minimum)
+  write_file(dir.file("up"), data);
+
+  TransferOptions options;
+  options.multipart_threshold = 1 << 20;
+  options.part_size = 1 << 20;  // raised to 5 MiB
+  options.parallelism = 3;
+  std::atomic<std::uint64_t> sent{0};
+  options.progress.on_bytes = [&](std::uint64_t n) { sent += n; };
+  s3.upload_file(bucket, "big/object.bin", dir.file("up"), options);
+  EXPECT_EQ(sent.load(), data.size());
+
+  auto info = s3.head_object(bucket, "big/object.bin");
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->size, data.size());
+  EXPECT_NE(info->etag.find("-3\""), std::string::npos) << info->etag;  // multipart ETag
+  EXPECT_EQ(multipart_uploads(s3, bucket), 0u);
+
+  // Ranged parts of an odd size, so the last range is short.
+  options.part_size = (1 << 20) + 7;
+  std::atomic<std::uint64_t> received{0};
+  options.progress.on_bytes = [&](std::uint64_t n) { received += n; };
+  write_file(dir.file("down"), "stale content that must go");
+  s3.download_file(bucket, "big/object.bin", dir.file("down"), options);
+  EXPECT_EQ(received.load(), data.size());
+  EXPECT_TRUE(read_file(dir.file("down")) == data);
+  EXPECT_FALSE(fs::exists(dir.file("down") + ".hoist-partial"));
+
+  // Below the threshold: one streamed GET overwrites the file.
+  s3.put_object(bucket, "small", "tiny");
+  s3.download_file(bucket, "small", dir.file("down"));
+  EXPECT_EQ(read_file(dir.file("down")), "tiny");
+}
+
+TEST(S3, SinglePutUsesTheGivenHash) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("hash");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  write_file(dir.file("f"), "content");
+  // sha256("content"), as a content-addressed caller would know it.
+  s3.upload_file(bucket, "k", dir.file("f"), {}, "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73");
+  EXPECT_EQ(s3.get_object(bucket, "k"), "content");
+}
+
+TEST(S3, FailedMultipartUploadIsAborted) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("abort");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  write_file(dir.file("up"), random_bytes(11u << 20, 3));
+  TransferOptions options;
+  options.multipart_threshold = 1 << 20;
+  options.parallelism = 1;
+  // The first finished part fails the transfer, as a failed request would.
+  options.progress.on_bytes = [](std::uint64_t) { throw std::runtime_error("injected part failure"); };
+  EXPECT_THROW(s3.upload_file(bucket, "never", dir.file("up"), options), std::runtime_error);
+  EXPECT_EQ(multipart_uploads(s3, bucket), 0u);
+  EXPECT_FALSE(s3.head_object(bucket, "never"));
+
+  // A bucket that vanishes after the first part: the next part fails with
+  // S3's own error, which reaches the caller (the abort fails too, quietly).
+  bool deleted = false;
+  options.progress.on_bytes = [&](std::uint64_t) {
+    if (!std::exchange(deleted, true)) s3.delete_bucket(bucket);
+  };
+  try {
+    s3.upload_file(bucket, "k", dir.file("up"), options);
+    FAIL() << "expected NoSuchBucket";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NoSuchBucket");
+  }
+}
+
+TEST(S3, DownloadOfMissingObjectLeavesNoFile) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("missing");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  try {
+    s3.download_file(bucket, "nope", dir.file("out"));
+    FAIL() << "expected not found";
+  } catch (const Fatal& e) {
+    EXPECT_EQ(e.code(), Exit::not_found);
+  }
+  EXPECT_FALSE(fs::exists(dir.file("out")));
+  EXPECT_FALSE(fs::exists(dir.file("out") + ".hoist-partial"));
+}
+
+TEST(S3, PresignGetValidatesExpiry) {
+  S3 s3(moto_session());
+  auto url = s3.presign_get("bkt", "a b/c+d", std::chrono::seconds(600));
+  EXPECT_EQ(url.rfind(test::MotoServer::instance().endpoint() + "/bkt/a%20b/c%2Bd?", 0), 0u) << "unexpected URL shape";
+  EXPECT_NE(url.find("X-Amz-Expires=600"), std::string::npos);
+  EXPECT_NE(url.find("X-Amz-Signature="), std::string::npos);
+  EXPECT_NO_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604800)));
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604801)), Fatal);
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(0)), Fatal);
+  EXPECT_THROW(s3.presign_get("bkt", "", std::chrono::seconds(60)), Fatal);
+}
+
+}  // namespace
+}  // namespace hoist::aws
