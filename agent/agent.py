@@ -865,8 +865,14 @@ def make_read_only(root):
 
 def run_logged(cmd, check=True, env=None):
     log("$ %s" % " ".join(cmd))
-    rc = subprocess.call(cmd, stdout=sys.stderr, stderr=sys.stderr, env=env,
+    p = subprocess.Popen(cmd, stdout=sys.stderr, stderr=sys.stderr, env=env,
                          stdin=subprocess.DEVNULL)
+    try:
+        rc = p.wait()
+    except BaseException:  # Abort (watchdog) while building: do not leave it running
+        p.kill()
+        p.wait()
+        raise
     if check and rc != 0:
         raise RuntimeError("%s exited with status %d" % (cmd[0], rc))
     return rc
@@ -898,6 +904,10 @@ def main(argv):
         except Abort as e:
             job.finish(e.reason, str(e))
             return 3
+        except Exception as e:  # noqa: BLE001 - report it, then let the bootstrap power off
+            log("init failed: %s" % e)
+            job.finish("failed", "%s: %s" % (type(e).__name__, e))
+            return 1
         return 0
     if cmd == "run":
         try:

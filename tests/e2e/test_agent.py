@@ -54,11 +54,11 @@ for rel in walk(a.i):
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     shutil.copyfile(os.path.join(a.i, rel), dst)
     print("copied", rel, flush=True)
-try:
-    open(os.path.join(a.i, "probe-write"), "w")
-    print("INPUT IS WRITABLE", flush=True)
-except OSError:
-    print("input is read-only", flush=True)
+# (root ignores permission bits, so check the bits rather than try a write)
+modes = [os.stat(os.path.join(d, n)).st_mode for d, ds, ns in os.walk(a.i) for n in ds + ns]
+modes.append(os.stat(a.i).st_mode)
+print("input is read-only" if all(m & 0o222 == 0 for m in modes) else "INPUT IS WRITABLE",
+      flush=True)
 if a.fail:
     print("mirror: failing on purpose", file=sys.stderr, flush=True)
     sys.exit(7)
@@ -139,8 +139,9 @@ class AgentE2E(unittest.TestCase):
         env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                    AWS_DEFAULT_REGION=REGION)
         env.pop("INITIAL_NO_AUTH_ACTION_COUNT", None)
+        cls.moto_log = open(os.path.join(cls.tmp, "moto.log"), "wb")
         cls.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(cls.port)],
-                                    stdout=open(os.path.join(cls.tmp, "moto.log"), "wb"),
+                                    stdout=cls.moto_log,
                                     stderr=subprocess.STDOUT, start_new_session=True, env=env)
         deadline = time.time() + 30
         while True:
@@ -195,7 +196,7 @@ class AgentE2E(unittest.TestCase):
         cls.jobs["weird"] = cls.launch_job("mirror", cls.mirror, cls.weird)
         cls.jobs["cancel"] = cls.launch_job("mirror", cls.mirror, cls.weird, args=["--sleep", "120"])
         cls.jobs["timeout"] = cls.launch_job("mirror", cls.mirror, cls.weird,
-                                             args=["--sleep", "120"], max_runtime=12)
+                                             args=["--sleep", "120"], max_runtime=25)
         cls.jobs["preempt"] = cls.launch_job("mirror", cls.mirror, cls.weird, args=["--sleep", "120"])
         for rel, data in WEIRD.items():
             cls.s3.put_object(Bucket=BUCKET, Key="datasets/weird/" + rel, Body=data)
@@ -212,6 +213,7 @@ class AgentE2E(unittest.TestCase):
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+        cls.moto_log.close()
         if os.environ.get("HOIST_KEEP_TMP"):
             print("kept", cls.tmp)
         else:
@@ -452,6 +454,20 @@ class AgentE2E(unittest.TestCase):
                 break
             time.sleep(0.3)
         self.assertEqual(out.strip(), "", "processes of a terminated instance still run")
+
+    def test_10_bootstrap_error_reported(self):
+        job_id = "broken-20261124-031500-%s" % uuid.uuid4().hex[:4]  # no job.json at all
+        r = self.ec2.run_instances(
+            ImageId=self.ami, MinCount=1, MaxCount=1,
+            UserData=build_user_data(BUCKET, job_id, REGION),
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
+        job = {"id": job_id, "instance": r["Instances"][0]["InstanceId"]}
+        st = self.wait_terminal(job, timeout=60)
+        self.assertEqual(st["phase"], "failed")
+        self.assertIn("job.json", st["error"])
+        self.assertIsNone(st["exit_code"])
+        self.assert_terminated(job)
 
 
 class BootstrapStatic(unittest.TestCase):
