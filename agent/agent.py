@@ -274,6 +274,9 @@ class S3:
     def request(self, method, bucket, key="", query=None, headers=None, body=None,
                 payload_hash=None, stream=False):
         query = query or {}
+        headers = dict(headers or {})
+        if body is not None and not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/octet-stream"  # urllib would say form data
         path = self.prefix_path + s3_path(bucket, key)
         if payload_hash is None:
             payload_hash = hashlib.sha256(body if isinstance(body, bytes) else b"").hexdigest()
@@ -351,8 +354,9 @@ class S3:
                              headers={"Content-Type": "application/octet-stream"})
             retrying(once, "PUT s3://%s/%s" % (bucket, key))
             return size
-        _, _, body = retrying(lambda: self.request("POST", bucket, key, query={"uploads": ""}),
-                              "CreateMultipartUpload")
+        _, _, body = retrying(lambda: self.request(
+            "POST", bucket, key, query={"uploads": ""},
+            headers={"Content-Type": "application/octet-stream"}), "CreateMultipartUpload")
         upload_id = ET.fromstring(body).findtext("{*}UploadId")
         etags = []
         try:
@@ -372,6 +376,7 @@ class S3:
                 "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>" % (n, e.replace("&", "&amp;").replace("<", "&lt;"))
                 for n, e in etags)
             retrying(lambda: self.request("POST", bucket, key, query={"uploadId": upload_id},
+                                          headers={"Content-Type": "application/xml"},
                                           body=xml.encode()), "CompleteMultipartUpload")
         except BaseException:
             try:

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import unittest
+import unittest.mock
 import uuid
 
 import boto3
@@ -468,6 +469,36 @@ class AgentE2E(unittest.TestCase):
         self.assertIn("job.json", st["error"])
         self.assertIsNone(st["exit_code"])
         self.assert_terminated(job)
+
+    def test_11_agent_s3_multipart_and_listing(self):
+        agent = load_agent()
+        env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing"}
+        with unittest.mock.patch.dict(os.environ, env), \
+                unittest.mock.patch.object(agent, "MULTIPART_THRESHOLD", 6 << 20), \
+                unittest.mock.patch.object(agent, "PART_SIZE", 5 << 20):
+            s3 = agent.S3(REGION)
+            big = os.path.join(self.tmp, "big.bin")
+            data = os.urandom(12 << 20)
+            with open(big, "wb") as f:
+                f.write(data)
+            key = "multipart/big file+%=&.bin"
+            self.assertEqual(s3.upload_file(big, BUCKET, key), len(data))
+            head = self.s3.head_object(Bucket=BUCKET, Key=key)
+            self.assertTrue(head["ETag"].endswith('-3"'), head["ETag"])  # three parts
+            back = os.path.join(self.tmp, "big.back")
+            s3.download(BUCKET, key, back, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+            with open(back, "rb") as f:
+                self.assertEqual(f.read(), data)
+            with self.assertRaises(ValueError):
+                s3.download(BUCKET, key, back, sha256="0" * 64)
+            for i in range(5):
+                self.s3.put_object(Bucket=BUCKET, Key="listing/k %d" % i, Body=b"x")
+            self.s3.put_object(Bucket=BUCKET, Key="listing/\u00e9/+", Body=b"x")
+            self.assertEqual(sorted(k for k, _ in s3.list(BUCKET, "listing/")),
+                             sorted(["listing/k %d" % i for i in range(5)] + ["listing/\u00e9/+"]))
+            self.assertIsNone(s3.get_bytes(BUCKET, "listing/missing"))
+            self.assertFalse(s3.exists(BUCKET, "listing/missing"))
 
 
 class BootstrapStatic(unittest.TestCase):
