@@ -77,6 +77,10 @@ class S3 {
   // ListObjectsV2 with pagination; `each` is called per object.
   void list_objects(const std::string& bucket, const std::string& prefix,
                     const std::function<void(const ObjectInfo&)>& each, const std::string& start_after = "");
+  // One ListObjectsV2 page (at most max_keys objects after start_after);
+  // returns true when more follow. Implemented in s3_page.cpp.
+  bool list_page(const std::string& bucket, const std::string& prefix, const std::string& start_after,
+                 int max_keys, const std::function<void(const ObjectInfo&)>& each);
   // Folder-like listing: objects directly under prefix and common prefixes.
   void list_delimited(const std::string& bucket, const std::string& prefix, std::vector<ObjectInfo>& objects,
                       std::vector<std::string>& prefixes);

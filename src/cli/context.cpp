@@ -1,0 +1,39 @@
+#include "cli/context.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "aws/sts.hpp"
+#include "job/naming.hpp"
+
+namespace hoist::cli {
+
+Connected connect(const aws::Overrides& overrides) {
+  Connected c;
+  c.session = aws::Session::create(overrides);
+  aws::Sts sts(c.session);
+  auto who = sts.get_caller_identity();
+  c.account.account_id = who.account;
+  c.account.caller_arn = who.arn;
+  c.account.region = c.session->region;
+  c.account.partition = job::partition_of(c.session->region);
+  c.bucket = job::bucket_name(who.account, c.session->region);
+  return c;
+}
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  int u = 0;
+  while (b >= 1000 && u < 4) {
+    b /= 1000;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
+  return buf;
+}
+
+bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+}  // namespace hoist::cli

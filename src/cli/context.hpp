@@ -1,0 +1,27 @@
+#pragma once
+// What most subcommands start from: a session, the caller's account and the
+// region's hoist bucket.
+#include <memory>
+#include <string>
+
+#include "aws/client.hpp"
+#include "cli/commands.hpp"
+#include "job/account.hpp"
+
+namespace hoist::cli {
+
+struct Connected {
+  std::shared_ptr<aws::Session> session;
+  job::AccountFacts account;
+  std::string bucket;
+};
+
+// Resolves config and credentials and asks STS who we are.
+Connected connect(const aws::Overrides& overrides);
+
+// Human-readable sizes and rates: "1.2 MB", "640 B".
+std::string human_bytes(double bytes);
+// True when stderr is a terminal (progress lines redraw in place).
+bool stderr_is_tty();
+
+}  // namespace hoist::cli

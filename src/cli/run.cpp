@@ -1,0 +1,350 @@
+// `hoist run`: the whole job, from the user's folder to results on disk.
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <sstream>
+
+#include "aws/ec2.hpp"
+#include "aws/ecr.hpp"
+#include "aws/error.hpp"
+#include "aws/iam.hpp"
+#include "aws/s3.hpp"
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "job/account.hpp"
+#include "job/launcher.hpp"
+#include "job/naming.hpp"
+#include "job/spec.hpp"
+#include "job/staging.hpp"
+#include "job/watcher.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hoist::cli {
+namespace {
+
+std::atomic<int> g_interrupts{0};
+void on_sigint(int) { g_interrupts.fetch_add(1); }
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void say(const std::string& line) { log::info("hoist: " + line); }
+
+std::string describe_type(const job::InstancePlan& plan) {
+  std::string s = plan.type.name;
+  if (plan.type.vcpus) {
+    s += " (" + std::to_string(plan.type.vcpus) + " vCPU, " + std::to_string(static_cast<int>(plan.type.memory_gib)) +
+         " GiB";
+    if (plan.type.gpus) s += ", " + std::to_string(plan.type.gpus) + "x " + plan.type.gpu_name;
+    s += ")";
+  }
+  s += plan.spot ? ", spot" : ", on-demand";
+  return s;
+}
+
+std::string describe_price(const job::InstancePlan& plan) {
+  if (!plan.price_known) return "price unknown for " + plan.type.name + " (not in hoist's catalog)";
+  return job::format_usd(plan.usd_per_hour) + "/h" + (plan.spot ? " (spot, current)" : "") + ", at most " +
+         job::format_duration(plan.max_runtime) + " -> at most " + job::format_usd(plan.worst_case_usd());
+}
+
+// Checks an s3:// INPUT holds something and an s3:// OUTPUT's bucket exists.
+void check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
+  if (job::is_s3_uri(o.input)) {
+    auto uri = aws::S3Uri::parse(o.input);
+    std::string prefix = uri.key;
+    if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+    bool any = false;
+    try {
+      s3.list_page(uri.bucket, prefix, "", 1, [&](const aws::ObjectInfo&) { any = true; });
+    } catch (const aws::AwsError& e) {
+      throw Fatal(Exit::input_missing, "input " + o.input + " cannot be read (" + e.code +
+                                           "): check the bucket name and that your credentials may list it");
+    }
+    if (!any) throw Fatal(Exit::input_missing, "input " + o.input + " holds no objects: upload your inputs there first");
+  }
+  if (job::is_s3_uri(o.output)) {
+    auto uri = aws::S3Uri::parse(o.output);
+    bool exists = false;
+    try {
+      exists = s3.head_bucket(uri.bucket);
+    } catch (const aws::AwsError& e) {
+      throw Fatal(Exit::output_unwritable, "output bucket " + uri.bucket + " cannot be reached (" + e.code +
+                                               "): check its name and your permissions");
+    }
+    if (!exists)
+      throw Fatal(Exit::output_unwritable, "output bucket " + uri.bucket + " does not exist: create it or pick another -o");
+  }
+}
+
+std::string normalise_prefix_uri(const std::string& uri) {
+  return uri.back() == '/' ? uri : uri + "/";
+}
+
+int exit_status_for(const job::JobStatus& st) {
+  if (st.phase == "succeeded") return 0;
+  if (st.phase == "timed_out") return static_cast<int>(Exit::timed_out);
+  if (st.phase == "cancelled") return static_cast<int>(Exit::cancelled);
+  if (st.phase == "preempted") return static_cast<int>(Exit::preempted);
+  if (st.exit_code) return *st.exit_code;
+  return static_cast<int>(Exit::launch_failed);
+}
+
+struct Prepared {
+  job::Job job;
+  job::StageStats stats;
+};
+
+int run_job(job::RunOptions o, Globals& g) {
+  // 1. Everything that can be checked locally, before any AWS call.
+  auto file = job::apply_project_file(o);
+  job::validate(o);
+  if (g.aws.region.empty()) g.aws.region = file.region;
+  if (g.aws.profile.empty()) g.aws.profile = file.profile;
+  job::Job job;
+  job.options = o;
+  job.project = job::project_name(o);
+  job.plan = job::plan_instance(o);
+  job.image = job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0);
+  job.code = job::code_files(o.project_dir);
+  if (!job::is_s3_uri(o.input)) {
+    if (fs::is_directory(o.input)) {
+      job.inputs = job::list_files(o.input);
+    } else {
+      job::Manifest one = job::list_files(fs::path(o.input).parent_path().empty() ? "." : fs::path(o.input).parent_path().string(),
+                                          [&](const std::string& rel, bool is_dir) {
+                                            return is_dir || rel != fs::path(o.input).filename().string();
+                                          });
+      job.inputs = std::move(one);
+    }
+  } else {
+    job.input_s3 = normalise_prefix_uri(o.input);
+  }
+  job::hash_files(job.code, 4);
+  job::hash_files(job.inputs, 4);
+  say("project " + job.project + ": " + std::to_string(job.code.size()) + " code files (" +
+      human_bytes(static_cast<double>(job::total_bytes(job.code))) + "), " +
+      (job.input_s3.empty() ? std::to_string(job.inputs.size()) + " input files (" +
+                                  human_bytes(static_cast<double>(job::total_bytes(job.inputs))) + ")"
+                            : "input " + job.input_s3));
+
+  // 2. Who we are; then, all at once, what already exists (read-only).
+  Connected c = connect(g.aws);
+  job.account = c.account.account_id;
+  job.region = c.account.region;
+  job.bucket = c.bucket;
+  job.created = std::chrono::system_clock::now();
+  job.id = job::new_job_id(job.project, job.created);
+  job.repository = job::repository_name(job.project);
+  job.registry = c.account.account_id + ".dkr.ecr." + job.region + ".amazonaws.com";
+  job.output_s3 = job::is_s3_uri(o.output) ? normalise_prefix_uri(o.output)
+                                           : "s3://" + job.bucket + "/" + job.prefix() + "output/";
+  aws::S3 s3(c.session);
+  const bool create = !o.dry_run;
+
+  auto s3_checks = std::async(std::launch::async, [&] { check_s3_locations(s3, o); });
+  auto bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, create); });
+  auto repo = std::async(std::launch::async,
+                         [&] { return job::ensure_repository(c.session, job.repository, job.project, create); });
+  auto ami = std::async(std::launch::async,
+                        [&] { return job::find_ami(c.session, job.plan.type.arch, job.plan.type.gpus > 0); });
+  auto spot_price = std::async(std::launch::async, [&]() -> std::optional<double> {
+    if (!job.plan.spot) return std::nullopt;
+    aws::Ec2 ec2(c.session);
+    std::optional<double> best;
+    for (const auto& p : ec2.describe_spot_price_history({job.plan.type.name}))
+      if (!best || p.price < *best) best = p.price;
+    return best;
+  });
+  s3_checks.get();  // bad s3:// locations stop here, before anything is created
+  auto profile = std::async(std::launch::async,
+                            [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, create); });
+  auto bucket_r = bucket.get();
+  auto repo_r = repo.get();
+  auto profile_r = profile.get();
+  std::string image_id = ami.get();
+  if (auto p = spot_price.get()) {
+    job.plan.usd_per_hour = *p + job::kEbsUsdPerGibHour * job.plan.disk_gib;
+    job.plan.price_known = true;
+  }
+
+  say("plan: " + describe_type(job.plan) + ", " + describe_price(job.plan));
+  say("job " + job.id + " in " + job.region + " (bucket " + job.bucket + ")");
+  if (o.dry_run) {
+    auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
+    say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
+        mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
+    say("image " + image_id + ", image key " + job.image.key.substr(0, 12));
+    say("dry run: nothing was created or launched");
+    return 0;
+  }
+  if (!o.yes && ::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO)) {
+    std::cerr << "hoist: launch it? [Y/n] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (!answer.empty() && answer[0] != 'y' && answer[0] != 'Y') {
+      say("not launched");
+      return static_cast<int>(Exit::cancelled);
+    }
+  }
+
+  // 3. Send what the bucket lacks; the job spec; then the instance.
+  bool tty = stderr_is_tty();
+  auto show = [&](const job::StageStats& s) {
+    if (!tty) return;
+    double rate = s.seconds > 0 ? static_cast<double>(s.sent_bytes) / s.seconds : 0;
+    std::cerr << "\rhoist: uploading " << s.uploaded_files << "/" << (s.files - s.skipped_files) << " files, "
+              << human_bytes(static_cast<double>(s.sent_bytes)) << " (" << human_bytes(rate) << "/s), "
+              << s.skipped_files << " already there    " << std::flush;
+  };
+  auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show);
+  if (tty) std::cerr << "\r";
+  say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) + "): sent " +
+      std::to_string(stats.uploaded_files) + " (" + human_bytes(static_cast<double>(stats.uploaded_bytes)) + ", " +
+      human_bytes(stats.seconds > 0 ? static_cast<double>(stats.uploaded_bytes) / stats.seconds : 0) + "/s), skipped " +
+      std::to_string(stats.skipped_files) + " already uploaded (" + human_bytes(static_cast<double>(stats.skipped_bytes)) +
+      ")");
+
+  const std::string foreign_input = !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
+  const std::string foreign_output =
+      aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
+  if (!foreign_input.empty() || !foreign_output.empty()) {
+    aws::Iam iam(c.session);
+    iam.put_role_policy(job::role_name(job.region), "job-" + job.id,
+                        job::job_access_policy(c.account, foreign_input, foreign_output));
+  }
+  nlohmann::json launching = {{"job_id", job.id},
+                              {"phase", "launching"},
+                              {"updated_at", job::iso8601(std::chrono::system_clock::now())},
+                              {"phases", {{"launching", job::iso8601(std::chrono::system_clock::now())}}},
+                              {"instance_id", nullptr},
+                              {"exit_code", nullptr},
+                              {"error", nullptr}};
+  auto put_job = std::async(std::launch::async, [&] {
+    s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
+  });
+  auto put_status = std::async(std::launch::async, [&] {
+    s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
+  });
+  put_job.get();
+  put_status.get();
+  job::Launched launched;
+  try {
+    launched = job::launch_instance(c.session, job, image_id, profile_r.detail);
+  } catch (...) {
+    launching["phase"] = "failed";
+    launching["error"] = "the instance could not be launched";
+    s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
+    job::release_job_resources(c.session, job.id, "");
+    throw;
+  }
+  say("launched " + launched.instance_id + " (" + job.plan.type.name + ")");
+  const std::string follow = "hoist logs " + job.id + " -f";
+  if (o.detach) {
+    say("detached; follow with `" + follow + "`, stop with `hoist cancel " + job.id + "`");
+    std::cout << job.id << "\n";
+    return 0;
+  }
+
+  // 4. Follow it until it ends; Ctrl-C detaches.
+  std::signal(SIGINT, on_sigint);
+  auto t0 = std::chrono::steady_clock::now();
+  job::WatchEvents events;
+  events.on_phase = [&](const job::JobStatus& st) {
+    std::string extra;
+    if (st.phase == "building" && st.image_reused) extra = *st.image_reused ? " (image reused from ECR)" : "";
+    if (st.phase == "running" && st.image_reused) extra = *st.image_reused ? " (image reused)" : " (image built and pushed)";
+    say("[" + st.phase + "]" + extra);
+  };
+  events.on_log = [](const std::string& chunk) { std::cout << chunk << std::flush; };
+  events.detach_requested = [] { return g_interrupts.load() > 0; };
+  auto result = job::watch(c.session, job.bucket, job.id, launched.instance_id, job.options.max_runtime, events);
+  std::signal(SIGINT, SIG_DFL);
+  if (result.end == job::WatchEnd::detached) {
+    std::cerr << "\n";
+    say("detached: the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) + ")");
+    say("follow: " + follow + "    status: hoist status " + job.id + "    stop: hoist cancel " + job.id);
+    return 130;
+  }
+  auto wall = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);
+
+  // 5. Whatever happened: bring outputs home, end the instance, report.
+  int status = 0;
+  if (result.end == job::WatchEnd::lost) {
+    bool preempted = result.instance_state_reason.find("Spot") != std::string::npos;
+    say(std::string("the instance ended without a final status") + (preempted ? " (spot interruption)" : "") +
+        "; its logs so far: `hoist logs " + job.id + "`");
+    status = static_cast<int>(preempted ? Exit::preempted : Exit::job_lost);
+  } else if (result.end == job::WatchEnd::overdue) {
+    say("the job outlived --max-runtime; ending its instance");
+    status = static_cast<int>(Exit::timed_out);
+  } else {
+    status = exit_status_for(result.status);
+    std::string what = result.status.phase;
+    if (result.status.exit_code) what += " (exit " + std::to_string(*result.status.exit_code) + ")";
+    if (!result.status.error.empty()) what += ": " + result.status.error;
+    say(what + " after " + job::format_duration(wall));
+  }
+  job::release_job_resources(c.session, job.id, launched.instance_id);
+  if (!job::is_s3_uri(o.output)) {
+    auto d = job::download_prefix(s3, job.output_s3, o.output);
+    say(std::to_string(d.files) + " output files (" + human_bytes(static_cast<double>(d.bytes)) + ") in " + o.output);
+  } else {
+    say("outputs in " + job.output_s3);
+  }
+  auto out_uri = aws::S3Uri::parse(job.output_s3);
+  say("S3 console: " + job::console_url(out_uri.bucket, job.region, out_uri.key));
+  std::string state, launch_time;
+  job::find_job_instance(c.session, job.id, &state, &launch_time);
+  if (job.plan.price_known) {
+    auto ran = job::seconds_between(launch_time, job::iso8601(std::chrono::system_clock::now()))
+                   .value_or(wall);
+    say("cost: about " + job::format_usd(job.plan.cost_usd(ran)) + " (" + job.plan.type.name +
+        (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(ran) + ")");
+  }
+  return status;
+}
+
+}  // namespace
+
+Command register_run(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("run", "Run a project's script on an EC2 instance and bring back its outputs");
+  auto o = std::make_shared<job::RunOptions>();
+  auto max_runtime = std::make_shared<std::string>();
+  app->add_option("project", o->project_dir, "Folder with the script, its modules and requirements.txt")->required();
+  app->add_option("-i,--input", o->input, "Input folder or file, or s3://BUCKET/PREFIX")->required();
+  app->add_option("-o,--output", o->output, "Output folder, or s3://BUCKET/PREFIX")->required();
+  app->add_option("--script", o->script, "Entry script in the project (default main.py)");
+  app->add_option("--instance-type", o->instance_type, "EC2 instance type (default t3.medium)");
+  app->add_option("--cpus", o->cpus, "At least this many vCPUs (picks the cheapest type that fits)");
+  app->add_option("--memory", o->memory_gib, "At least this many GiB of memory");
+  app->add_option("--gpus", o->gpus, "At least this many GPUs");
+  app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
+  app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
+  app->add_option("--disk", o->disk_gib, "Root disk size in GiB (default 30)");
+  app->add_option("--max-runtime", *max_runtime, "The instance ends itself after this long (default 4h): 90s, 45m, 4h");
+  app->add_option("--python", o->python, "Python version of the image (default 3.11)");
+  app->add_flag("--detach", o->detach, "Return once the job is launched");
+  app->add_flag("--dry-run", o->dry_run, "Print the plan and its price; create nothing");
+  app->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
+  app->add_option("args", o->args, "Extra arguments for the script (after --)");
+  add_aws_options(*app, g);
+  return {app, [o, max_runtime, &g] {
+            if (!max_runtime->empty()) o->max_runtime = job::parse_duration(*max_runtime, "--max-runtime");
+            return run_job(*o, g);
+          }};
+}
+
+}  // namespace hoist::cli

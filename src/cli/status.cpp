@@ -1,0 +1,112 @@
+// `hoist status [JOB]` and `hoist ls`: jobs as S3 holds them, from any machine.
+#include <iomanip>
+#include <iostream>
+#include <set>
+
+#include "aws/s3.hpp"
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "job/naming.hpp"
+#include "job/watcher.hpp"
+#include "util/error.hpp"
+
+namespace hoist::cli {
+namespace {
+
+// Job ids in the bucket, newest first (ids sort by time within a project).
+std::vector<std::string> list_job_ids(aws::S3& s3, const std::string& bucket) {
+  std::vector<aws::ObjectInfo> objects;
+  std::vector<std::string> prefixes;
+  if (!s3.head_bucket(bucket)) return {};
+  s3.list_delimited(bucket, "jobs/", objects, prefixes);
+  std::vector<std::string> ids;
+  for (auto& p : prefixes) {
+    std::string id = p.substr(5, p.size() - 6);
+    if (job::valid_job_id(id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(a.size() - 20) > b.substr(b.size() - 20);
+  });
+  return ids;
+}
+
+void require_job_id(const std::string& id) {
+  if (!job::valid_job_id(id))
+    throw Fatal(Exit::bad_option, "'" + id + "' is not a job id (like wordcount-20261124-031500-ab12): see `hoist ls`");
+}
+
+int show_status(const std::string& id, Globals& g) {
+  Connected c = connect(g.aws);
+  aws::S3 s3(c.session);
+  std::string job_id = id;
+  if (job_id.empty()) {
+    auto ids = list_job_ids(s3, c.bucket);
+    if (ids.empty()) throw Fatal(Exit::not_found, "no jobs yet in " + c.bucket + ": start one with `hoist run`");
+    job_id = ids.front();
+  }
+  require_job_id(job_id);
+  auto spec = job::read_job(s3, c.bucket, job_id);
+  auto st = job::read_status(s3, c.bucket, job_id);
+  if (!spec || !st) throw Fatal(Exit::not_found, "no job " + job_id + " in " + c.bucket + ": see `hoist ls`");
+  std::string state;
+  auto instance = job::find_job_instance(c.session, job_id, &state);
+  if (g.json) {
+    nlohmann::json j = st->raw;
+    j["instance_state"] = state;
+    j["instance_type"] = spec->instance_type;
+    j["output_s3"] = spec->output_s3;
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "job:       " << job_id << "\n"
+            << "phase:     " << st->phase << "\n";
+  if (st->exit_code) std::cout << "exit code: " << *st->exit_code << "\n";
+  if (!st->error.empty()) std::cout << "error:     " << st->error << "\n";
+  std::cout << "instance:  " << (instance ? *instance + " (" + spec->instance_type + ", " + state + ")" : "none") << "\n"
+            << "created:   " << spec->created_at << "\n"
+            << "updated:   " << st->updated_at << "\n"
+            << "outputs:   " << spec->output_s3 << "\n"
+            << "logs:      hoist logs " << job_id << "\n";
+  return 0;
+}
+
+int list_jobs(Globals& g) {
+  Connected c = connect(g.aws);
+  aws::S3 s3(c.session);
+  auto ids = list_job_ids(s3, c.bucket);
+  nlohmann::json out = nlohmann::json::array();
+  if (!g.json) std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE" << "UPDATED\n";
+  for (const auto& id : ids) {
+    auto st = job::read_status(s3, c.bucket, id);
+    std::string phase = st ? st->phase : "?";
+    if (g.json) {
+      out.push_back({{"job_id", id}, {"phase", phase}, {"updated_at", st ? st->updated_at : ""}});
+    } else {
+      std::cout << std::setw(48) << id << std::setw(12) << phase << (st ? st->updated_at : "") << "\n";
+    }
+  }
+  if (g.json) std::cout << out.dump(2) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command register_status(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("status", "Show a job's phase, exit code and instance (default: the newest job)");
+  auto id = std::make_shared<std::string>();
+  app->add_option("job", *id, "Job id");
+  app->add_flag("--json", g.json, "Print JSON");
+  add_aws_options(*app, g);
+  return {app, [id, &g] { return show_status(*id, g); }};
+}
+
+Command register_ls(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("ls", "List jobs, newest first");
+  app->add_flag("--json", g.json, "Print JSON");
+  add_aws_options(*app, g);
+  return {app, [&g] { return list_jobs(g); }};
+}
+
+void check_job_id(const std::string& id) { require_job_id(id); }
+
+}  // namespace hoist::cli

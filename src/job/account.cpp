@@ -1,0 +1,211 @@
+#include "job/account.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "aws/ecr.hpp"
+#include "aws/error.hpp"
+#include "aws/iam.hpp"
+#include "aws/s3.hpp"
+#include "job/naming.hpp"
+
+namespace hoist::job {
+
+using nlohmann::json;
+
+std::string partition_of(const std::string& region) {
+  if (region.rfind("cn-", 0) == 0) return "aws-cn";
+  if (region.rfind("us-gov-", 0) == 0) return "aws-us-gov";
+  return "aws";
+}
+
+std::string instance_trust_policy() {
+  return json{{"Version", "2012-10-17"},
+              {"Statement",
+               {{{"Effect", "Allow"},
+                 {"Principal", {{"Service", "ec2.amazonaws.com"}}},
+                 {"Action", "sts:AssumeRole"}}}}}
+      .dump();
+}
+
+std::string instance_policy(const AccountFacts& a, const std::string& bucket) {
+  const std::string p = a.partition, r = a.region, id = a.account_id;
+  json statements = json::array({
+      {{"Sid", "JobBucket"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:ListBucket", "s3:GetBucketLocation"}},
+       {"Resource", "arn:" + p + ":s3:::" + bucket}},
+      {{"Sid", "JobObjects"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
+       {"Resource", "arn:" + p + ":s3:::" + bucket + "/*"}},
+      {{"Sid", "RegistryLogin"}, {"Effect", "Allow"}, {"Action", "ecr:GetAuthorizationToken"}, {"Resource", "*"}},
+      {{"Sid", "ProjectImages"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+         "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}},
+       {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/hoist/*"}},
+      {{"Sid", "EndItself"},
+       {"Effect", "Allow"},
+       {"Action", "ec2:TerminateInstances"},
+       {"Resource", "arn:" + p + ":ec2:" + r + ":" + id + ":instance/*"},
+       {"Condition", {{"StringEquals", {{"aws:ARN", "${ec2:SourceInstanceARN}"}}}}}},
+      {{"Sid", "JobLogs"},
+       {"Effect", "Allow"},
+       {"Action", {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}},
+       {"Resource", "arn:" + p + ":logs:" + r + ":" + id + ":log-group:/hoist/*"}},
+  });
+  return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
+}
+
+namespace {
+// "s3://b/p/x" -> ("b", "p/x").
+std::pair<std::string, std::string> split_s3(const std::string& uri) {
+  std::string rest = uri.substr(5);
+  std::size_t slash = rest.find('/');
+  if (slash == std::string::npos) return {rest, ""};
+  return {rest.substr(0, slash), rest.substr(slash + 1)};
+}
+}  // namespace
+
+std::string job_access_policy(const AccountFacts& a, const std::string& input_s3, const std::string& output_s3) {
+  json statements = json::array();
+  const std::string p = a.partition;
+  if (!input_s3.empty()) {
+    auto [b, k] = split_s3(input_s3);
+    statements.push_back({{"Sid", "ReadInput"},
+                          {"Effect", "Allow"},
+                          {"Action", "s3:ListBucket"},
+                          {"Resource", "arn:" + p + ":s3:::" + b},
+                          {"Condition", {{"StringLike", {{"s3:prefix", k + "*"}}}}}});
+    statements.push_back(
+        {{"Sid", "ReadInputObjects"}, {"Effect", "Allow"}, {"Action", "s3:GetObject"}, {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
+  }
+  if (!output_s3.empty()) {
+    auto [b, k] = split_s3(output_s3);
+    statements.push_back({{"Sid", "WriteOutput"},
+                          {"Effect", "Allow"},
+                          {"Action", {"s3:PutObject", "s3:AbortMultipartUpload"}},
+                          {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
+  }
+  return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
+}
+
+std::string user_policy(const AccountFacts& a) {
+  const std::string p = a.partition, id = a.account_id;
+  const std::string r = a.region.empty() ? "*" : a.region;
+  const std::string bucket = "arn:" + p + ":s3:::hoist-" + id + "-*";
+  json statements = json::array({
+      {{"Sid", "Identity"}, {"Effect", "Allow"}, {"Action", "sts:GetCallerIdentity"}, {"Resource", "*"}},
+      {{"Sid", "Bucket"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"s3:CreateBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutBucketPublicAccessBlock",
+         "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy", "s3:PutBucketTagging", "s3:DeleteBucket",
+         "s3:ListBucketMultipartUploads"}},
+       {"Resource", bucket}},
+      {{"Sid", "Objects"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}},
+       {"Resource", bucket + "/*"}},
+      {{"Sid", "Registry"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:PutLifecyclePolicy",
+         "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage", "ecr:ListImages"}},
+       {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/hoist/*"}},
+      {{"Sid", "InstanceRole"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+         "iam:ListRolePolicies", "iam:DeleteRole", "iam:GetInstanceProfile", "iam:CreateInstanceProfile",
+         "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
+         "iam:DeleteInstanceProfile", "iam:ListRoles", "iam:ListInstanceProfiles"}},
+       {"Resource",
+        {"arn:" + p + ":iam::" + id + ":role/hoist/*", "arn:" + p + ":iam::" + id + ":instance-profile/hoist/*"}}},
+      {{"Sid", "PassOnlyTheInstanceRole"},
+       {"Effect", "Allow"},
+       {"Action", "iam:PassRole"},
+       {"Resource", "arn:" + p + ":iam::" + id + ":role/hoist/*"},
+       {"Condition", {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}}}},
+      {{"Sid", "Launch"},
+       {"Effect", "Allow"},
+       {"Action", {"ec2:RunInstances", "ec2:CreateTags"}},
+       {"Resource", "*"},
+       {"Condition", {{"StringEquals", {{"aws:RequestTag/hoist:managed", "true"}}}}}},
+      {{"Sid", "LaunchFrom"},
+       {"Effect", "Allow"},
+       {"Action", "ec2:RunInstances"},
+       {"Resource",
+        {"arn:" + p + ":ec2:" + r + "::image/*", "arn:" + p + ":ec2:" + r + ":" + id + ":subnet/*",
+         "arn:" + p + ":ec2:" + r + ":" + id + ":security-group/*", "arn:" + p + ":ec2:" + r + ":" + id + ":network-interface/*"}}},
+      {{"Sid", "EndOwnInstances"},
+       {"Effect", "Allow"},
+       {"Action", "ec2:TerminateInstances"},
+       {"Resource", "*"},
+       {"Condition", {{"StringEquals", {{"aws:ResourceTag/hoist:managed", "true"}}}}}},
+      {{"Sid", "Read"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeSpotPriceHistory",
+         "ssm:GetParameter"}},
+       {"Resource", "*"}},
+  });
+  return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
+}
+
+EnsureResult ensure_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool create) {
+  aws::S3 s3(session);
+  if (s3.head_bucket(bucket)) return {true, "s3://" + bucket};
+  if (!create) return {false, "s3://" + bucket};
+  aws::BucketSettings settings;
+  settings.tags = managed_tags();
+  // The policy denies every request not made over TLS, so it can only go on a
+  // bucket reached over https (always, on AWS); a plain-http emulator would
+  // lock itself out.
+  settings.tls_only_policy = session->config.endpoint("s3").rfind("https://", 0) == 0;
+  bool created = s3.create_bucket(bucket, settings);
+  return {!created, "s3://" + bucket};
+}
+
+EnsureResult ensure_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                               const std::string& project, bool create) {
+  aws::Ecr ecr(session);
+  if (auto repo = ecr.describe_repository(repository)) return {true, repo->uri};
+  if (!create) return {false, repository};
+  auto tags = managed_tags();
+  tags[kProjectTag] = project;
+  aws::RepositorySpec spec;
+  spec.name = repository;
+  spec.tags = tags;
+  spec.scan_on_push = true;
+  auto created = ecr.create_repository(spec);
+  ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(10));
+  return {false, created.repository.uri};
+}
+
+EnsureResult ensure_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                     const std::string& bucket, bool create) {
+  aws::Iam iam(session);
+  const std::string name = role_name(account.region);
+  auto profile = iam.get_instance_profile(name);
+  if (profile && !profile->roles.empty()) return {true, profile->arn};
+  if (!create) return {false, name};
+  // Each step tolerates "already exists", so two runs racing here both succeed.
+  if (!iam.get_role(name)) {
+    aws::RoleSpec spec;
+    spec.name = name;
+    spec.path = kIamPath;
+    spec.assume_role_policy = instance_trust_policy();
+    spec.description = "hoist job instances in " + account.region;
+    spec.tags = managed_tags();
+    iam.create_role(spec);
+  }
+  iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
+  if (!profile) iam.create_instance_profile(name, kIamPath, managed_tags());
+  iam.add_role_to_instance_profile(name, name);
+  profile = iam.get_instance_profile(name);
+  return {false, profile ? profile->arn : name};
+}
+
+}  // namespace hoist::job

@@ -1,0 +1,43 @@
+#pragma once
+// The account-level resources a job needs, ensured idempotently and safe
+// against another hoist creating them at the same moment: the bucket, the
+// project's ECR repository, and the per-region instance role and profile.
+#include <memory>
+#include <string>
+
+#include "aws/client.hpp"
+
+namespace hoist::job {
+
+struct AccountFacts {
+  std::string account_id;
+  std::string caller_arn;
+  std::string region;
+  std::string partition;  // "aws", "aws-cn", "aws-us-gov"
+};
+
+std::string partition_of(const std::string& region);
+
+// The instance role's trust and permission policies (JSON): its bucket, the
+// hoist/* repositories, terminating only itself, and its /hoist/ log groups.
+std::string instance_trust_policy();
+std::string instance_policy(const AccountFacts& account, const std::string& bucket);
+// Extra per-job access to the user's own s3:// input and output locations.
+std::string job_access_policy(const AccountFacts& account, const std::string& input_s3, const std::string& output_s3);
+// What a person running hoist needs (printed by `hoist iam-policy`).
+std::string user_policy(const AccountFacts& account);
+
+struct EnsureResult {
+  bool existed = false;  // nothing had to be created
+  std::string detail;    // URI / ARN
+};
+
+// When `create` is false nothing is created: a missing resource is reported
+// with existed=false (for --dry-run).
+EnsureResult ensure_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool create);
+EnsureResult ensure_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                               const std::string& project, bool create);
+EnsureResult ensure_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                     const std::string& bucket, bool create);
+
+}  // namespace hoist::job

@@ -1,0 +1,17 @@
+#pragma once
+// The container image a job runs in: the Dockerfile hoist generates and the
+// key that names it in ECR. Code is mounted at run time, so only
+// requirements.txt, the Python version and the Dockerfile decide the key.
+#include <string>
+
+namespace hoist::job {
+
+struct ImageSpec {
+  std::string python;      // "3.11"
+  std::string dockerfile;  // text
+  std::string key;         // sha256 hex: the ECR tag
+};
+
+ImageSpec image_spec(const std::string& requirements_txt, const std::string& python, bool gpu);
+
+}  // namespace hoist::job

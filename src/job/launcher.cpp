@@ -1,0 +1,118 @@
+#include "job/launcher.hpp"
+
+#include <zlib.h>
+
+#include <random>
+#include <thread>
+
+#include "aws/ec2.hpp"
+#include "aws/error.hpp"
+#include "aws/ssm.hpp"
+#include "job/naming.hpp"
+#include "util/embedded.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace hoist::job {
+
+std::string ami_parameter(const std::string& arch, bool gpu) {
+  if (gpu) {
+    return arch == "arm64"
+               ? "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id"
+               : "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id";
+  }
+  return "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-" + arch;
+}
+
+std::string find_ami(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu) {
+  aws::Ssm ssm(session);
+  const std::string name = ami_parameter(arch, gpu);
+  auto value = ssm.get_parameter(name);
+  if (!value || value->empty())
+    throw Fatal(Exit::launch_failed, "no " + std::string(gpu ? "GPU " : "") + "Amazon Linux 2023 image for " + arch +
+                                         " in this region (SSM parameter " + name +
+                                         " not found): pick another --region or instance type");
+  return *value;
+}
+
+namespace {
+// Single-quotes a value for bash.
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+}  // namespace
+
+std::string gzip(const std::string& data) {
+  z_stream zs{};
+  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+    throw std::runtime_error("deflateInit2 failed");
+  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&zs, Z_FINISH);
+  deflateEnd(&zs);
+  if (rc != Z_STREAM_END) throw std::runtime_error("gzip of the user data failed");
+  out.resize(zs.total_out);
+  return out;
+}
+
+std::string user_data(const std::string& bucket, const std::string& job_id, const std::string& region) {
+  std::string bootstrap(embedded::get("agent/bootstrap.sh"));
+  std::string agent(embedded::get("agent/agent.py"));
+  if (bootstrap.empty() || agent.empty()) throw std::runtime_error("the instance bootstrap is missing from this build");
+  // Drop bootstrap.sh's shebang: ours comes first with the job's coordinates.
+  if (bootstrap.rfind("#!", 0) == 0) bootstrap.erase(0, bootstrap.find('\n') + 1);
+  // Only a line that is exactly the marker is replaced (comments mention it too).
+  const std::string marker = "\n#@HOIST_AGENT_PY@\n";
+  std::size_t at = bootstrap.find(marker);
+  if (at == std::string::npos) throw std::runtime_error("bootstrap.sh lacks the agent marker");
+  at += 1;
+  std::size_t line_end = at + marker.size() - 2;
+  const std::string delimiter = "HOIST_AGENT_PY_EOF";
+  std::string inlined = "cat > \"$HOIST_AGENT\" <<'" + delimiter + "'\n" + agent + (agent.ends_with("\n") ? "" : "\n") +
+                        delimiter;
+  bootstrap.replace(at, line_end - at, inlined);
+  std::string script = "#!/bin/bash\nHOIST_BUCKET=" + shell_quote(bucket) + "\nHOIST_JOB_ID=" + shell_quote(job_id) +
+                       "\nHOIST_REGION=" + shell_quote(region) + "\n" + bootstrap;
+  // EC2 takes at most 16 KiB of user data before base64; cloud-init unpacks gzip.
+  if (script.size() > 12 * 1024) return gzip(script);
+  return script;
+}
+
+Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const std::string& image_id,
+                         const std::string& instance_profile) {
+  aws::Ec2 ec2(session);
+  aws::RunArgs args;
+  args.image_id = image_id;
+  args.instance_type = job.plan.type.name;
+  args.instance_profile = instance_profile;
+  args.user_data = user_data(job.bucket, job.id, job.region);
+  args.client_token = job.id;
+  args.tags = job_tags(job.id, job.project);
+  args.spot = job.plan.spot;
+  args.disk_gib = job.plan.disk_gib;
+  args.root_device_name = "/dev/xvda";  // Amazon Linux 2023 and the DLAMI
+  std::mt19937 rng(std::random_device{}());
+  auto delay = std::chrono::milliseconds(1000);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  for (;;) {
+    try {
+      aws::Instance inst = ec2.run_instance(args);
+      return {inst.id, inst.launch_time};
+    } catch (const aws::AwsError& e) {
+      // A just-created instance profile is not visible to EC2 for a few seconds.
+      bool propagating = e.is("InvalidParameterValue") && e.aws_message.find("nstance profile") != std::string::npos;
+      if (!propagating || std::chrono::steady_clock::now() > deadline) throw;
+      log::verbose("instance profile not yet visible to EC2; retrying RunInstances");
+      std::uniform_int_distribution<long> jitter(0, delay.count());
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay.count() / 2 + jitter(rng) / 2));
+      delay = std::min(delay * 2, std::chrono::milliseconds(8000));
+    }
+  }
+}
+
+}  // namespace hoist::job

@@ -1,0 +1,32 @@
+#pragma once
+// Starts a job's instance: the AMI for its architecture, the bootstrap as
+// user data, and RunInstances with the job's id as the idempotency token.
+#include <memory>
+#include <string>
+
+#include "aws/client.hpp"
+#include "job/spec.hpp"
+
+namespace hoist::job {
+
+// The SSM public parameter naming the AMI for this architecture/GPU need.
+std::string ami_parameter(const std::string& arch, bool gpu);
+// Reads the parameter; Fatal(Exit::launch_failed) when the region lacks it.
+std::string find_ami(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu);
+
+// The user data: the job's coordinates, then bootstrap.sh with agent.py
+// inlined, gzip-compressed when it would exceed EC2's 16 KiB limit.
+std::string user_data(const std::string& bucket, const std::string& job_id, const std::string& region);
+std::string gzip(const std::string& data);
+
+struct Launched {
+  std::string instance_id;
+  std::string launch_time;
+};
+
+// RunInstances, retried with back-off for up to ~2 minutes while a new
+// instance profile is still propagating through IAM.
+Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const std::string& image_id,
+                         const std::string& instance_profile);
+
+}  // namespace hoist::job

@@ -1,0 +1,76 @@
+#include "job/manifest.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include "aws/crypto.hpp"
+#include "aws/http.hpp"
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hoist::job {
+
+Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip) {
+  Manifest out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
+  if (ec) throw Fatal(Exit::input_missing, "cannot read folder " + root + ": " + ec.message());
+  for (auto end = fs::recursive_directory_iterator(); it != end; it.increment(ec)) {
+    if (ec) throw Fatal(Exit::input_missing, "cannot read folder " + root + ": " + ec.message());
+    const fs::path& p = it->path();
+    std::string rel = fs::relative(p, root).generic_string();
+    bool is_dir = it->is_directory(ec);
+    if (skip && skip(rel, is_dir)) {
+      if (is_dir) it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    struct stat st{};
+    if (::stat(p.c_str(), &st) != 0) continue;
+    FileEntry e;
+    e.path = p.string();
+    e.size = static_cast<std::uint64_t>(st.st_size);
+    e.mode = static_cast<unsigned>(st.st_mode & 0777);
+    out.emplace(std::move(rel), std::move(e));
+  }
+  return out;
+}
+
+void hash_files(Manifest& manifest, std::size_t parallelism) {
+  std::vector<FileEntry*> entries;
+  entries.reserve(manifest.size());
+  for (auto& [name, e] : manifest) entries.push_back(&e);
+  aws::parallel_for(entries.size(), parallelism, [&](std::size_t i) {
+    entries[i]->sha256 = aws::sha256_file(entries[i]->path);
+  });
+}
+
+std::uint64_t total_bytes(const Manifest& manifest) {
+  std::uint64_t n = 0;
+  for (const auto& [name, e] : manifest) n += e.size;
+  return n;
+}
+
+nlohmann::json to_json(const Manifest& manifest) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, e] : manifest) j[name] = {{"sha256", e.sha256}, {"size", e.size}, {"mode", e.mode}};
+  return j;
+}
+
+bool safe_relative_name(std::string_view name) {
+  if (name.empty() || name.front() == '/' || name.find('\0') != std::string_view::npos) return false;
+  std::size_t pos = 0;
+  while (pos <= name.size()) {
+    std::size_t slash = name.find('/', pos);
+    std::string_view seg = name.substr(pos, slash == std::string_view::npos ? name.npos : slash - pos);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+  return true;
+}
+
+}  // namespace hoist::job

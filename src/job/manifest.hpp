@@ -1,0 +1,41 @@
+#pragma once
+// A folder as content-addressed files: relative name -> sha256, size, mode.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace hoist::job {
+
+struct FileEntry {
+  std::string path;  // on this machine
+  std::uint64_t size = 0;
+  unsigned mode = 0644;
+  std::string sha256;  // hex
+};
+
+// Relative '/'-separated name -> file. Ordered, so job.json is stable.
+using Manifest = std::map<std::string, FileEntry>;
+
+// Lists the regular files under `root` (following no symlinks out of it),
+// skipping folders/files for which `skip(relative, is_dir)` is true.
+// Hashes are left empty: hash_files fills them.
+Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip = {});
+
+// Computes every entry's sha256 in parallel, reading each file in blocks.
+void hash_files(Manifest& manifest, std::size_t parallelism);
+
+std::uint64_t total_bytes(const Manifest& manifest);
+// {"rel": {"sha256": "...", "size": N, "mode": M}, ...}
+nlohmann::json to_json(const Manifest& manifest);
+
+// The key of a blob in the bucket.
+inline std::string blob_key(const std::string& sha256) { return "blobs/sha256/" + sha256; }
+
+// True for a relative name safe to recreate on the instance: not empty, not
+// absolute, no "." or ".." segment, no NUL.
+bool safe_relative_name(std::string_view name);
+
+}  // namespace hoist::job

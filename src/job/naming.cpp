@@ -1,0 +1,55 @@
+#include "job/naming.hpp"
+
+#include <ctime>
+#include <random>
+#include <regex>
+
+namespace hoist::job {
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string new_job_id(const std::string& project, std::chrono::system_clock::time_point now) {
+  std::time_t tt = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  std::random_device rd;
+  std::uniform_int_distribution<int> pick(0, 35);
+  std::string suffix;
+  for (int i = 0; i < 4; ++i) suffix += alphabet[pick(rd)];
+  return project + "-" + stamp + "-" + suffix;
+}
+
+bool valid_job_id(const std::string& id) {
+  static const std::regex re("^[a-z][a-z0-9-]{0,39}-[0-9]{8}-[0-9]{6}-[a-z0-9]{4}$");
+  return std::regex_match(id, re);
+}
+
+std::string bucket_name(const std::string& account_id, const std::string& region) {
+  return "hoist-" + account_id + "-" + region;
+}
+std::string repository_name(const std::string& project) { return "hoist/" + project; }
+std::string role_name(const std::string& region) { return "hoist-instance-" + region; }
+
+std::map<std::string, std::string> managed_tags() { return {{kManagedTag, "true"}}; }
+std::map<std::string, std::string> job_tags(const std::string& job_id, const std::string& project) {
+  return {{kManagedTag, "true"}, {kJobTag, job_id}, {kProjectTag, project}, {"Name", "hoist " + job_id}};
+}
+
+std::string job_prefix(const std::string& job_id) { return "jobs/" + job_id + "/"; }
+
+std::string console_url(const std::string& bucket, const std::string& region, const std::string& prefix) {
+  return "https://s3.console.aws.amazon.com/s3/buckets/" + bucket + "?region=" + region + "&prefix=" + prefix +
+         "&showversions=false";
+}
+
+}  // namespace hoist::job

@@ -1,0 +1,128 @@
+#include "job/planner.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <regex>
+
+#include "util/error.hpp"
+
+namespace hoist::job {
+
+const std::vector<InstanceType>& instance_catalog() {
+  // name, vCPUs, GiB, GPUs, GPU, GPU GiB, USD/h (us-east-1 on-demand, Linux).
+  static const std::vector<InstanceType> catalog = [] {
+    std::vector<InstanceType> v = {
+        {"t3.micro", 2, 1, 0, "", 0, 0.0104, ""},       {"t3.small", 2, 2, 0, "", 0, 0.0208, ""},
+        {"t3.medium", 2, 4, 0, "", 0, 0.0416, ""},      {"t3.large", 2, 8, 0, "", 0, 0.0832, ""},
+        {"t3.xlarge", 4, 16, 0, "", 0, 0.1664, ""},     {"t3.2xlarge", 8, 32, 0, "", 0, 0.3328, ""},
+        {"t4g.medium", 2, 4, 0, "", 0, 0.0336, ""},     {"t4g.large", 2, 8, 0, "", 0, 0.0672, ""},
+        {"t4g.xlarge", 4, 16, 0, "", 0, 0.1344, ""},    {"t4g.2xlarge", 8, 32, 0, "", 0, 0.2688, ""},
+        {"m7i.large", 2, 8, 0, "", 0, 0.1008, ""},      {"m7i.xlarge", 4, 16, 0, "", 0, 0.2016, ""},
+        {"m7i.2xlarge", 8, 32, 0, "", 0, 0.4032, ""},   {"m7i.4xlarge", 16, 64, 0, "", 0, 0.8064, ""},
+        {"m7i.8xlarge", 32, 128, 0, "", 0, 1.6128, ""}, {"m7i.12xlarge", 48, 192, 0, "", 0, 2.4192, ""},
+        {"m7i.16xlarge", 64, 256, 0, "", 0, 3.2256, ""}, {"m7i.24xlarge", 96, 384, 0, "", 0, 4.8384, ""},
+        {"m7g.large", 2, 8, 0, "", 0, 0.0816, ""},      {"m7g.xlarge", 4, 16, 0, "", 0, 0.1632, ""},
+        {"m7g.2xlarge", 8, 32, 0, "", 0, 0.3264, ""},   {"m7g.4xlarge", 16, 64, 0, "", 0, 0.6528, ""},
+        {"m7g.8xlarge", 32, 128, 0, "", 0, 1.3056, ""}, {"m7g.16xlarge", 64, 256, 0, "", 0, 2.6112, ""},
+        {"c7i.large", 2, 4, 0, "", 0, 0.0893, ""},      {"c7i.xlarge", 4, 8, 0, "", 0, 0.1785, ""},
+        {"c7i.2xlarge", 8, 16, 0, "", 0, 0.357, ""},    {"c7i.4xlarge", 16, 32, 0, "", 0, 0.714, ""},
+        {"c7i.8xlarge", 32, 64, 0, "", 0, 1.428, ""},   {"c7i.16xlarge", 64, 128, 0, "", 0, 2.856, ""},
+        {"c7i.24xlarge", 96, 192, 0, "", 0, 4.284, ""}, {"c7i.48xlarge", 192, 384, 0, "", 0, 8.568, ""},
+        {"c7g.large", 2, 4, 0, "", 0, 0.0725, ""},      {"c7g.xlarge", 4, 8, 0, "", 0, 0.145, ""},
+        {"c7g.2xlarge", 8, 16, 0, "", 0, 0.29, ""},     {"c7g.4xlarge", 16, 32, 0, "", 0, 0.58, ""},
+        {"c7g.8xlarge", 32, 64, 0, "", 0, 1.16, ""},    {"c7g.16xlarge", 64, 128, 0, "", 0, 2.32, ""},
+        {"r7i.large", 2, 16, 0, "", 0, 0.1323, ""},     {"r7i.xlarge", 4, 32, 0, "", 0, 0.2646, ""},
+        {"r7i.2xlarge", 8, 64, 0, "", 0, 0.5292, ""},   {"r7i.4xlarge", 16, 128, 0, "", 0, 1.0584, ""},
+        {"r7i.8xlarge", 32, 256, 0, "", 0, 2.1168, ""}, {"r7i.16xlarge", 64, 512, 0, "", 0, 4.2336, ""},
+        {"r7g.large", 2, 16, 0, "", 0, 0.1071, ""},     {"r7g.xlarge", 4, 32, 0, "", 0, 0.2142, ""},
+        {"r7g.2xlarge", 8, 64, 0, "", 0, 0.4284, ""},   {"r7g.4xlarge", 16, 128, 0, "", 0, 0.8568, ""},
+        {"r7g.8xlarge", 32, 256, 0, "", 0, 1.7136, ""}, {"r7g.16xlarge", 64, 512, 0, "", 0, 3.4272, ""},
+        {"g4dn.xlarge", 4, 16, 1, "T4", 16, 0.526, ""}, {"g4dn.2xlarge", 8, 32, 1, "T4", 16, 0.752, ""},
+        {"g4dn.4xlarge", 16, 64, 1, "T4", 16, 1.204, ""}, {"g4dn.8xlarge", 32, 128, 1, "T4", 16, 2.176, ""},
+        {"g4dn.12xlarge", 48, 192, 4, "T4", 64, 3.912, ""},
+        {"g5.xlarge", 4, 16, 1, "A10G", 24, 1.006, ""}, {"g5.2xlarge", 8, 32, 1, "A10G", 24, 1.212, ""},
+        {"g5.4xlarge", 16, 64, 1, "A10G", 24, 1.624, ""}, {"g5.8xlarge", 32, 128, 1, "A10G", 24, 2.448, ""},
+        {"g5.12xlarge", 48, 192, 4, "A10G", 96, 5.672, ""}, {"g5.48xlarge", 192, 768, 8, "A10G", 192, 16.288, ""},
+        {"g6.xlarge", 4, 16, 1, "L4", 24, 0.8048, ""},  {"g6.2xlarge", 8, 32, 1, "L4", 24, 0.9776, ""},
+        {"g6.4xlarge", 16, 64, 1, "L4", 24, 1.3232, ""}, {"g6.12xlarge", 48, 192, 4, "L4", 96, 4.6016, ""},
+        {"g6e.xlarge", 4, 32, 1, "L40S", 48, 1.861, ""},
+        {"p3.2xlarge", 8, 61, 1, "V100", 16, 3.06, ""}, {"p3.8xlarge", 32, 244, 4, "V100", 64, 12.24, ""},
+        {"p4d.24xlarge", 96, 1152, 8, "A100", 320, 32.7726, ""},
+        {"p5.48xlarge", 192, 2048, 8, "H100", 640, 98.32, ""},
+    };
+    for (auto& t : v) t.arch = architecture_of(t.name);
+    return v;
+  }();
+  return catalog;
+}
+
+std::string architecture_of(const std::string& type) {
+  static const std::regex graviton("^(a1|[a-z]+[0-9]+g[a-z]*)\\..*");
+  // GPU families like g5g are Graviton too; g4dn/g5/g6 are not (no 'g' after the digits).
+  return std::regex_match(type, graviton) ? "arm64" : "x86_64";
+}
+
+std::optional<InstanceType> find_instance_type(const std::string& name) {
+  for (const auto& t : instance_catalog())
+    if (t.name == name) return t;
+  return std::nullopt;
+}
+
+double InstancePlan::worst_case_usd() const {
+  return usd_per_hour * static_cast<double>(max_runtime.count()) / 3600.0;
+}
+double InstancePlan::cost_usd(std::chrono::seconds ran) const {
+  return usd_per_hour * static_cast<double>(ran.count()) / 3600.0;
+}
+
+InstancePlan plan_instance(const RunOptions& o) {
+  InstancePlan plan;
+  plan.spot = o.spot;
+  plan.disk_gib = o.disk_gib;
+  plan.max_runtime = o.max_runtime;
+  static const std::regex type_shape("^[a-z][a-z0-9-]*\\.[a-z0-9]+$");
+  if (!o.instance_type.empty()) {
+    if (!std::regex_match(o.instance_type, type_shape))
+      throw Fatal(Exit::bad_option, "--instance-type '" + o.instance_type + "' is not an EC2 type like t3.medium");
+    if (auto t = find_instance_type(o.instance_type)) {
+      plan.type = *t;
+    } else {
+      plan.type = {o.instance_type, 0, 0, 0, "", 0, 0, architecture_of(o.instance_type)};
+      plan.price_known = false;
+    }
+  } else if (o.cpus || o.memory_gib > 0 || o.gpus || !o.gpu_type.empty()) {
+    std::string want_gpu = o.gpu_type;
+    std::transform(want_gpu.begin(), want_gpu.end(), want_gpu.begin(), ::toupper);
+    int gpus = o.gpus > 0 ? o.gpus : (want_gpu.empty() ? 0 : 1);
+    const InstanceType* best = nullptr;
+    for (const auto& t : instance_catalog()) {
+      if (t.vcpus < o.cpus || t.memory_gib < o.memory_gib || t.gpus < gpus) continue;
+      if (gpus == 0 && t.gpus > 0) continue;
+      if (!want_gpu.empty() && t.gpu_name != want_gpu) continue;
+      if (t.name.rfind("t3.", 0) == 0 || t.name.rfind("t4g.", 0) == 0) {
+        if (o.cpus > 0) continue;  // burstable CPUs are no fit for a CPU request
+      }
+      if (!best || t.on_demand_usd_per_hour < best->on_demand_usd_per_hour) best = &t;
+    }
+    if (!best)
+      throw Fatal(Exit::bad_option, "no instance type has " + std::to_string(o.cpus) + " vCPUs, " +
+                                        std::to_string(static_cast<int>(o.memory_gib)) + " GiB and " +
+                                        std::to_string(gpus) + " GPU(s)" +
+                                        (want_gpu.empty() ? "" : " of type " + want_gpu) +
+                                        ": ask for less, or name one with --instance-type");
+    plan.type = *best;
+  } else {
+    plan.type = *find_instance_type(kDefaultInstanceType);
+  }
+  plan.usd_per_hour = plan.type.on_demand_usd_per_hour + kEbsUsdPerGibHour * plan.disk_gib;
+  return plan;
+}
+
+std::string format_usd(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, usd < 0.1 ? "$%.4f" : "$%.2f", usd);
+  return buf;
+}
+
+}  // namespace hoist::job

@@ -1,0 +1,52 @@
+#pragma once
+// Picks the instance for a job and says what it will cost. Prices are
+// us-east-1 on-demand list prices (USD per hour) built into hoist; spot
+// prices come from the account's DescribeSpotPriceHistory at run time.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "job/project.hpp"
+
+namespace hoist::job {
+
+struct InstanceType {
+  std::string name;
+  int vcpus;
+  double memory_gib;
+  int gpus;
+  std::string gpu_name;  // "T4", "A10G", ...
+  double gpu_memory_gib;
+  double on_demand_usd_per_hour;
+  std::string arch;  // "x86_64" or "arm64"
+};
+
+inline constexpr const char* kDefaultInstanceType = "t3.medium";
+// gp3 list price per GiB-month, turned into an hourly rate.
+inline constexpr double kEbsUsdPerGibHour = 0.08 / 730.0;
+
+const std::vector<InstanceType>& instance_catalog();
+std::optional<InstanceType> find_instance_type(const std::string& name);
+// "m7g.large" -> arm64 (Graviton families: a1, and <family><gen>g<...>).
+std::string architecture_of(const std::string& instance_type);
+
+struct InstancePlan {
+  InstanceType type;
+  bool spot = false;
+  double usd_per_hour = 0;  // instance (spot or on-demand) + disk
+  bool price_known = true;  // false for a type missing from the catalog
+  int disk_gib = 0;
+  std::chrono::seconds max_runtime{0};
+  [[nodiscard]] double worst_case_usd() const;
+  [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;
+};
+
+// --instance-type wins; else the cheapest catalog type with at least
+// --cpus/--memory/--gpus (and --gpu-type); else the default.
+// Throws Fatal(Exit::bad_option) when nothing fits.
+InstancePlan plan_instance(const RunOptions& options);
+
+std::string format_usd(double usd);
+
+}  // namespace hoist::job

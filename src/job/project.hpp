@@ -1,0 +1,69 @@
+#pragma once
+// The user's project folder and the run's settings (command line over
+// hoist.toml over defaults), validated before anything touches AWS.
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "job/manifest.hpp"
+
+namespace hoist::job {
+
+struct RunOptions {
+  std::string project_dir;
+  std::string input;   // local folder/file or s3://bucket/prefix
+  std::string output;  // local folder or s3://bucket/prefix
+  std::string script;  // entry script, relative to project_dir
+  std::vector<std::string> args;
+  std::string instance_type;
+  int cpus = 0;
+  double memory_gib = 0;
+  int gpus = 0;
+  std::string gpu_type;
+  bool spot = false;
+  int disk_gib = 0;
+  std::chrono::seconds max_runtime{0};
+  std::string python;
+  bool detach = false;
+  bool dry_run = false;
+  bool yes = false;
+};
+
+inline constexpr int kDefaultDiskGib = 30;
+inline constexpr std::chrono::hours kDefaultMaxRuntime{4};
+inline constexpr const char* kDefaultPython = "3.11";
+inline constexpr const char* kDefaultScript = "main.py";
+
+// "90s", "45m", "4h", "1h30m", "2d" -> seconds. Throws Fatal(Exit::bad_option).
+std::chrono::seconds parse_duration(const std::string& text, const std::string& option);
+std::string format_duration(std::chrono::seconds s);
+
+// A flat TOML subset: key = "string" | 'string' | integer | float | true/false
+// | ["array", "of", "strings"]; comments; [sections] are prefixed "section.".
+using TomlValue = std::string;  // strings unquoted, arrays as JSON text
+std::map<std::string, TomlValue> parse_toml(const std::string& text, const std::string& file_name);
+
+// Fills unset fields of `options` from PROJECT_DIR/hoist.toml and defaults;
+// `region`/`profile` from the file are returned for the AWS overrides.
+struct FileSettings {
+  std::string region, profile;
+};
+FileSettings apply_project_file(RunOptions& options);
+
+// Checks the folder, requirements.txt, entry script, INPUT and OUTPUT.
+// Each failure: Fatal with its own exit code and a one-line fix.
+void validate(const RunOptions& options);
+
+// The project's name: hoist.toml `name`, else the folder name, lower-cased
+// with anything outside [a-z0-9-] turned into '-', trimmed to 40 chars.
+std::string project_name(const RunOptions& options);
+
+// The code files to send: everything under the folder except .git,
+// virtualenvs, __pycache__, *.pyc and what .gitignore / .hoistignore exclude.
+Manifest code_files(const std::string& project_dir);
+
+bool is_s3_uri(const std::string& s);
+
+}  // namespace hoist::job

@@ -1,0 +1,92 @@
+#include "job/spec.hpp"
+
+#include <ctime>
+
+#include "job/naming.hpp"
+
+namespace hoist::job {
+
+std::string Job::prefix() const { return job_prefix(id); }
+
+nlohmann::json Job::to_json() const {
+  nlohmann::json j;
+  j["version"] = 1;
+  j["job_id"] = id;
+  j["project"] = project;
+  j["bucket"] = bucket;
+  j["region"] = region;
+  j["entry"] = options.script;
+  j["args"] = options.args;
+  j["code"] = job::to_json(code);
+  j["inputs"] = job::to_json(inputs);
+  j["input_s3"] = input_s3.empty() ? nlohmann::json(nullptr) : nlohmann::json(input_s3);
+  j["output_s3"] = output_s3;
+  j["image"] = {{"key", image.key},
+                {"repository", repository},
+                {"registry", registry},
+                {"python", image.python},
+                {"dockerfile", image.dockerfile}};
+  j["resources"] = {{"instance_type", plan.type.name},
+                    {"gpus", plan.type.gpus},
+                    {"spot", plan.spot},
+                    {"disk_gib", plan.disk_gib},
+                    {"usd_per_hour", plan.usd_per_hour},
+                    {"price_known", plan.price_known}};
+  j["max_runtime_seconds"] = options.max_runtime.count();
+  j["created_at"] = iso8601(created);
+  j["hoist_version"] = HOIST_VERSION;
+  return j;
+}
+
+StoredJob StoredJob::from_json(const nlohmann::json& j) {
+  StoredJob s;
+  s.raw = j;
+  s.id = j.value("job_id", "");
+  s.project = j.value("project", "");
+  s.bucket = j.value("bucket", "");
+  s.region = j.value("region", "");
+  s.output_s3 = j.value("output_s3", "");
+  s.entry = j.value("entry", "");
+  s.created_at = j.value("created_at", "");
+  s.max_runtime = std::chrono::seconds(j.value("max_runtime_seconds", 0LL));
+  if (j.contains("resources")) {
+    const auto& r = j["resources"];
+    s.instance_type = r.value("instance_type", "");
+    s.spot = r.value("spot", false);
+    s.usd_per_hour = r.value("usd_per_hour", 0.0);
+    s.price_known = r.value("price_known", false);
+  }
+  return s;
+}
+
+bool is_terminal_phase(const std::string& p) {
+  return p == "succeeded" || p == "failed" || p == "cancelled" || p == "preempted" || p == "timed_out";
+}
+
+bool JobStatus::terminal() const { return is_terminal_phase(phase); }
+
+JobStatus JobStatus::from_json(const nlohmann::json& j) {
+  JobStatus s;
+  s.raw = j;
+  s.phase = j.value("phase", "");
+  if (j.contains("exit_code") && j["exit_code"].is_number_integer()) s.exit_code = j["exit_code"].get<int>();
+  if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
+  if (j.contains("instance_id") && j["instance_id"].is_string()) s.instance_id = j["instance_id"].get<std::string>();
+  s.updated_at = j.value("updated_at", "");
+  if (j.contains("image") && j["image"].is_object() && j["image"].contains("reused") && j["image"]["reused"].is_boolean())
+    s.image_reused = j["image"]["reused"].get<bool>();
+  return s;
+}
+
+std::optional<std::chrono::seconds> seconds_between(const std::string& from, const std::string& to) {
+  auto parse = [](const std::string& s) -> std::optional<std::time_t> {
+    std::tm tm{};
+    if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
+    return timegm(&tm);
+  };
+  auto a = parse(from), b = parse(to);
+  if (!a || !b) return std::nullopt;
+  return std::chrono::seconds(*b - *a);
+}
+
+}  // namespace hoist::job

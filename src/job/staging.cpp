@@ -1,0 +1,126 @@
+#include "job/staging.hpp"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include "aws/error.hpp"
+#include "aws/http.hpp"
+
+namespace hoist::job {
+
+std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>& manifests) {
+  std::unordered_map<std::string, const FileEntry*> seen;
+  std::vector<const FileEntry*> out;
+  for (const Manifest* m : manifests)
+    for (const auto& [name, e] : *m)
+      if (seen.emplace(e.sha256, &e).second) out.push_back(&e);
+  return out;
+}
+
+std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
+                                    std::uint64_t& requests, std::size_t head_limit) {
+  std::set<std::string> missing;
+  if (blobs.empty()) return missing;
+  if (blobs.size() <= head_limit) {
+    std::vector<char> absent(blobs.size(), 0);
+    aws::parallel_for(blobs.size(), std::min<std::size_t>(blobs.size(), 16), [&](std::size_t i) {
+      try {
+        auto info = s3.head_object(bucket, blob_key(blobs[i]->sha256));
+        absent[i] = !info || info->size != blobs[i]->size;
+      } catch (const aws::AwsError& e) {
+        if (!e.is("NoSuchBucket") && !e.not_found()) throw;
+        absent[i] = 1;
+      }
+    });
+    requests += blobs.size();
+    for (std::size_t i = 0; i < blobs.size(); ++i)
+      if (absent[i]) missing.insert(blobs[i]->sha256);
+    return missing;
+  }
+
+  std::map<std::string, std::uint64_t> wanted;  // key -> size, sorted
+  for (const FileEntry* b : blobs) wanted.emplace(blob_key(b->sha256), b->size);
+  std::map<std::string, std::uint64_t> found;
+  auto next = wanted.begin();
+  const std::string prefix = "blobs/sha256/";
+  while (next != wanted.end()) {
+    // StartAfter is exclusive: start just before the next wanted key.
+    std::string start = next->first.substr(0, next->first.size() - 1);
+    std::string last;
+    bool truncated = false;
+    try {
+      truncated = s3.list_page(bucket, prefix, start, 1000, [&](const aws::ObjectInfo& o) {
+        found.emplace(o.key, o.size);
+        last = o.key;
+      });
+    } catch (const aws::AwsError& e) {
+      if (!e.is("NoSuchBucket")) throw;
+      truncated = false;
+    }
+    ++requests;
+    if (!truncated) break;
+    next = wanted.upper_bound(last);
+  }
+  for (const FileEntry* b : blobs) {
+    auto f = found.find(blob_key(b->sha256));
+    if (f == found.end() || f->second != b->size) missing.insert(b->sha256);
+  }
+  return missing;
+}
+
+void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
+                  StageStats& stats, const std::function<void(const StageStats&)>& progress,
+                  std::size_t parallelism) {
+  std::mutex mutex;
+  auto last_report = std::chrono::steady_clock::now();
+  auto report = [&](std::uint64_t bytes) {
+    std::lock_guard lock(mutex);
+    stats.sent_bytes += bytes;
+    auto now = std::chrono::steady_clock::now();
+    if (progress && now - last_report > std::chrono::milliseconds(100)) {
+      last_report = now;
+      progress(stats);
+    }
+  };
+  aws::TransferOptions opts;
+  opts.parallelism = 4;
+  opts.progress.on_bytes = report;
+  aws::parallel_for(blobs.size(), std::min(parallelism, std::max<std::size_t>(blobs.size(), 1)), [&](std::size_t i) {
+    const FileEntry* b = blobs[i];
+    s3.upload_file(bucket, blob_key(b->sha256), b->path, opts, b->sha256);
+    std::lock_guard lock(mutex);
+    stats.uploaded_files++;
+    stats.uploaded_bytes += b->size;
+  });
+}
+
+StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+                 const std::function<void(const StageStats&)>& progress) {
+  auto t0 = std::chrono::steady_clock::now();
+  StageStats stats;
+  auto blobs = distinct_blobs(manifests);
+  for (const FileEntry* b : blobs) {
+    stats.files++;
+    stats.bytes += b->size;
+  }
+  auto missing = missing_blobs(s3, bucket, blobs, stats.check_requests);
+  std::vector<const FileEntry*> to_send;
+  for (const FileEntry* b : blobs) {
+    if (missing.count(b->sha256)) {
+      to_send.push_back(b);
+    } else {
+      stats.skipped_files++;
+      stats.skipped_bytes += b->size;
+    }
+  }
+  // Largest first, so one big file does not finish alone at the end.
+  std::sort(to_send.begin(), to_send.end(), [](auto* a, auto* b) { return a->size > b->size; });
+  upload_blobs(s3, bucket, to_send, stats, progress);
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (progress) progress(stats);
+  return stats;
+}
+
+}  // namespace hoist::job

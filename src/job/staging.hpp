@@ -1,0 +1,48 @@
+#pragma once
+// Content-addressed upload: each distinct file goes to blobs/sha256/<hex>
+// only when the bucket does not already hold it.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "aws/s3.hpp"
+#include "job/manifest.hpp"
+
+namespace hoist::job {
+
+struct StageStats {
+  std::uint64_t files = 0, bytes = 0;                    // distinct blobs considered
+  std::uint64_t uploaded_files = 0, uploaded_bytes = 0;  // sent
+  std::uint64_t skipped_files = 0, skipped_bytes = 0;    // already in the bucket
+  std::uint64_t check_requests = 0;                      // HEAD/LIST calls to find them
+  std::uint64_t sent_bytes = 0;                          // progress so far
+  double seconds = 0;
+};
+
+// The distinct blobs of several manifests (one entry per sha256).
+std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>& manifests);
+
+// Which of `blobs` the bucket lacks (or holds with another size). Up to
+// `head_limit` blobs are checked with parallel HEADs (one round trip of
+// latency); more are found by listing blobs/sha256/ from the smallest wanted
+// key on, skipping ahead so a request never covers a range with no wanted
+// key: never more requests than HEADs, about one per 1000 files when the
+// bucket holds mostly this job's blobs. A missing bucket means all missing.
+std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
+                                    std::uint64_t& requests, std::size_t head_limit = 32);
+
+// Uploads the given blobs in parallel (each large one in parallel parts);
+// `progress` is called from worker threads at most every ~100 ms.
+void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
+                  StageStats& stats, const std::function<void(const StageStats&)>& progress,
+                  std::size_t parallelism = 16);
+
+// Checks, uploads what is missing, and fills every field of the stats.
+StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+                 const std::function<void(const StageStats&)>& progress);
+
+}  // namespace hoist::job

@@ -1,0 +1,177 @@
+#include "job/watcher.hpp"
+
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "aws/ec2.hpp"
+#include "aws/error.hpp"
+#include "aws/iam.hpp"
+#include "aws/http.hpp"
+#include "job/manifest.hpp"
+#include "job/naming.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace fs = std::filesystem;
+
+namespace hoist::job {
+
+LogFollower::LogFollower(aws::S3& s3, std::string bucket, const std::string& job_id)
+    : s3_(s3), bucket_(std::move(bucket)), prefix_(job_prefix(job_id) + "logs/job/") {}
+
+std::size_t LogFollower::poll(const std::function<void(const std::string&)>& each) {
+  std::vector<std::string> keys;
+  s3_.list_objects(bucket_, prefix_, [&](const aws::ObjectInfo& o) { keys.push_back(o.key); },
+                   last_key_.empty() ? "" : last_key_);
+  for (const auto& k : keys) {
+    auto body = s3_.get_object_if_exists(bucket_, k);
+    if (body) each(*body);
+    last_key_ = k;
+  }
+  return keys.size();
+}
+
+std::optional<JobStatus> read_status(aws::S3& s3, const std::string& bucket, const std::string& job_id) {
+  auto body = s3.get_object_if_exists(bucket, job_prefix(job_id) + "status.json");
+  if (!body) return std::nullopt;
+  try {
+    return JobStatus::from_json(nlohmann::json::parse(*body));
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // a write in progress elsewhere; read again later
+  }
+}
+
+std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id) {
+  auto body = s3.get_object_if_exists(bucket, job_prefix(job_id) + "job.json");
+  if (!body) return std::nullopt;
+  return StoredJob::from_json(nlohmann::json::parse(*body));
+}
+
+std::optional<std::string> find_job_instance(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
+                                             std::string* state, std::string* launch_time) {
+  aws::Ec2 ec2(session);
+  auto found = ec2.describe_instances({{"tag:" + std::string(kJobTag), {job_id}}});
+  if (found.empty()) return std::nullopt;
+  // Prefer one that is still alive.
+  const aws::Instance* pick = &found.front();
+  for (const auto& i : found)
+    if (i.state != "terminated") pick = &i;
+  if (state) *state = pick->state;
+  if (launch_time) *launch_time = pick->launch_time;
+  return pick->id;
+}
+
+WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::string& bucket, const std::string& job_id,
+                  const std::string& instance_id, std::chrono::seconds max_runtime, const WatchEvents& events) {
+  aws::S3 s3(session);
+  aws::Ec2 ec2(session);
+  LogFollower logs(s3, bucket, job_id);
+  WatchResult result;
+  std::string last_phase;
+  const auto start = std::chrono::steady_clock::now();
+  auto next_instance_check = start + std::chrono::seconds(10);
+  std::optional<std::chrono::steady_clock::time_point> gone_since;
+  const auto poll = std::chrono::milliseconds(1000);
+  for (;;) {
+    if (events.detach_requested && events.detach_requested()) {
+      result.end = WatchEnd::detached;
+      return result;
+    }
+    if (auto st = read_status(s3, bucket, job_id)) {
+      result.status = *st;
+      if (st->phase != last_phase) {
+        last_phase = st->phase;
+        if (!st->terminal() && events.on_phase) events.on_phase(*st);
+      }
+    }
+    logs.poll([&](const std::string& chunk) {
+      if (events.on_log) events.on_log(chunk);
+    });
+    if (result.status.terminal()) {
+      // The final chunk is uploaded before the terminal status; poll once more.
+      logs.poll([&](const std::string& chunk) {
+        if (events.on_log) events.on_log(chunk);
+      });
+      if (events.on_phase) events.on_phase(result.status);
+      result.end = WatchEnd::terminal;
+      return result;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_instance_check && !instance_id.empty()) {
+      next_instance_check = now + std::chrono::seconds(10);
+      try {
+        if (auto inst = ec2.describe_instance(instance_id)) {
+          result.instance_state = inst->state;
+          result.instance_state_reason = inst->state_reason_code;
+          bool ending = inst->state == "shutting-down" || inst->state == "terminated" || inst->state == "stopped";
+          if (ending && !gone_since) gone_since = now;
+          if (!ending) gone_since.reset();
+        }
+      } catch (const aws::AwsError& e) {
+        if (!e.not_found()) throw;
+        if (!gone_since) gone_since = now;
+      }
+      // The instance may end a moment before its last status write lands.
+      if (gone_since && now - *gone_since > std::chrono::seconds(30)) {
+        result.end = WatchEnd::lost;
+        return result;
+      }
+    }
+    if (now - start > max_runtime + std::chrono::minutes(10)) {
+      result.end = WatchEnd::overdue;
+      return result;
+    }
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+DownloadStats download_prefix(aws::S3& s3, const std::string& s3_uri, const std::string& local_dir) {
+  auto uri = aws::S3Uri::parse(s3_uri);
+  std::string prefix = uri.key;
+  if (!prefix.empty() && prefix.back() != '/') prefix += '/';
+  std::vector<aws::ObjectInfo> objects;
+  s3.list_objects(uri.bucket, prefix, [&](const aws::ObjectInfo& o) { objects.push_back(o); });
+  DownloadStats stats;
+  std::mutex mutex;
+  fs::create_directories(local_dir);
+  aws::parallel_for(objects.size(), 8, [&](std::size_t i) {
+    const auto& o = objects[i];
+    std::string rel = o.key.substr(prefix.size());
+    if (rel.empty() || rel.back() == '/') return;  // folder placeholders
+    if (!safe_relative_name(rel)) {
+      log::warn("skipping output with an unsafe name: " + rel);
+      return;
+    }
+    fs::path dest = fs::path(local_dir) / rel;
+    fs::create_directories(dest.parent_path());
+    s3.download_file(uri.bucket, o.key, dest.string());
+    std::lock_guard lock(mutex);
+    stats.files++;
+    stats.bytes += o.size;
+  });
+  return stats;
+}
+
+void release_job_resources(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
+                           const std::string& instance_id) {
+  aws::Ec2 ec2(session);
+  std::string id = instance_id;
+  if (id.empty()) id = find_job_instance(session, job_id).value_or("");
+  if (!id.empty()) {
+    try {
+      auto inst = ec2.describe_instance(id);
+      if (inst && inst->state != "terminated") ec2.terminate_instances({id});
+    } catch (const aws::AwsError& e) {
+      if (!e.not_found()) throw;
+    }
+  }
+  aws::Iam iam(session);
+  try {
+    iam.delete_role_policy(role_name(session->region), "job-" + job_id);
+  } catch (const aws::AwsError& e) {
+    if (!e.not_found()) throw;
+  }
+}
+
+}  // namespace hoist::job
