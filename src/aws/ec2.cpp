@@ -118,8 +118,8 @@ void RunArgs::validate() const {
   if (disk_gib < 0 || disk_gib > 16384) throw std::invalid_argument("disk size must be 1-16384 GiB");
   if (disk_gib > 0 && root_device_name.empty())
     throw std::invalid_argument("a disk size needs the image's root device name");
-  // EC2's limit applies to the base64 text.
-  if ((user_data.size() + 2) / 3 * 4 > 16384) throw std::invalid_argument("user data over 16 KB once base64-encoded");
+  // EC2 user guide: "limited to 16 KB, in raw form, before it is base64-encoded".
+  if (user_data.size() > 16384) throw std::invalid_argument("user data over 16 KB (before base64)");
   if (tags.size() > 50) throw std::invalid_argument("more than 50 tags");
 }
 
@@ -169,12 +169,13 @@ Instance Ec2::run_instance(const RunArgs& args) {
   return parse_instance(item);
 }
 
-std::vector<Instance> Ec2::describe_instances(const Filters& filters, const std::vector<std::string>& ids) {
+std::vector<Instance> Ec2::describe_instances(const Filters& filters, const std::vector<std::string>& ids,
+                                              int page_size) {
   QueryParams p;
   add_filters(p, filters);
   add_list(p, "InstanceId", ids);
   // EC2 refuses MaxResults together with instance ids.
-  if (ids.empty()) p.emplace_back("MaxResults", "1000");
+  if (ids.empty()) p.emplace_back("MaxResults", std::to_string(std::clamp(page_size, 5, 1000)));
   std::vector<Instance> out;
   query_paginate(client_, "DescribeInstances", p, "NextToken", "nextToken", [&](const pugi::xml_document& doc) {
     each_item(doc.document_element().child("reservationSet"), [&](const pugi::xml_node& reservation) {

@@ -115,7 +115,7 @@ pugi::xml_node parse_body(pugi::xml_document& doc, const HttpResponse& response,
 std::string list_v2_page(Client& client, const std::string& bucket, const std::string& prefix,
                       const std::string& delimiter, const std::string& start_after, const std::string& token,
                       const std::function<void(const ObjectInfo&)>& each,
-                      const std::function<void(const std::string&)>& each_prefix) {
+                      const std::function<void(const std::string&)>& each_prefix, int max_keys = 0) {
   HttpRequest r;
   r.path = bucket_path(bucket);
   r.query = {{"list-type", "2"}, {"encoding-type", "url"}};
@@ -123,6 +123,7 @@ std::string list_v2_page(Client& client, const std::string& bucket, const std::s
   if (!delimiter.empty()) r.query.emplace_back("delimiter", delimiter);
   if (!start_after.empty()) r.query.emplace_back("start-after", start_after);
   if (!token.empty()) r.query.emplace_back("continuation-token", token);
+  if (max_keys > 0) r.query.emplace_back("max-keys", std::to_string(max_keys));
   auto response = client.send("ListObjectsV2", std::move(r));
   pugi::xml_document doc;
   auto root = parse_body(doc, response, "ListObjectsV2");
@@ -151,6 +152,11 @@ void S3::list_objects(const std::string& bucket, const std::string& prefix,
     token = list_v2_page(client_, bucket, prefix, "", token.empty() ? start_after : "", token, each,
                       [](const std::string&) {});
   } while (!token.empty());
+}
+
+bool S3::list_page(const std::string& bucket, const std::string& prefix, const std::string& start_after, int max_keys,
+                   const std::function<void(const ObjectInfo&)>& each) {
+  return !list_v2_page(client_, bucket, prefix, "", start_after, "", each, [](const std::string&) {}, max_keys).empty();
 }
 
 void S3::list_delimited(const std::string& bucket, const std::string& prefix, std::vector<ObjectInfo>& objects,
