@@ -1,0 +1,375 @@
+// Client::send and the protocols against tests/tools/fault_server.py: which
+// failures are retried, how often, after what delay, within what budget, and
+// what the user finally sees.
+#include "aws/client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "aws/error.hpp"
+#include "aws/protocols.hpp"
+#include "support/fault_server.hpp"
+#include "support/moto_server.hpp"
+#include "util/log.hpp"
+
+namespace hoist::aws {
+namespace {
+
+using std::chrono::milliseconds;
+using test::FaultServer;
+
+constexpr const char* kSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+// Fixed test keys; counts fetches so a refresh after ExpiredToken shows.
+class FixedCredentials : public CredentialProvider {
+ public:
+  std::atomic<int> fetches{0};
+
+ protected:
+  Credentials fetch() override {
+    ++fetches;
+    return {"AKIDEXAMPLE", kSecret, "", std::nullopt, "test"};
+  }
+};
+
+const Service kEc2{"ec2", "ec2", Protocol::query, "2016-11-15"};
+const Service kIam{"iam", "iam", Protocol::query, "2010-05-08", true};
+const Service kSsm{"ssm", "ssm", Protocol::json, "AmazonSSM"};
+const Service kS3{"s3", "s3", Protocol::rest_xml, ""};
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server().reset();
+    credentials_ = std::make_shared<FixedCredentials>();
+    session_ = make_session({});
+  }
+
+  std::shared_ptr<Session> make_session(RetryPolicy::Options options) {
+    auto session = std::make_shared<Session>();
+    session->config.overrides.endpoint_url = server().endpoint();
+    session->region = "eu-west-1";
+    session->credentials = credentials_;
+    options.seed = 7;
+    session->retry = std::make_shared<RetryPolicy>(options);
+    session->retry->sleep = [this](milliseconds d) { delays_.push_back(d); };
+    return session;
+  }
+
+  static const FaultServer& server() { return FaultServer::instance(); }
+  static HttpRequest get(const std::string& path) {
+    HttpRequest r;
+    r.path = path;
+    return r;
+  }
+  static int count(const std::string& path) { return server().stats(path)["count"]; }
+
+  std::shared_ptr<FixedCredentials> credentials_;
+  std::shared_ptr<Session> session_;
+  std::vector<milliseconds> delays_;
+};
+
+TEST_F(ClientTest, SignsAndSendsToTheConfiguredEndpoint) {
+  Client client(session_, kEc2);
+  EXPECT_EQ(client.endpoint(), server().endpoint());
+  EXPECT_EQ(client.send("Ping", get("/signed")).status, 200);
+  const auto headers = server().stats("/signed")["requests"][0]["headers"];
+  const std::string auth = headers["authorization"];
+  EXPECT_TRUE(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")) << auth;
+  EXPECT_NE(auth.find("/eu-west-1/ec2/aws4_request"), std::string::npos) << auth;
+  EXPECT_TRUE(headers["user-agent"].get<std::string>().starts_with("hoist/"));
+  EXPECT_TRUE(headers.contains("x-amz-date"));
+  EXPECT_EQ(session_->retry->budget_left(), 500);
+}
+
+TEST_F(ClientTest, GlobalServicesSignForUsEast1) {
+  Client client(session_, kIam);
+  client.send("Ping", get("/global"));
+  const std::string auth = server().stats("/global")["requests"][0]["headers"]["authorization"];
+  EXPECT_NE(auth.find("/us-east-1/iam/aws4_request"), std::string::npos) << auth;
+}
+
+TEST_F(ClientTest, S3SendsThePayloadHashHeader) {
+  Client client(session_, kS3);
+  HttpRequest r = get("/bucket/key");
+  r.method = "PUT";
+  r.body.data = "hello";
+  client.send("PutObject", r);
+  CallOptions unsigned_payload;
+  unsigned_payload.unsigned_payload = true;
+  client.send("PutObject", r, unsigned_payload);
+  const auto requests = server().stats("/bucket/key")["requests"];
+  EXPECT_EQ(requests[0]["headers"]["x-amz-content-sha256"],
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+  EXPECT_EQ(requests[1]["headers"]["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
+}
+
+TEST_F(ClientTest, ThrottlingIsRetriedWithBackOffAndTheRetryAfterHint) {
+  server().script("/t", {{{"status", 400}, {"code", "Throttling"}, {"format", "query"}},
+                         {{"status", 503}, {"code", "SlowDown"}, {"headers", {{"Retry-After", "3"}}}}});
+  Client client(session_, kEc2);
+  EXPECT_EQ(client.send("DescribeInstances", get("/t")).status, 200);
+  EXPECT_EQ(count("/t"), 3);
+  ASSERT_EQ(delays_.size(), 2u);
+  EXPECT_LE(delays_[0], milliseconds(1000));  // random(0,1) * 1 s
+  EXPECT_EQ(delays_[1], milliseconds(3000));  // the hint beats a ceiling of 2 s
+  EXPECT_EQ(session_->retry->budget_left(), 495);  // -5 -5, +5 on success after retry
+}
+
+TEST_F(ClientTest, ServerErrorsAreRetriedThenSucceed) {
+  server().script("/5xx", {{{"status", 500}, {"code", "InternalError"}},
+                           {{"status", 503}, {"body", "<html>busy</html>"}}});
+  Client client(session_, kS3);
+  EXPECT_EQ(client.send("GetObject", get("/5xx")).status, 200);
+  EXPECT_EQ(count("/5xx"), 3);
+  EXPECT_EQ(delays_.size(), 2u);
+  EXPECT_LE(delays_[1], milliseconds(2000));
+}
+
+TEST_F(ClientTest, AClientErrorIsNotRetried) {
+  server().script("/bad", {{{"status", 400},
+                            {"code", "InvalidParameterValue"},
+                            {"message", "Value (x) for parameter instanceType is invalid."},
+                            {"format", "ec2"},
+                            {"request_id", "req-123"}}});
+  Client client(session_, kEc2);
+  try {
+    client.send("RunInstances", get("/bad"));
+    FAIL() << "no error";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.service, "ec2");
+    EXPECT_EQ(e.operation, "RunInstances");
+    EXPECT_EQ(e.code, "InvalidParameterValue");
+    EXPECT_EQ(e.aws_message, "Value (x) for parameter instanceType is invalid.");
+    EXPECT_EQ(e.request_id, "req-123");
+    EXPECT_EQ(e.http_status, 400);
+    EXPECT_EQ(describe(e),
+              "ec2 RunInstances failed: InvalidParameterValue: Value (x) for parameter instanceType is invalid. "
+              "(HTTP 400, request id req-123).");
+  }
+  EXPECT_EQ(count("/bad"), 1);
+  EXPECT_TRUE(delays_.empty());
+}
+
+TEST_F(ClientTest, GivesUpAfterMaxAttempts) {
+  server().script("/down", nlohmann::json::array({{{"status", 503}, {"code", "ServiceUnavailable"}},
+                                                  {{"status", 503}, {"code", "ServiceUnavailable"}},
+                                                  {{"status", 503}, {"code", "ServiceUnavailable"}},
+                                                  {{"status", 503}, {"code", "ServiceUnavailable"}}}));
+  Client client(session_, kS3);
+  try {
+    client.send("GetObject", get("/down"));
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "ServiceUnavailable");
+    EXPECT_EQ(e.http_status, 503);
+  }
+  EXPECT_EQ(count("/down"), 3);
+  EXPECT_EQ(delays_.size(), 2u);
+  EXPECT_EQ(session_->retry->budget_left(), 490);  // failures refund nothing
+}
+
+TEST_F(ClientTest, AnEmptyBudgetStopsRetries) {
+  RetryPolicy::Options options;
+  options.max_attempts = 10;
+  options.budget = 12;  // two retries' worth
+  session_ = make_session(options);
+  nlohmann::json actions = nlohmann::json::array();
+  for (int i = 0; i < 10; ++i) actions.push_back({{"status", 500}, {"code", "InternalError"}});
+  server().script("/budget", actions);
+  Client client(session_, kS3);
+  EXPECT_THROW(client.send("GetObject", get("/budget")), AwsError);
+  EXPECT_EQ(count("/budget"), 3);
+  EXPECT_EQ(session_->retry->budget_left(), 2);
+  // The next call gets no retry at all until successes refill the bucket.
+  EXPECT_THROW(client.send("GetObject", get("/budget")), AwsError);
+  EXPECT_EQ(count("/budget"), 4);
+}
+
+TEST_F(ClientTest, ConnectionRefusedBecomesNetworkErrorAfterMaxAttempts) {
+  const std::string dead = "http://127.0.0.1:" + std::to_string(test::free_port());
+  session_->config.overrides.endpoint_url = dead;
+  Client client(session_, kEc2);
+  try {
+    client.send("DescribeInstances", get("/"));
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NetworkError");
+    EXPECT_EQ(e.http_status, 0);
+    EXPECT_NE(e.aws_message.find(dead), std::string::npos) << e.aws_message;
+    EXPECT_NE(e.aws_message.find("3 attempts"), std::string::npos) << e.aws_message;
+    EXPECT_NE(describe(e).find("--endpoint-url"), std::string::npos);
+  }
+  EXPECT_EQ(delays_.size(), 2u);
+  EXPECT_EQ(session_->retry->budget_left(), 480);  // connection errors cost 10
+}
+
+TEST_F(ClientTest, ResetsAndStallsAreRetried) {
+  session_->http.low_speed_bytes = 1000;
+  session_->http.low_speed_time = std::chrono::seconds(1);
+  // (curl re-sends once by itself when a reused connection dies unanswered.)
+  server().script("/r", {{{"reset", "before"}}, {{"reset", "before"}}, {{"stall", 3}, {"bytes", 2000}}});
+  Client client(session_, kS3);
+  EXPECT_EQ(client.send("GetObject", get("/r")).status, 200);
+  EXPECT_EQ(count("/r"), 4);
+  EXPECT_EQ(delays_.size(), 2u);
+  EXPECT_EQ(session_->retry->budget_left(), 490);  // -10 -10 +10
+}
+
+TEST_F(ClientTest, AFileDownloadCutShortIsRewrittenAtItsOffset) {
+  const auto file = std::filesystem::temp_directory_path() / ("hoist-client-" + std::to_string(::getpid()));
+  std::ofstream(file, std::ios::binary) << std::string(100, 'x');
+  server().script("/obj", {{{"reset", "mid"}, {"bytes", 40000}}, {{"bytes", 40000}}});
+  Client client(session_, kS3);
+  HttpRequest r = get("/obj");
+  r.response_file = file.string();
+  r.response_offset = 100;
+  EXPECT_EQ(client.send("GetObject", r).status, 200);
+  std::ifstream in(file, std::ios::binary);
+  const std::string content{std::istreambuf_iterator<char>(in), {}};
+  std::filesystem::remove(file);
+  ASSERT_EQ(content.size(), 40100u);
+  EXPECT_EQ(content.substr(0, 100), std::string(100, 'x'));
+  for (std::size_t i = 0; i < 40000; ++i)
+    ASSERT_EQ(static_cast<unsigned char>(content[100 + i]), i % 251) << i;
+}
+
+TEST_F(ClientTest, ExpiredTokenRefreshesCredentialsAndRetriesOnce) {
+  server().script("/exp", {{{"status", 400}, {"code", "ExpiredToken"}, {"format", "query"}},
+                           {{"status", 400}, {"code", "ExpiredToken"}, {"format", "query"}}});
+  Client client(session_, kEc2);
+  try {
+    client.send("DescribeInstances", get("/exp"));
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "ExpiredToken");
+    EXPECT_NE(describe(e).find("aws sso login"), std::string::npos);
+  }
+  EXPECT_EQ(count("/exp"), 2);
+  EXPECT_EQ(credentials_->fetches, 2);
+  EXPECT_TRUE(delays_.empty());
+}
+
+TEST_F(ClientTest, OkStatusesAndHead404) {
+  server().script("/maybe", {{{"status", 404}, {"code", "NoSuchKey"}}, {{"status", 404}, {"code", "NoSuchKey"}}});
+  Client client(session_, kS3);
+  CallOptions options;
+  options.ok_statuses = {404};
+  HttpRequest head = get("/maybe");
+  head.method = "HEAD";
+  EXPECT_EQ(client.send("HeadObject", head, options).status, 404);
+  try {
+    client.send("HeadObject", head);
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NotFound");  // a HEAD has no body to name it
+    EXPECT_TRUE(e.not_found());
+  }
+}
+
+TEST_F(ClientTest, LogsAttemptsButNeverSecrets) {
+  server().script("/log", {{{"status", 500}, {"code", "InternalError"}}});
+  const auto old_level = log::level();
+  log::set_level(log::Level::debug);
+  std::stringstream captured;
+  auto* old = std::cerr.rdbuf(captured.rdbuf());
+  Client client(session_, kS3);
+  HttpRequest r = get("/log");
+  r.query = {{"X-Amz-Security-Token", "sekrit"}};
+  client.send("GetObject", r);
+  std::cerr.rdbuf(old);
+  log::set_level(old_level);
+  const std::string text = captured.str();
+  EXPECT_NE(text.find("s3 GetObject -> 500 InternalError (attempt 1)"), std::string::npos) << text;
+  EXPECT_NE(text.find("s3 GetObject -> 200 (attempt 2)"), std::string::npos) << text;
+  EXPECT_EQ(text.find(kSecret), std::string::npos);
+  EXPECT_EQ(text.find("sekrit"), std::string::npos);
+  EXPECT_EQ(text.find("Signature="), std::string::npos);
+}
+
+TEST_F(ClientTest, QueryCallSendsAFormAndParsesXml) {
+  server().script("/", {{{"body", "<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+                                   "<regionInfo><item><regionName>eu-west-1</regionName></item></regionInfo>"
+                                   "</DescribeRegionsResponse>"}}});
+  Client client(session_, kEc2);
+  const auto doc = query_call(client, "DescribeRegions", {{"RegionName.1", "eu-west-1"}, {"Filter.1.Name", "a b/c"}});
+  EXPECT_EQ(xml_text(*doc, "regionName"), "eu-west-1");
+  const auto req = server().stats("/")["requests"][0];
+  EXPECT_EQ(req["method"], "POST");
+  EXPECT_EQ(req["body"], "Action=DescribeRegions&Version=2016-11-15&RegionName.1=eu-west-1&Filter.1.Name=a%20b%2Fc");
+  EXPECT_EQ(req["headers"]["content-type"], "application/x-www-form-urlencoded; charset=utf-8");
+}
+
+TEST_F(ClientTest, QueryErrorsAreTyped) {
+  server().script("/", {{{"status", 403},
+                         {"code", "AccessDenied"},
+                         {"format", "query"},
+                         {"message", "User: arn:aws:iam::1:user/x is not authorized to perform: iam:CreateRole"},
+                         {"request_id", "rid-9"}}});
+  Client client(session_, kIam);
+  try {
+    query_call(client, "CreateRole", {});
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_TRUE(e.access_denied());
+    EXPECT_EQ(e.request_id, "rid-9");
+    EXPECT_NE(describe(e).find("iam:CreateRole"), std::string::npos) << describe(e);
+    EXPECT_NE(describe(e).find("hoist iam-policy"), std::string::npos) << describe(e);
+  }
+}
+
+TEST_F(ClientTest, QueryPaginateFollowsTheToken) {
+  server().script("/", {{{"body", "<R><items><item>a</item></items><nextToken>t1</nextToken></R>"}},
+                        {{"body", "<R><items><item>b</item></items><nextToken>t2</nextToken></R>"}},
+                        {{"body", "<R><items><item>c</item></items></R>"}}});
+  Client client(session_, kEc2);
+  std::vector<std::string> items;
+  query_paginate(client, "DescribeThings", {{"MaxResults", "1"}}, "NextToken", "nextToken",
+                 [&](const pugi::xml_document& doc) { items.push_back(xml_text(doc, "item")); });
+  EXPECT_EQ(items, (std::vector<std::string>{"a", "b", "c"}));
+  const auto requests = server().stats("/")["requests"];
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0]["body"], "Action=DescribeThings&Version=2016-11-15&MaxResults=1");
+  EXPECT_EQ(requests[2]["body"], "Action=DescribeThings&Version=2016-11-15&MaxResults=1&NextToken=t2");
+}
+
+TEST_F(ClientTest, JsonCallSetsTheTargetAndParsesErrors) {
+  server().script("/", {{{"body", R"({"Parameter": {"Name": "p", "Value": "v"}})"}},
+                        {{"status", 400}, {"code", "ParameterNotFound"}, {"format", "json"}, {"message", "gone"}}});
+  Client client(session_, kSsm);
+  const auto out = json_call(client, "GetParameter", {{"Name", "p"}});
+  EXPECT_EQ(out["Parameter"]["Value"], "v");
+  const auto req = server().stats("/")["requests"][0];
+  EXPECT_EQ(req["headers"]["x-amz-target"], "AmazonSSM.GetParameter");
+  EXPECT_EQ(req["headers"]["content-type"], "application/x-amz-json-1.1");
+  EXPECT_EQ(nlohmann::json::parse(req["body"].get<std::string>()), (nlohmann::json{{"Name", "p"}}));
+  try {
+    json_call(client, "GetParameter", {{"Name", "p"}});
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "ParameterNotFound");
+    EXPECT_EQ(e.aws_message, "gone");
+    EXPECT_TRUE(e.not_found());
+  }
+}
+
+TEST_F(ClientTest, JsonPaginateFollowsTheToken) {
+  server().script("/", {{{"body", R"({"items": [1], "nextToken": "n1"})"}}, {{"body", R"({"items": [2]})"}}});
+  Client client(session_, kSsm);
+  int pages = 0;
+  json_paginate(client, "ListThings", nullptr, "nextToken", [&](const nlohmann::json& page) {
+    EXPECT_EQ(page["items"][0], ++pages);
+  });
+  EXPECT_EQ(pages, 2);
+  const auto requests = server().stats("/")["requests"];
+  EXPECT_EQ(requests[0]["body"], "{}");
+  EXPECT_EQ(requests[1]["body"], R"({"nextToken":"n1"})");
+}
+
+}  // namespace
+}  // namespace hoist::aws
