@@ -15,6 +15,7 @@
 #include "aws/protocols.hpp"
 #include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
+#include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace hoist::aws {
@@ -73,6 +74,53 @@ class ClientTest : public ::testing::Test {
   std::shared_ptr<Session> session_;
   std::vector<milliseconds> delays_;
 };
+
+// Sets environment variables for one test and puts the old values back.
+class ScopedEnv {
+ public:
+  ScopedEnv(std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const auto& [name, value] : vars) {
+      const char* old = std::getenv(name);
+      saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      if (value != nullptr) ::setenv(name, value, 1);
+      else ::unsetenv(name);
+    }
+  }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+  ~ScopedEnv() {
+    for (const auto& [name, value] : saved_) {
+      if (value) ::setenv(name.c_str(), value->c_str(), 1);
+      else ::unsetenv(name.c_str());
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_F(ClientTest, SessionCreateReadsTheEnvironment) {
+  ScopedEnv env({{"AWS_ACCESS_KEY_ID", "AKIDENV"},
+                 {"AWS_SECRET_ACCESS_KEY", kSecret},
+                 {"AWS_SESSION_TOKEN", nullptr},
+                 {"AWS_PROFILE", nullptr},
+                 {"AWS_REGION", "ap-south-1"},
+                 {"AWS_CONFIG_FILE", "/dev/null"},
+                 {"AWS_SHARED_CREDENTIALS_FILE", "/dev/null"},
+                 {"AWS_EC2_METADATA_DISABLED", "true"},
+                 {"AWS_MAX_ATTEMPTS", "5"},
+                 {"AWS_CA_BUNDLE", "/etc/hoist-test-ca.pem"}});
+  Overrides overrides;
+  overrides.endpoint_url = server().endpoint();
+  const auto session = Session::create(overrides);
+  EXPECT_EQ(session->region, "ap-south-1");
+  EXPECT_EQ(session->retry->max_attempts(), 5);
+  EXPECT_EQ(session->http.ca_bundle, "/etc/hoist-test-ca.pem");
+  EXPECT_EQ(session->credentials->get().access_key_id, "AKIDENV");
+  EXPECT_EQ(Client(session, kEc2).endpoint(), server().endpoint());
+  ScopedEnv bad({{"AWS_MAX_ATTEMPTS", "-1"}});
+  EXPECT_THROW(Session::create(overrides), Fatal);
+}
 
 TEST_F(ClientTest, SignsAndSendsToTheConfiguredEndpoint) {
   Client client(session_, kEc2);
