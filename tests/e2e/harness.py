@@ -1,0 +1,296 @@
+"""Shared helpers for end-to-end tests that drive the real `hoist` binary
+against emulated AWS: moto_server + tools/hostrunner.py on 127.0.0.1 free
+ports, temp dirs, the environment hoist needs (never real AWS), and
+independent boto3 clients to check what hoist did.
+
+    emu = Emulator(tmpdir).start()          # moto + host runner
+    p = emu.hoist("run", project, "-i", inp, "-o", out, "--yes")
+    emu.s3.list_objects_v2(...)
+    emu.stop()
+"""
+import contextlib
+import glob
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import boto3
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EXAMPLES = os.path.join(ROOT, "examples")
+REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account
+BUCKET = "hoist-%s-%s" % (ACCOUNT, REGION)
+
+
+def find_hoist():
+    """HOIST_BIN (ctest sets it), else $HOIST_SOURCE_DIR/build/hoist, else the
+    newest build*/hoist in the source tree."""
+    env = os.environ.get("HOIST_BIN")
+    if env:
+        return env
+    src = os.environ.get("HOIST_SOURCE_DIR", ROOT)
+    default = os.path.join(src, "build", "hoist")
+    if os.path.isfile(default) and os.access(default, os.X_OK):
+        return default
+    found = [p for p in glob.glob(os.path.join(src, "build*", "hoist")) if os.access(p, os.X_OK)]
+    if not found:
+        raise RuntimeError("no hoist binary: set HOIST_BIN or build into %s/build" % src)
+    return max(found, key=os.path.getmtime)
+
+
+def free_port():
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree(root, skip=("__pycache__",)):
+    """{relative path: bytes} of every file under root."""
+    out = {}
+    for d, dirs, names in os.walk(root):
+        dirs[:] = [x for x in dirs if x not in skip]
+        for n in names:
+            p = os.path.join(d, n)
+            with open(p, "rb") as f:
+                out[os.path.relpath(p, root).replace(os.sep, "/")] = f.read()
+    return out
+
+
+def write_tree(root, files):
+    for rel, data in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+    return root
+
+
+class Emulator:
+    """One moto_server and (optionally) one host runner, on free ports."""
+
+    def __init__(self, tmp, runner=True):
+        self.tmp = tmp
+        self.want_runner = runner
+        self.port = free_port()
+        self.endpoint = "http://127.0.0.1:%d" % self.port
+        self.moto = self.runner = None
+        self.host_root = os.path.join(tmp, "hosts")
+
+    def base_env(self):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("AWS_") and k != "INITIAL_NO_AUTH_ACTION_COUNT"}
+        env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
+                   AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION,
+                   AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null",
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+        return env
+
+    def start(self):
+        self.moto_log = open(os.path.join(self.tmp, "moto.log"), "wb")
+        self.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=self.moto_log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, env=self.base_env())
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline or self.moto.poll() is not None:
+                    raise RuntimeError("moto_server did not start")
+                time.sleep(0.2)
+        kw = dict(endpoint_url=self.endpoint, region_name=REGION,
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.s3 = boto3.client("s3", **kw)
+        self.ec2 = boto3.client("ec2", **kw)
+        self.ecr = boto3.client("ecr", **kw)
+        self.iam = boto3.client("iam", **kw)
+        if self.want_runner:
+            renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
+                        HOIST_WATCHDOG_GRACE="15")
+            self.runner = subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
+                 self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
+                 "--log", os.path.join(self.tmp, "runner.log")],
+                env=renv, start_new_session=True, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+        return self
+
+    def stop(self):
+        for p in (self.runner, self.moto):
+            if p is None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        with contextlib.suppress(AttributeError):
+            self.moto_log.close()
+
+    def reset(self):
+        """Empties the emulated account (moto's reset API)."""
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(self.endpoint + "/moto-api/reset",
+                                                      method="POST"), timeout=30).read()
+
+    # ---- hoist ----
+    def hoist_cmd(self, *args):
+        return [find_hoist()] + [str(a) for a in args]
+
+    def hoist(self, *args, timeout=240, cwd=None):
+        """Runs hoist to completion; returns CompletedProcess (text)."""
+        return subprocess.run(self.hoist_cmd(*args), env=self.base_env(), cwd=cwd or self.tmp,
+                              capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+    def hoist_bg(self, *args, cwd=None):
+        """Starts hoist in the background; returns a BackgroundHoist."""
+        return BackgroundHoist(self.hoist_cmd(*args), self.base_env(), cwd or self.tmp)
+
+    # ---- what AWS holds (independent of hoist) ----
+    def job_instances(self, job_id):
+        r = self.ec2.describe_instances(Filters=[{"Name": "tag:hoist:job", "Values": [job_id]}])
+        return [i for res in r["Reservations"] for i in res["Instances"]]
+
+    def live_hoist_instances(self):
+        r = self.ec2.describe_instances(Filters=[
+            {"Name": "tag:hoist:managed", "Values": ["true"]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+        return [i["InstanceId"] for res in r["Reservations"] for i in res["Instances"]]
+
+    def wait_instances_terminated(self, job_id, timeout=60):
+        """The job's instances (at least one), once all are terminated; else
+        their states after the timeout."""
+        deadline = time.time() + timeout
+        while True:
+            insts = self.job_instances(job_id)
+            states = [i["State"]["Name"] for i in insts]
+            if (insts and all(s == "terminated" for s in states)) or time.time() > deadline:
+                return states
+            time.sleep(0.5)
+
+    def get_json(self, key, bucket=BUCKET):
+        import json
+        try:
+            return json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except self.s3.exceptions.NoSuchKey:
+            return None
+
+    def status(self, job_id):
+        return self.get_json("jobs/%s/status.json" % job_id)
+
+    def wait_phase(self, job_id, phases, timeout=90):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            st = self.status(job_id)
+            if st and st.get("phase") in phases:
+                return st
+            time.sleep(0.5)
+        return self.status(job_id)
+
+    def objects(self, bucket, prefix):
+        """{key minus prefix: bytes} under prefix."""
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for o in page.get("Contents", []):
+                out[o["Key"][len(prefix):]] = self.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        return out
+
+    def listing(self, bucket, prefix):
+        """{key: (ETag, LastModified, Size)} under prefix."""
+        out = {}
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for o in page.get("Contents", []):
+                out[o["Key"]] = (o["ETag"], o["LastModified"], o["Size"])
+        return out
+
+    def snapshot(self):
+        """Everything hoist could create, for 'nothing was created' checks."""
+        buckets = sorted(b["Name"] for b in self.s3.list_buckets().get("Buckets", []))
+        objects = {b: sorted(self.listing(b, "")) for b in buckets}
+        insts = sorted(i["InstanceId"] for res in self.ec2.describe_instances()["Reservations"]
+                       for i in res["Instances"])
+        repos = sorted(r["repositoryName"] for r in self.ecr.describe_repositories()["repositories"])
+        roles = sorted(r["RoleName"] for r in self.iam.list_roles()["Roles"])
+        profiles = sorted(p["InstanceProfileName"]
+                          for p in self.iam.list_instance_profiles()["InstanceProfiles"])
+        return {"buckets": buckets, "objects": objects, "instances": insts, "repositories": repos,
+                "roles": roles, "instance_profiles": profiles}
+
+    def diagnostics(self, job_id=None):
+        """Runner log and the job's instance logs, for failure messages."""
+        parts = []
+        with contextlib.suppress(OSError):
+            with open(os.path.join(self.tmp, "runner.log"), errors="replace") as f:
+                parts.append("--- runner.log (tail)\n" + f.read()[-3000:])
+        if job_id:
+            for i in self.job_instances(job_id):
+                p = os.path.join(self.host_root, i["InstanceId"] + ".log")
+                with contextlib.suppress(OSError):
+                    with open(p, errors="replace") as f:
+                        parts.append("--- %s (tail)\n%s" % (p, f.read()[-4000:]))
+        return "\n".join(parts)
+
+
+class BackgroundHoist:
+    """A hoist process in the background, its stdout/stderr collected by threads."""
+
+    def __init__(self, cmd, env, cwd):
+        self.t0 = time.time()
+        self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                                     start_new_session=True)
+        self.out, self.err = [], []
+        self.threads = [threading.Thread(target=self._pump, args=(s, buf), daemon=True)
+                        for s, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _pump(stream, buf):
+        for line in stream:
+            buf.append(line)
+
+    @property
+    def stdout(self):
+        return "".join(self.out)
+
+    @property
+    def stderr(self):
+        return "".join(self.err)
+
+    def wait_stderr(self, needle, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if needle in self.stderr:
+                return True
+            if self.proc.poll() is not None:
+                for t in self.threads:
+                    t.join(5)
+                return needle in self.stderr
+            time.sleep(0.2)
+        return False
+
+    def wait(self, timeout=240):
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        for t in self.threads:
+            t.join(10)
+        return rc
+
+    def kill(self):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()

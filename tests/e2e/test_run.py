@@ -1,0 +1,468 @@
+"""End-to-end tests of `hoist run` and the job commands: the REAL hoist binary
+(HOIST_BIN, else build*/hoist) against moto_server + tools/hostrunner.py on
+127.0.0.1; every outcome is checked with an independent boto3 client, never
+with hoist itself.  Nothing here talks to real AWS.
+
+    python3 -m unittest tests/e2e/test_run.py -v      (a few minutes)
+"""
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (BUCKET, EXAMPLES, REGION, Emulator, tree,  # noqa: E402
+                     write_tree)
+
+WORDCOUNT = os.path.join(EXAMPLES, "wordcount")
+WC_INPUT = os.path.join(WORDCOUNT, "sample-input")
+CSVSTATS = os.path.join(EXAMPLES, "csvstats")
+CS_INPUT = os.path.join(CSVSTATS, "sample-input")
+ROLE = "hoist-instance-%s" % REGION
+JOB_ID_RE = re.compile(r"^[a-z0-9-]+-\d{8}-\d{6}-[a-z0-9]{4}$")
+TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
+
+# A throwaway project: copies every input file to the output unchanged (same
+# relative name), prints each name, then optionally sleeps.
+MIRROR_MAIN = r'''
+import argparse, os, shutil, sys, time
+ap = argparse.ArgumentParser()
+ap.add_argument("-i", required=True)
+ap.add_argument("-o", required=True)
+ap.add_argument("--sleep", type=float, default=0)
+a = ap.parse_args()
+for d, dirs, names in os.walk(a.i):
+    for n in sorted(names):
+        rel = os.path.relpath(os.path.join(d, n), a.i)
+        dst = os.path.join(a.o, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copyfile(os.path.join(d, n), dst)
+        print("copied", rel, flush=True)
+if a.sleep:
+    print("mirror: sleeping %gs" % a.sleep, flush=True)
+    time.sleep(a.sleep)
+print("mirror done", flush=True)
+'''
+AWKWARD = {
+    "with space.txt": b"spaces\n",
+    "sub dir/a b+c=d&e%f.txt": b"plus equals ampersand percent\n",
+    "quote's \"double\".txt": b"quotes\n",
+    "caf\u00e9/\u65e5\u672c.txt": "non-ASCII \u00e9 \u65e5\u672c\n".encode(),
+    "100%+=&.csv": b"a,b\n1,2\n",
+}
+SMALL = {"a.txt": b"alpha\n", "nested/b.txt": b"beta\n"}
+BIG_NAME = "big/fifty mb.bin"
+BIG_SIZE = 50 * 1024 * 1024
+PYENV = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+
+
+def local_run(project, inp, out, *args):
+    """Runs the project's script locally, like hoist would on the instance."""
+    os.makedirs(out, exist_ok=True)
+    p = subprocess.run([sys.executable, os.path.join(project, "main.py"), "-i", inp, "-o", out]
+                       + list(args), env=PYENV, capture_output=True, text=True, timeout=60)
+    return p.returncode, tree(out)
+
+
+def job_id_of(stderr):
+    m = re.search(r"hoist: job (\S+) in ", stderr)
+    return m.group(1) if m else None
+
+
+def error_lines(stderr):
+    return [l for l in stderr.splitlines() if l.startswith("hoist: error:")]
+
+
+def show(p):
+    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:],
+                                                       p.stderr[-3000:])
+
+
+class E2EBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hoist-run-e2e-")
+        cls.emu = Emulator(cls.tmp).start()
+        cls.s3, cls.ec2, cls.ecr, cls.iam = cls.emu.s3, cls.emu.ec2, cls.emu.ecr, cls.emu.iam
+        cls.mirror = write_tree(os.path.join(cls.tmp, "mirror"),
+                                {"main.py": MIRROR_MAIN, "requirements.txt": ""})
+        cls.small = write_tree(os.path.join(cls.tmp, "small-input"), SMALL)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        if os.environ.get("HOIST_KEEP_TMP"):
+            print("kept", cls.tmp)
+        else:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def mkdtemp(self, name):
+        return tempfile.mkdtemp(prefix=name + "-", dir=self.tmp)
+
+    def run_hoist(self, *args, **kw):
+        return self.emu.hoist(*args, **kw)
+
+    def assert_job_instance_terminated(self, job_id):
+        states = self.emu.wait_instances_terminated(job_id, timeout=30)
+        self.assertTrue(states, "no instance tagged hoist:job=%s" % job_id)
+        self.assertEqual(set(states), {"terminated"}, "instances of %s: %s\n%s"
+                         % (job_id, states, self.emu.diagnostics(job_id)))
+
+    def job_log(self, job_id):
+        return b"".join(self.emu.objects(BUCKET, "jobs/%s/logs/job/" % job_id).values())
+
+
+class RunTests(E2EBase):
+    """Jobs through `hoist run` on one emulated account."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.first = None
+        cls.background_jobs = set()
+        # --max-runtime job in the background: it mostly sleeps, so it overlaps
+        # the other tests; test_09 collects it.  Wait until it has launched so
+        # that its uploads are over before the blob checks of test_04.
+        cls.timeout_out = os.path.join(cls.tmp, "timeout-out")
+        cls.timeout_run = cls.emu.hoist_bg("run", cls.mirror, "-i", cls.small, "-o", cls.timeout_out,
+                                           "--yes", "--max-runtime", "20s", "--", "--sleep", "120")
+        cls.timeout_run.wait_stderr("hoist: launched", timeout=120)
+        cls.timeout_job = job_id_of(cls.timeout_run.stderr)
+        if cls.timeout_job:
+            cls.background_jobs.add(cls.timeout_job)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.timeout_run.proc.poll() is None:
+            cls.timeout_run.kill()
+        super().tearDownClass()
+
+    def first_wordcount(self):
+        """The first successful wordcount run (shared by test_01 and test_04)."""
+        cls = type(self)
+        if cls.first is None:
+            out = self.mkdtemp("wc-out")
+            p = self.run_hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", out, "--yes", "--",
+                               "--top", "5")
+            cls.first = (p, out, job_id_of(p.stderr))
+        return cls.first
+
+    def test_01_success(self):
+        p, out, job_id = self.first_wordcount()
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id))
+        self.assertRegex(job_id, JOB_ID_RE)
+        rc, expected = local_run(WORDCOUNT, WC_INPUT, self.mkdtemp("wc-local"), "--top", "5")
+        self.assertEqual(rc, 0)
+        self.assertEqual(sorted(expected), ["counts.csv", "report.md", "summary.yaml"])
+        got = tree(out)
+        self.assertEqual(sorted(got), sorted(expected))
+        for rel in expected:
+            self.assertEqual(got[rel], expected[rel], rel)
+        # the instance is gone; what is kept is kept; nothing else runs
+        self.assert_job_instance_terminated(job_id)
+        self.s3.head_bucket(Bucket=BUCKET)
+        repo = self.ecr.describe_repositories(repositoryNames=["hoist/wordcount"])["repositories"]
+        self.assertEqual(len(repo), 1)
+        live = [i for i in self.emu.live_hoist_instances()
+                if not any(i in [x["InstanceId"] for x in self.emu.job_instances(b)]
+                           for b in self.background_jobs)]
+        self.assertEqual(live, [])
+        # the job as stored in S3
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertIsNotNone(spec, "job.json missing")
+        self.assertEqual(spec["job_id"], job_id)
+        self.assertEqual(spec["args"], ["--top", "5"])
+        self.assertEqual(sorted(spec["inputs"]), ["alice.txt"] + sorted(
+            "more/" + n for n in os.listdir(os.path.join(WC_INPUT, "more"))))
+        st = self.emu.status(job_id)
+        self.assertIsNotNone(st, "status.json missing")
+        self.assertEqual(st["phase"], "succeeded")
+        self.assertEqual(st["exit_code"], 0)
+        self.assertEqual(self.emu.objects(BUCKET, "jobs/%s/output/" % job_id), expected)
+        # the script's prints on stdout, the console link on stderr
+        self.assertIn("wordcount: 3 input files", p.stdout)
+        self.assertIn("top 5 written", p.stdout)
+        links = [l for l in p.stderr.splitlines() if "https://s3.console.aws.amazon.com/" in l]
+        self.assertTrue(links, p.stderr)
+        self.assertIn(BUCKET, links[0])
+        self.assertIn("prefix=jobs/%s/output/" % job_id, links[0])
+
+    def test_02_script_failure(self):
+        inp = self.mkdtemp("fail-input")
+        shutil.rmtree(inp)
+        shutil.copytree(WC_INPUT, inp)
+        open(os.path.join(inp, "FAIL"), "w").close()
+        out = self.mkdtemp("fail-out")
+        p = self.run_hoist("run", WORDCOUNT, "-i", inp, "-o", out, "--yes")
+        job_id = job_id_of(p.stderr)
+        self.assertEqual(p.returncode, 3, show(p) + self.emu.diagnostics(job_id))
+        rc, expected = local_run(WORDCOUNT, inp, self.mkdtemp("fail-local"))
+        self.assertEqual(rc, 3)
+        self.assertEqual(sorted(expected), ["counts.csv"])
+        self.assertEqual(tree(out), expected)  # partial outputs downloaded
+        self.assertEqual(self.emu.objects(BUCKET, "jobs/%s/output/" % job_id), expected)
+        log = self.emu.objects(BUCKET, "jobs/%s/logs/job/" % job_id)
+        self.assertTrue(log, "no logs/job/ objects")
+        self.assertIn(b"FAIL marker", b"".join(log[k] for k in sorted(log)))
+        st = self.emu.status(job_id)
+        self.assertEqual((st["phase"], st["exit_code"]), ("failed", 3))
+        self.assert_job_instance_terminated(job_id)
+
+    def test_03_s3_input_and_output(self):
+        in_bucket, out_bucket = "e2e-inputs", "e2e-results"
+        self.s3.create_bucket(Bucket=in_bucket)
+        self.s3.create_bucket(Bucket=out_bucket)
+        for rel, data in tree(WC_INPUT).items():
+            self.s3.put_object(Bucket=in_bucket, Key="datasets/wc/" + rel, Body=data)
+        self.s3.put_object(Bucket=in_bucket, Key="datasets/other/x.txt", Body=b"not mine\n")
+        cwd = self.mkdtemp("s3-cwd")
+        p = self.run_hoist("run", WORDCOUNT, "-i", "s3://%s/datasets/wc/" % in_bucket,
+                           "-o", "s3://%s/results/" % out_bucket, "--yes", cwd=cwd)
+        job_id = job_id_of(p.stderr)
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id))
+        _, expected = local_run(WORDCOUNT, WC_INPUT, self.mkdtemp("s3-local"))
+        self.assertEqual(self.emu.objects(out_bucket, "results/"), expected)
+        self.assertEqual(os.listdir(cwd), [], "hoist wrote files locally")
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertEqual(spec["inputs"], {})
+        self.assertEqual(spec["input_s3"], "s3://%s/datasets/wc/" % in_bucket)
+        self.assertEqual(self.emu.objects(BUCKET, "jobs/%s/output/" % job_id), {})
+        self.assert_job_instance_terminated(job_id)
+        # the per-job grant to the foreign buckets is gone with the job
+        names = self.iam.list_role_policies(RoleName=ROLE)["PolicyNames"]
+        self.assertNotIn("job-" + job_id, names)
+
+    def test_04_rerun_sends_nothing_and_reuses_image(self):
+        p1, _, job1 = self.first_wordcount()
+        self.assertEqual(p1.returncode, 0, show(p1))
+        before = self.emu.listing(BUCKET, "blobs/sha256/")
+        self.assertTrue(before)
+        time.sleep(1.1)  # so that a rewrite would show in LastModified
+        out = self.mkdtemp("wc-rerun")
+        p = self.run_hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", out, "--yes", "--",
+                           "--top", "5")
+        job2 = job_id_of(p.stderr)
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job2))
+        self.assertNotEqual(job1, job2)
+        m = re.search(r"staged (\d+) files .*: sent (\d+) \(([^,]+),.*skipped (\d+)", p.stderr)
+        self.assertIsNotNone(m, p.stderr)
+        files, sent, sent_bytes, skipped = int(m[1]), int(m[2]), m[3], int(m[4])
+        self.assertEqual(sent, 0, m[0])
+        self.assertEqual(skipped, files, m[0])
+        self.assertRegex(sent_bytes, r"^0(\.0+)? ?B$", m[0])
+        self.assertEqual(self.emu.listing(BUCKET, "blobs/sha256/"), before,
+                         "blobs were added or rewritten by an unchanged re-run")
+        spec1 = self.emu.get_json("jobs/%s/job.json" % job1)
+        spec2 = self.emu.get_json("jobs/%s/job.json" % job2)
+        self.assertEqual(spec2["inputs"], spec1["inputs"])
+        self.assertEqual(spec2["image"]["key"], spec1["image"]["key"])
+        st = self.emu.status(job2)
+        self.assertEqual(st["phase"], "succeeded")
+        self.assertIs(st["image"]["reused"], True)
+        self.assertEqual(st["image"]["key"], spec1["image"]["key"])
+
+    def test_05_awkward_names_and_multipart(self):
+        inp = write_tree(self.mkdtemp("awkward-input"), AWKWARD)
+        big = os.urandom(BIG_SIZE)
+        write_tree(inp, {BIG_NAME: big})
+        out = self.mkdtemp("awkward-out")
+        p = self.run_hoist("run", self.mirror, "-i", inp, "-o", out, "--yes")
+        job_id = job_id_of(p.stderr)
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id))
+        want = dict(AWKWARD, **{BIG_NAME: big})
+        got = tree(out)
+        self.assertEqual(sorted(got), sorted(want))  # names exactly
+        for rel in want:
+            self.assertTrue(got[rel] == want[rel], "content differs: %r" % rel)
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertEqual(sorted(spec["inputs"]), sorted(want))
+        out_keys = self.emu.listing(BUCKET, "jobs/%s/output/" % job_id)
+        self.assertEqual(sorted(k.split("/output/", 1)[1] for k in out_keys), sorted(want))
+        for rel in AWKWARD:
+            self.assertIn("copied " + rel, p.stdout)
+        sha = hashlib.sha256(big).hexdigest()
+        self.assertEqual(spec["inputs"][BIG_NAME]["sha256"], sha)
+        head = self.s3.head_object(Bucket=BUCKET, Key="blobs/sha256/" + sha)
+        self.assertEqual(head["ContentLength"], BIG_SIZE)
+        self.assertIn("-", head["ETag"], "a 50 MB input was not sent as a multipart upload")
+        self.assert_job_instance_terminated(job_id)
+
+    def test_07_detach_status_logs_results_ls(self):
+        out = self.mkdtemp("detach-out")
+        t0 = time.time()
+        p = self.run_hoist("run", self.mirror, "-i", self.small, "-o", out, "--yes", "--detach",
+                           "--", "--sleep", "6")
+        took = time.time() - t0
+        self.assertEqual(p.returncode, 0, show(p))
+        job_id = p.stdout.strip()
+        self.assertRegex(job_id, JOB_ID_RE)
+        st = self.emu.status(job_id)
+        self.assertNotIn(st["phase"], TERMINAL, "hoist --detach waited for the job (%.1fs)" % took)
+        self.assertEqual(os.listdir(out), [])
+        deadline = time.time() + 150
+        while True:
+            s = self.run_hoist("status", job_id, timeout=60)
+            self.assertEqual(s.returncode, 0, show(s))
+            m = re.search(r"^phase:\s+(\S+)", s.stdout, re.M)
+            self.assertIsNotNone(m, s.stdout)
+            if m[1] in TERMINAL or time.time() > deadline:
+                break
+            time.sleep(2)
+        self.assertEqual(m[1], "succeeded", s.stdout + self.emu.diagnostics(job_id))
+        self.assertEqual(self.emu.status(job_id)["phase"], "succeeded")
+        logs = self.run_hoist("logs", job_id, timeout=60)
+        self.assertEqual(logs.returncode, 0, show(logs))
+        for rel in SMALL:
+            self.assertIn("copied " + rel, logs.stdout)
+        self.assertIn("mirror done", logs.stdout)
+        dest = os.path.join(self.mkdtemp("detach-results"), "dl")
+        r = self.run_hoist("results", job_id, "-o", dest, timeout=60)
+        self.assertEqual(r.returncode, 0, show(r))
+        self.assertEqual(tree(dest), SMALL)
+        ls = self.run_hoist("ls", timeout=60)
+        self.assertEqual(ls.returncode, 0, show(ls))
+        rows = [l.split() for l in ls.stdout.splitlines()]
+        self.assertIn([job_id, "succeeded"], [r[:2] for r in rows])
+        self.assert_job_instance_terminated(job_id)
+
+    def test_08_cancel(self):
+        out = self.mkdtemp("cancel-out")
+        t0 = time.time()
+        p = self.run_hoist("run", self.mirror, "-i", self.small, "-o", out, "--yes", "--detach",
+                           "--", "--sleep", "60")
+        self.assertEqual(p.returncode, 0, show(p))
+        job_id = p.stdout.strip()
+        st = self.emu.wait_phase(job_id, ("running",) + TERMINAL, timeout=90)
+        self.assertEqual(st and st["phase"], "running", "%s\n%s" % (st, self.emu.diagnostics(job_id)))
+        c = self.run_hoist("cancel", job_id, "--grace", "40", timeout=90)
+        self.assertEqual(c.returncode, 0, show(c))
+        st = self.emu.status(job_id)
+        self.assertEqual(st["phase"], "cancelled", "%s\n%s" % (st, self.emu.diagnostics(job_id)))
+        self.assertLess(time.time() - t0, 60 + 5, "the job ran its full course")
+        self.assert_job_instance_terminated(job_id)
+        self.assertEqual(self.emu.objects(BUCKET, "jobs/%s/output/" % job_id), SMALL)
+
+    def test_09_max_runtime(self):
+        run = self.timeout_run
+        self.assertIsNotNone(self.timeout_job, run.stderr)
+        rc = run.wait(timeout=180)
+        took = time.time() - run.t0
+        self.assertEqual(rc, 22, "exit %s\n%s\n%s" % (rc, run.stderr, self.emu.diagnostics(self.timeout_job)))
+        self.assertLess(took, 120, "timed out only after %.0fs" % took)
+        st = self.emu.status(self.timeout_job)
+        self.assertEqual(st["phase"], "timed_out", st)
+        self.assert_job_instance_terminated(self.timeout_job)
+
+
+class FreshAccountTests(E2EBase):
+    """Bad inputs and --dry-run create nothing; then two first runs at once."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.s3.create_bucket(Bucket="e2e-half-empty")
+        cls.s3.put_object(Bucket="e2e-half-empty", Key="elsewhere/x.txt", Body=b"x\n")
+        cls.out = os.path.join(cls.tmp, "bad-out")
+
+    def check_refused(self, what, args, code):
+        before = self.emu.snapshot()
+        p = self.run_hoist("run", *args, "--yes", timeout=60)
+        self.assertEqual(p.returncode, code, show(p))
+        errs = error_lines(p.stderr)
+        self.assertEqual(len(errs), 1, show(p))
+        self.assertEqual(p.stderr.rstrip("\n").splitlines()[-1], errs[0], show(p))
+        self.assertGreater(len(errs[0]), len("hoist: error: ") + 10)
+        self.assertEqual(p.stdout, "")
+        self.assertFalse(os.path.exists(self.out), "created the output folder")
+        self.assertEqual(self.emu.snapshot(), before, "%s: created something in AWS" % what)
+
+    def test_1_bad_local_inputs(self):
+        no_req = write_tree(self.mkdtemp("no-req"), {"main.py": "print(1)\n"})
+        no_main = write_tree(self.mkdtemp("no-main"), {"other.py": "", "requirements.txt": ""})
+        a_file = os.path.join(self.tmp, "a-file")
+        with open(a_file, "w") as f:
+            f.write("x\n")
+        out = self.out
+        cases = [
+            ("missing project", [os.path.join(self.tmp, "nope"), "-i", self.small, "-o", out], 10),
+            ("no requirements.txt", [no_req, "-i", self.small, "-o", out], 11),
+            ("no main.py", [no_main, "-i", self.small, "-o", out], 12),
+            ("--script missing", [self.mirror, "--script", "other.py", "-i", self.small, "-o", out], 12),
+            ("missing input", [self.mirror, "-i", os.path.join(self.tmp, "no-input"), "-o", out], 13),
+            ("output is a file", [self.mirror, "-i", self.small, "-o", a_file], 14),
+            ("bad --max-runtime", [self.mirror, "-i", self.small, "-o", out, "--max-runtime", "abc"], 15),
+            ("bad --instance-type", [self.mirror, "-i", self.small, "-o", out, "--instance-type", "nope"], 15),
+        ]
+        for what, args, code in cases:
+            with self.subTest(what):
+                self.check_refused(what, args, code)
+        self.assertEqual(self.emu.snapshot()["buckets"], ["e2e-half-empty"])
+
+    # PRODUCT BUG (reported): run.cpp starts ensure_bucket/ensure_repository
+    # concurrently with check_s3_locations, so a bad s3:// INPUT or OUTPUT
+    # exits 13/14 correctly but leaves the bucket hoist-<acct>-<region> and the
+    # ECR repository hoist/<project> behind.
+    @unittest.expectedFailure
+    def test_1b_bad_s3_locations(self):
+        cases = [
+            ("empty s3 input prefix", [self.mirror, "-i", "s3://e2e-half-empty/nothing-here/", "-o", self.out], 13),
+            ("s3 output bucket missing", [self.mirror, "-i", self.small, "-o", "s3://e2e-no-such-bucket/r/"], 14),
+        ]
+        for what, args, code in cases:
+            with self.subTest(what):
+                self.check_refused(what, args, code)
+
+    def test_2_dry_run(self):
+        before = self.emu.snapshot()
+        out = os.path.join(self.tmp, "dry-out")
+        p = self.run_hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", out, "--yes", "--dry-run",
+                           timeout=60)
+        self.assertEqual(p.returncode, 0, show(p))
+        text = p.stdout + p.stderr
+        self.assertRegex(text, r"plan: .*t3\.medium")
+        self.assertRegex(text, r"\$\d+\.\d+")
+        self.assertIn("would be created", text)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual(self.emu.snapshot(), before, "--dry-run created something in AWS")
+
+    def test_3_two_first_runs_at_once(self):
+        self.emu.reset()  # a fresh account even if an earlier test leaked something
+        self.assertEqual(self.emu.snapshot()["buckets"], [])
+        results = {}
+
+        def go(name, project, inp):
+            out = os.path.join(self.tmp, "race-" + name)
+            results[name] = (self.run_hoist("run", project, "-i", inp, "-o", out, "--yes"), out)
+
+        threads = [threading.Thread(target=go, args=a) for a in
+                   (("wordcount", WORDCOUNT, WC_INPUT), ("csvstats", CSVSTATS, CS_INPUT))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for name, project, inp in (("wordcount", WORDCOUNT, WC_INPUT), ("csvstats", CSVSTATS, CS_INPUT)):
+            p, out = results[name]
+            job_id = job_id_of(p.stderr)
+            self.assertEqual(p.returncode, 0, name + ": " + show(p) + self.emu.diagnostics(job_id))
+            rc, expected = local_run(project, inp, os.path.join(self.tmp, "race-local-" + name))
+            self.assertEqual(rc, 0)
+            self.assertEqual(tree(out), expected, name)
+            self.assert_job_instance_terminated(job_id)
+        snap = self.emu.snapshot()
+        self.assertIn(BUCKET, snap["buckets"])
+        self.assertEqual(sorted(r for r in snap["repositories"] if r.startswith("hoist/")),
+                         ["hoist/csvstats", "hoist/wordcount"])
+        self.assertEqual([r for r in snap["roles"] if r.startswith("hoist")], [ROLE])
+        self.assertEqual(len([r for r in snap["instance_profiles"] if r.startswith("hoist")]), 1)
+        self.assertEqual(self.emu.live_hoist_instances(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
