@@ -250,10 +250,16 @@ class BackgroundHoist:
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                                      start_new_session=True)
         self.out, self.err = [], []
+        self.ended = None  # time.time() when the process exited
         self.threads = [threading.Thread(target=self._pump, args=(s, buf), daemon=True)
                         for s, buf in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self.threads.append(threading.Thread(target=self._reap, daemon=True))
         for t in self.threads:
             t.start()
+
+    def _reap(self):
+        self.proc.wait()
+        self.ended = time.time()
 
     @staticmethod
     def _pump(stream, buf):
@@ -289,6 +295,11 @@ class BackgroundHoist:
         for t in self.threads:
             t.join(10)
         return rc
+
+    def result(self, timeout=240):
+        """Waits; returns a subprocess.CompletedProcess like Emulator.hoist."""
+        rc = self.wait(timeout)
+        return subprocess.CompletedProcess(self.proc.args, rc, self.stdout, self.stderr)
 
     def kill(self):
         with contextlib.suppress(ProcessLookupError):
