@@ -1,6 +1,5 @@
 // Bucket lifecycle: create (hardened: public access block, SSE-S3, TLS-only
 // policy, tags), head, delete.
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "aws/crypto.hpp"
@@ -27,21 +26,6 @@ std::string encryption_xml() {
   return std::string("<ServerSideEncryptionConfiguration xmlns=\"") + kXmlns +
          "\"><Rule><ApplyServerSideEncryptionByDefault><SSEAlgorithm>AES256</SSEAlgorithm>"
          "</ApplyServerSideEncryptionByDefault></Rule></ServerSideEncryptionConfiguration>";
-}
-
-// Denies every request that does not come over TLS, to the bucket and its objects.
-std::string tls_only_policy(const std::string& bucket, const std::string& region) {
-  const std::string arn = "arn:" + partition(region) + ":s3:::" + bucket;
-  nlohmann::json policy = {
-      {"Version", "2012-10-17"},
-      {"Statement",
-       {{{"Sid", "DenyInsecureTransport"},
-         {"Effect", "Deny"},
-         {"Principal", "*"},
-         {"Action", "s3:*"},
-         {"Resource", {arn, arn + "/*"}},
-         {"Condition", {{"Bool", {{"aws:SecureTransport", "false"}}}}}}}}};
-  return policy.dump();
 }
 
 std::string tagging_xml(const std::map<std::string, std::string>& tags) {
@@ -108,8 +92,13 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
     configure("PutPublicAccessBlock", subresource_put(bucket, "publicAccessBlock", public_access_block_xml()));
   if (settings.default_encryption)
     configure("PutBucketEncryption", subresource_put(bucket, "encryption", encryption_xml()));
-  if (settings.tls_only_policy)
+  if (settings.tls_only_policy && client_.endpoint().rfind("http://", 0) == 0) {
+    // Over plain HTTP (an emulator) the policy would deny hoist's own
+    // requests, as an S3 that evaluates policies (moto does) shows.
+    log::verbose("not setting the TLS-only policy on " + bucket + ": the S3 endpoint is plain http");
+  } else if (settings.tls_only_policy) {
     configure("PutBucketPolicy", subresource_put(bucket, "policy", tls_only_policy(bucket, client_.region())));
+  }
   if (!settings.tags.empty()) configure("PutBucketTagging", subresource_put(bucket, "tagging", tagging_xml(settings.tags)));
   return created;
 }

@@ -1,5 +1,6 @@
 #include "aws/s3_detail.hpp"
 
+#include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
 #include "aws/error.hpp"
@@ -71,6 +72,20 @@ std::string partition(const std::string& region) {
   if (region.rfind("cn-", 0) == 0) return "aws-cn";
   if (region.rfind("us-gov-", 0) == 0) return "aws-us-gov";
   return "aws";
+}
+
+std::string tls_only_policy(const std::string& bucket, const std::string& region) {
+  const std::string arn = "arn:" + partition(region) + ":s3:::" + bucket;
+  nlohmann::json policy = {
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Sid", "DenyInsecureTransport"},
+         {"Effect", "Deny"},
+         {"Principal", "*"},
+         {"Action", "s3:*"},
+         {"Resource", {arn, arn + "/*"}},
+         {"Condition", {{"Bool", {{"aws:SecureTransport", "false"}}}}}}}}};
+  return policy.dump();
 }
 
 }  // namespace hoist::aws::s3_detail

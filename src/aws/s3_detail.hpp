@@ -29,4 +29,8 @@ void throw_if_error_body(const std::string& operation, const HttpResponse& respo
 // AWS's partition for a region, for ARNs: aws, aws-cn, aws-us-gov.
 std::string partition(const std::string& region);
 
+// A bucket policy denying every request that does not come over TLS, to the
+// bucket and its objects.
+std::string tls_only_policy(const std::string& bucket, const std::string& region);
+
 }  // namespace hoist::aws::s3_detail

@@ -126,11 +126,13 @@ TEST(S3, CreateBucketIsIdempotentAndHardened) {
   }
   EXPECT_EQ(xml_value(get_subresource(s3, bucket, "encryption"), "SSEAlgorithm"), "AES256");
 
-  auto policy = nlohmann::json::parse(get_subresource(s3, bucket, "policy"));
-  const auto& statement = policy["Statement"][0];
-  EXPECT_EQ(statement["Effect"], "Deny");
-  EXPECT_EQ(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
-  EXPECT_EQ(statement["Resource"][1], "arn:aws:s3:::" + bucket + "/*");
+  // Over moto's plain http the TLS-only policy would lock hoist out: skipped.
+  try {
+    get_subresource(s3, bucket, "policy");
+    ADD_FAILURE() << "a TLS-only policy was set over plain http";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NoSuchBucketPolicy");
+  }
 
   auto tagging = get_subresource(s3, bucket, "tagging");
   EXPECT_NE(tagging.find("<Key>hoist:managed</Key>"), std::string::npos) << tagging;
@@ -138,6 +140,37 @@ TEST(S3, CreateBucketIsIdempotentAndHardened) {
 
   s3.delete_bucket(bucket);
   EXPECT_FALSE(s3.head_bucket(bucket));
+}
+
+// The policy create_bucket sets over https: valid for S3, and it denies
+// plain-http object access (moto evaluates bucket policies).
+TEST(S3, TlsOnlyPolicyDeniesPlainHttp) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("tlsonly");
+  s3.create_bucket(bucket, {});
+  s3.put_object(bucket, "before", "x");
+  const auto document = s3_detail::tls_only_policy(bucket, "us-east-1");
+  HttpRequest r;
+  r.method = "PUT";
+  r.path = "/" + bucket;
+  r.query = {{"policy", ""}};
+  r.body.data = document;
+  s3.client().send("PutBucketPolicy", std::move(r));
+
+  auto policy = nlohmann::json::parse(get_subresource(s3, bucket, "policy"));
+  const auto& statement = policy["Statement"][0];
+  EXPECT_EQ(statement["Effect"], "Deny");
+  EXPECT_EQ(statement["Principal"], "*");
+  EXPECT_EQ(statement["Action"], "s3:*");
+  EXPECT_EQ(statement["Condition"]["Bool"]["aws:SecureTransport"], "false");
+  EXPECT_EQ(statement["Resource"], (nlohmann::json{"arn:aws:s3:::" + bucket, "arn:aws:s3:::" + bucket + "/*"}));
+  try {
+    s3.get_object(bucket, "before");
+    ADD_FAILURE() << "plain-http read allowed despite the TLS-only policy";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.http_status, 403);
+  }
+  EXPECT_NE(s3_detail::tls_only_policy("b", "cn-north-1").find("arn:aws-cn:s3:::b/*"), std::string::npos);
 }
 
 TEST(S3, CreateBucketOutsideUsEast1SetsLocationConstraint) {
