@@ -256,7 +256,7 @@ TEST(S3, AwkwardKeysRoundTrip) {
   const std::vector<std::string> keys = {
       "with space/and  two",  "plus+equals=amp&pct%20", "parens(1) 'quote' !bang *star", "colon:at@comma,semi;dollar$",
       "double\"quote",        "caf\xC3\xA9/\xE6\x97\xA5\xE6\x9C\xAC.txt", "tilde~under_score-dash.dot", "a/b//c/",
-      "<xml>&amp;",           "hash#question?", "percent%2F/slash"};
+      "<xml>&amp;",           "hash#question?", "percent%2F/slash", "dots/./and/../x", "../up"};
   std::set<std::string> expected;
   for (const auto& key : keys) {
     s3.put_object(bucket, key, "body of " + key);
