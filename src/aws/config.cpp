@@ -119,10 +119,10 @@ Config Config::load(const Overrides& overrides) {
   } else {
     c.profile_name_ = "default";
   }
-  c.profile_explicit_ = c.profile_name_ != "default" || !overrides.profile.empty() || c.env("AWS_PROFILE") ||
-                        c.env("AWS_DEFAULT_PROFILE");
-  // botocore: ProfileNotFound for any named profile except an absent default.
-  if (c.profile_explicit_ && c.profile_name_ != "default" && !c.has_profile(c.profile_name_)) {
+  c.profile_explicit_ = !overrides.profile.empty() || c.env("AWS_PROFILE") || c.env("AWS_DEFAULT_PROFILE");
+  // botocore: ProfileNotFound for a named profile that is in neither file
+  // (an unnamed default may be absent: there may be no files at all).
+  if (c.profile_explicit_ && !c.has_profile(c.profile_name_)) {
     throw Fatal(Exit::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path +
                                   " or " + c.credentials_path);
   }

@@ -57,10 +57,11 @@ class StaticCredentialProvider : public CredentialProvider {
 // advisory refresh window).
 inline constexpr std::chrono::minutes kRefreshMargin{5};
 
-// Builds the provider the aws CLI would use for this configuration: the
-// profile from --profile/AWS_PROFILE, else environment keys, else the
-// chain of shared files, process, assume-role, web identity, SSO, container
-// and IMDSv2. Throws Fatal(Exit::config) naming what is missing.
+// Builds the provider the aws CLI (botocore) would use, in its order:
+// environment keys (skipped when --profile was given; AWS_PROFILE alone does
+// not skip them), the profile's assume-role, web identity, SSO, credentials
+// file, credential_process, config-file keys, then the container endpoint and
+// IMDSv2. Throws Fatal(Exit::config) naming what is missing.
 std::shared_ptr<CredentialProvider> resolve_credentials(const Config& config);
 
 }  // namespace hoist::aws
