@@ -152,12 +152,16 @@ int run_job(job::RunOptions o, Globals& g) {
   job.output_s3 = job::is_s3_uri(o.output) ? normalise_prefix_uri(o.output)
                                            : "s3://" + job.bucket + "/" + job.prefix() + "output/";
   aws::S3 s3(c.session);
-  const bool create = !o.dry_run;
 
+  // Read-only probes all at once; nothing is created until every check of
+  // the user's own locations has passed (a bad s3:// INPUT or OUTPUT must
+  // leave the account as it was).
   auto s3_checks = std::async(std::launch::async, [&] { check_s3_locations(s3, o); });
-  auto bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, create); });
+  auto bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, false); });
   auto repo = std::async(std::launch::async,
-                         [&] { return job::ensure_repository(c.session, job.repository, job.project, create); });
+                         [&] { return job::ensure_repository(c.session, job.repository, job.project, false); });
+  auto profile = std::async(std::launch::async,
+                            [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, false); });
   auto ami = std::async(std::launch::async,
                         [&] { return job::find_ami(c.session, job.plan.type.arch, job.plan.type.gpus > 0); });
   auto spot_price = std::async(std::launch::async, [&]() -> std::optional<double> {
@@ -168,12 +172,33 @@ int run_job(job::RunOptions o, Globals& g) {
       if (!best || p.price < *best) best = p.price;
     return best;
   });
-  s3_checks.get();  // bad s3:// locations stop here, before anything is created
-  auto profile = std::async(std::launch::async,
-                            [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, create); });
+  // Every future is waited for before an error leaves this scope.
+  std::exception_ptr check_error;
+  try {
+    s3_checks.get();
+  } catch (...) {
+    check_error = std::current_exception();
+  }
   auto bucket_r = bucket.get();
   auto repo_r = repo.get();
   auto profile_r = profile.get();
+  if (check_error) std::rethrow_exception(check_error);
+  if (!o.dry_run) {
+    // A cold account: create what is missing, in parallel (each step is
+    // race-safe against another hoist doing the same).
+    std::future<job::EnsureResult> mk_bucket, mk_repo, mk_profile;
+    if (!bucket_r.existed)
+      mk_bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, true); });
+    if (!repo_r.existed)
+      mk_repo = std::async(std::launch::async,
+                           [&] { return job::ensure_repository(c.session, job.repository, job.project, true); });
+    if (!profile_r.existed)
+      mk_profile = std::async(std::launch::async,
+                              [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, true); });
+    if (mk_bucket.valid()) bucket_r = mk_bucket.get();
+    if (mk_repo.valid()) repo_r = mk_repo.get();
+    if (mk_profile.valid()) profile_r = mk_profile.get();
+  }
   std::string image_id = ami.get();
   if (auto p = spot_price.get()) {
     job.plan.usd_per_hour = *p + job::kEbsUsdPerGibHour * job.plan.disk_gib;
@@ -262,11 +287,12 @@ int run_job(job::RunOptions o, Globals& g) {
   std::signal(SIGINT, on_sigint);
   auto t0 = std::chrono::steady_clock::now();
   job::WatchEvents events;
-  events.on_phase = [&](const job::JobStatus& st) {
+  events.on_phase = [&](const std::string& phase, const job::JobStatus& st) {
+    if (job::is_terminal_phase(phase)) return;  // the summary below says how it ended
     std::string extra;
-    if (st.phase == "building" && st.image_reused) extra = *st.image_reused ? " (image reused from ECR)" : "";
-    if (st.phase == "running" && st.image_reused) extra = *st.image_reused ? " (image reused)" : " (image built and pushed)";
-    say("[" + st.phase + "]" + extra);
+    if (phase == "running" && st.image_reused)
+      extra = *st.image_reused ? " (image reused from ECR)" : " (image built and pushed to ECR)";
+    say("[" + phase + "]" + extra);
   };
   events.on_log = [](const std::string& chunk) { std::cout << chunk << std::flush; };
   events.detach_requested = [] { return g_interrupts.load() > 0; };

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "aws/ec2.hpp"
@@ -16,6 +17,9 @@
 namespace fs = std::filesystem;
 
 namespace hoist::job {
+namespace {
+constexpr const char* kProgressPhases[] = {"launching", "booting", "staging", "building", "running", "uploading"};
+}  // namespace
 
 LogFollower::LogFollower(aws::S3& s3, std::string bucket, const std::string& job_id)
     : s3_(s3), bucket_(std::move(bucket)), prefix_(job_prefix(job_id) + "logs/job/") {}
@@ -69,9 +73,13 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
   LogFollower logs(s3, bucket, job_id);
   WatchResult result;
   std::string last_phase;
+  std::set<std::string> announced;
   const auto start = std::chrono::steady_clock::now();
   auto next_instance_check = start + std::chrono::seconds(10);
-  std::optional<std::chrono::steady_clock::time_point> gone_since;
+  // When the instance was first seen ending (a plain value: GCC 12 misreads an
+  // optional time_point as maybe-uninitialized).
+  bool gone = false;
+  std::chrono::steady_clock::time_point gone_since{};
   const auto poll = std::chrono::milliseconds(1000);
   for (;;) {
     if (events.detach_requested && events.detach_requested()) {
@@ -82,7 +90,11 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
       result.status = *st;
       if (st->phase != last_phase) {
         last_phase = st->phase;
-        if (!st->terminal() && events.on_phase) events.on_phase(*st);
+        for (const char* phase : kProgressPhases) {
+          bool reached = phase == st->phase || (st->raw.contains("phases") && st->raw["phases"].is_object() &&
+                                                st->raw["phases"].contains(phase));
+          if (reached && announced.insert(phase).second && events.on_phase) events.on_phase(phase, *st);
+        }
       }
     }
     logs.poll([&](const std::string& chunk) {
@@ -93,7 +105,7 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
       logs.poll([&](const std::string& chunk) {
         if (events.on_log) events.on_log(chunk);
       });
-      if (events.on_phase) events.on_phase(result.status);
+      if (events.on_phase) events.on_phase(result.status.phase, result.status);
       result.end = WatchEnd::terminal;
       return result;
     }
@@ -105,15 +117,16 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
           result.instance_state = inst->state;
           result.instance_state_reason = inst->state_reason_code;
           bool ending = inst->state == "shutting-down" || inst->state == "terminated" || inst->state == "stopped";
-          if (ending && !gone_since) gone_since = now;
-          if (!ending) gone_since.reset();
+          if (ending && !gone) gone_since = now;
+          gone = ending;
         }
       } catch (const aws::AwsError& e) {
         if (!e.not_found()) throw;
-        if (!gone_since) gone_since = now;
+        if (!gone) gone_since = now;
+        gone = true;
       }
       // The instance may end a moment before its last status write lands.
-      if (gone_since && now - *gone_since > std::chrono::seconds(30)) {
+      if (gone && now - gone_since > std::chrono::seconds(30)) {
         result.end = WatchEnd::lost;
         return result;
       }

@@ -32,7 +32,8 @@ std::optional<JobStatus> read_status(aws::S3& s3, const std::string& bucket, con
 std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id);
 
 struct WatchEvents {
-  std::function<void(const JobStatus&)> on_phase;
+  // Each phase once, in order, even ones that passed between two polls.
+  std::function<void(const std::string& phase, const JobStatus&)> on_phase;
   std::function<void(const std::string&)> on_log;
   std::function<bool()> detach_requested;
 };
