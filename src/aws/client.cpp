@@ -143,17 +143,19 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
     params.payload_hash = sha256_file(request.body.file, request.body.offset, request.body.length);
 
   RetryPolicy& policy = *session_->retry;
+  const Headers unsigned_headers = request.headers;
   bool refreshed_credentials = false;
   bool last_retry_was_timeout = false;
   for (int attempt = 1;; ++attempt) {
     // Each attempt is signed afresh: a retry minutes later needs a new date.
-    HttpRequest signed_request = request;
+    // Only the headers change, so the body is not copied per attempt.
+    request.headers = unsigned_headers;
     params.time = std::chrono::system_clock::now();
-    sigv4::sign(signed_request, session_->credentials->get(), params);
+    sigv4::sign(request, session_->credentials->get(), params);
 
     HttpResponse response;
     try {
-      response = http_send(signed_request, session_->http);
+      response = http_send(request, session_->http);
     } catch (const TransportError& e) {
       log::verbose(attempt_line(service_, operation, "no response", attempt));
       const auto delay = e.retryable ? policy.next_delay(attempt, Retryability::transient, true, std::nullopt)
