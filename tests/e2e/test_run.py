@@ -414,11 +414,8 @@ class FreshAccountTests(E2EBase):
                 self.check_refused(what, args, code)
         self.assertEqual(self.emu.snapshot()["buckets"], ["e2e-half-empty"])
 
-    # PRODUCT BUG (reported): run.cpp starts ensure_bucket/ensure_repository
-    # concurrently with check_s3_locations, so a bad s3:// INPUT or OUTPUT
-    # exits 13/14 correctly but leaves the bucket hoist-<acct>-<region> and the
-    # ECR repository hoist/<project> behind.
-    @unittest.expectedFailure
+    # The account-level resources are only probed until the user's own s3://
+    # locations have been checked: a bad one leaves the account untouched.
     def test_1b_bad_s3_locations(self):
         cases = [
             ("empty s3 input prefix", [self.mirror, "-i", "s3://e2e-half-empty/nothing-here/", "-o", self.out], 13),
