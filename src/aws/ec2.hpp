@@ -90,9 +90,10 @@ class Ec2 {
   // volumes. The same client_token returns the same instance on AWS.
   Instance run_instance(const RunArgs& args);
 
-  // All matching instances, following pagination. Unknown ids fail with
-  // InvalidInstanceID.NotFound (AwsError::not_found()).
-  std::vector<Instance> describe_instances(const Filters& filters = {}, const std::vector<std::string>& ids = {});
+  // All matching instances, following pagination (page_size 5-1000, used
+  // only without ids). Unknown ids fail with InvalidInstanceID.NotFound.
+  std::vector<Instance> describe_instances(const Filters& filters = {}, const std::vector<std::string>& ids = {},
+                                           int page_size = 1000);
   std::optional<Instance> describe_instance(const std::string& id);
 
   void terminate_instances(const std::vector<std::string>& ids);

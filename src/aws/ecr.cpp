@@ -48,6 +48,17 @@ std::optional<Repository> Ecr::describe_repository(const std::string& name) {
   }
 }
 
+std::vector<std::string> Ecr::list_repositories(const std::string& prefix) {
+  std::vector<std::string> names;
+  json_paginate(client_, "DescribeRepositories", json::object(), "nextToken", [&](const json& page) {
+    for (const auto& r : page.value("repositories", json::array())) {
+      std::string name = r.value("repositoryName", "");
+      if (name.rfind(prefix, 0) == 0) names.push_back(name);
+    }
+  });
+  return names;
+}
+
 Ecr::CreateResult Ecr::create_repository(const RepositorySpec& spec) {
   json body = {{"repositoryName", spec.name},
                {"imageTagMutability", spec.image_tag_mutability},

@@ -49,6 +49,8 @@ class Ecr {
 
   // nullopt when there is no such repository.
   std::optional<Repository> describe_repository(const std::string& name);
+  // Names of all repositories whose name starts with `prefix` (paginated).
+  std::vector<std::string> list_repositories(const std::string& prefix = "");
   // Creates the repository. `created` is false when it already existed (a
   // concurrent run may have made it first); the repository is returned either way.
   struct CreateResult {

@@ -119,9 +119,11 @@ bool Iam::delete_role(const std::string& name) {
   }
 }
 
-std::vector<Role> Iam::list_roles(const std::string& path_prefix) {
+std::vector<Role> Iam::list_roles(const std::string& path_prefix, int page_size) {
   std::vector<Role> out;
-  query_paginate(client_, "ListRoles", {{"PathPrefix", path_prefix.empty() ? "/" : path_prefix}}, "Marker", "Marker",
+  query_paginate(client_, "ListRoles",
+                 {{"PathPrefix", path_prefix.empty() ? "/" : path_prefix}, {"MaxItems", std::to_string(page_size)}},
+                 "Marker", "Marker",
                  [&](const pugi::xml_document& doc) {
                    for (auto m : result(doc, "ListRoles").child("Roles").children("member"))
                      out.push_back(parse_role(m));
@@ -217,10 +219,11 @@ bool Iam::delete_instance_profile(const std::string& name) {
   }
 }
 
-std::vector<InstanceProfile> Iam::list_instance_profiles(const std::string& path_prefix) {
+std::vector<InstanceProfile> Iam::list_instance_profiles(const std::string& path_prefix, int page_size) {
   std::string prefix = path_prefix.empty() ? "/" : path_prefix;
   std::vector<InstanceProfile> out;
-  query_paginate(client_, "ListInstanceProfiles", {{"PathPrefix", prefix}}, "Marker", "Marker",
+  query_paginate(client_, "ListInstanceProfiles", {{"PathPrefix", prefix}, {"MaxItems", std::to_string(page_size)}},
+                 "Marker", "Marker",
                  [&](const pugi::xml_document& doc) {
                    for (auto m : result(doc, "ListInstanceProfiles").child("InstanceProfiles").children("member")) {
                      auto p = parse_profile(m);

@@ -51,7 +51,7 @@ class Iam {
   // False when the role does not exist.
   bool delete_role(const std::string& name);
   // Roles whose path starts with the prefix ("/hoist/"), all pages.
-  std::vector<Role> list_roles(const std::string& path_prefix = "/");
+  std::vector<Role> list_roles(const std::string& path_prefix = "/", int page_size = 100);
 
   // Inline policies (creates or replaces).
   void put_role_policy(const std::string& role, const std::string& policy_name, const std::string& policy_json);
@@ -72,7 +72,7 @@ class Iam {
   // False when the profile does not exist.
   bool delete_instance_profile(const std::string& name);
   // Profiles whose path starts with the prefix, all pages.
-  std::vector<InstanceProfile> list_instance_profiles(const std::string& path_prefix = "/");
+  std::vector<InstanceProfile> list_instance_profiles(const std::string& path_prefix = "/", int page_size = 100);
 
   Client& client() { return client_; }
 

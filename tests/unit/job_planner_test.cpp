@@ -1,0 +1,98 @@
+#include "job/planner.hpp"
+
+#include <gtest/gtest.h>
+
+#include "job/image.hpp"
+#include "job/manifest.hpp"
+#include "job/naming.hpp"
+#include "util/error.hpp"
+
+using namespace hoist;
+using namespace hoist::job;
+
+namespace {
+RunOptions base() {
+  RunOptions o;
+  o.disk_gib = 30;
+  o.max_runtime = std::chrono::hours(2);
+  return o;
+}
+}  // namespace
+
+TEST(Planner, DefaultsAndNamedTypes) {
+  auto o = base();
+  auto p = plan_instance(o);
+  EXPECT_EQ(p.type.name, "t3.medium");
+  EXPECT_EQ(p.type.arch, "x86_64");
+  EXPECT_NEAR(p.usd_per_hour, 0.0416 + 30 * kEbsUsdPerGibHour, 1e-9);
+  EXPECT_NEAR(p.worst_case_usd(), 2 * p.usd_per_hour, 1e-9);
+  o.instance_type = "m7g.xlarge";
+  EXPECT_EQ(plan_instance(o).type.arch, "arm64");
+  o.instance_type = "x9z.huge";  // plausible, not in the catalog: launched, price unknown
+  EXPECT_FALSE(plan_instance(o).price_known);
+  o.instance_type = "nope";
+  EXPECT_THROW(plan_instance(o), Fatal);
+}
+
+TEST(Planner, CheapestFit) {
+  auto o = base();
+  o.cpus = 16;
+  o.memory_gib = 64;
+  auto p = plan_instance(o);
+  EXPECT_GE(p.type.vcpus, 16);
+  EXPECT_GE(p.type.memory_gib, 64);
+  EXPECT_EQ(p.type.gpus, 0);
+  for (const auto& t : instance_catalog()) {
+    if (t.vcpus >= 16 && t.memory_gib >= 64 && t.gpus == 0) {
+      EXPECT_LE(p.type.on_demand_usd_per_hour, t.on_demand_usd_per_hour) << t.name;
+    }
+  }
+  o = base();
+  o.gpus = 1;
+  EXPECT_EQ(plan_instance(o).type.name, "g4dn.xlarge");
+  o.gpu_type = "a10g";
+  EXPECT_EQ(plan_instance(o).type.name, "g5.xlarge");
+  o.gpus = 16;
+  EXPECT_THROW(plan_instance(o), Fatal);
+}
+
+TEST(Architecture, GravitonFamilies) {
+  EXPECT_EQ(architecture_of("t4g.small"), "arm64");
+  EXPECT_EQ(architecture_of("c7gn.large"), "arm64");
+  EXPECT_EQ(architecture_of("a1.large"), "arm64");
+  EXPECT_EQ(architecture_of("g5g.xlarge"), "arm64");
+  EXPECT_EQ(architecture_of("g4dn.xlarge"), "x86_64");
+  EXPECT_EQ(architecture_of("c7i.large"), "x86_64");
+}
+
+TEST(Image, KeyDependsOnRequirementsPythonAndDockerfileOnly) {
+  auto a = image_spec("numpy==1.26\n", "3.11", false);
+  EXPECT_EQ(a.key.size(), 64u);
+  EXPECT_EQ(a.key, image_spec("numpy==1.26\n", "3.11", false).key);
+  EXPECT_NE(a.key, image_spec("numpy==1.27\n", "3.11", false).key);
+  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.12", false).key);
+  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.11", true).key);
+  EXPECT_NE(a.dockerfile.find("python:3.11-slim"), std::string::npos);
+  EXPECT_THROW(image_spec("", "3.11; rm -rf /", false), Fatal);
+}
+
+TEST(Naming, JobIdsAndNames) {
+  auto t = std::chrono::sys_days{std::chrono::year{2026} / 11 / 24} + std::chrono::hours(3) + std::chrono::minutes(15);
+  std::string id = new_job_id("wordcount", t);
+  EXPECT_EQ(id.substr(0, 26), "wordcount-20261124-031500-");
+  EXPECT_TRUE(valid_job_id(id));
+  EXPECT_NE(id, new_job_id("wordcount", t));  // random suffix
+  EXPECT_FALSE(valid_job_id("wordcount"));
+  EXPECT_FALSE(valid_job_id("../etc-20261124-031500-abcd"));
+  EXPECT_EQ(bucket_name("123456789012", "eu-west-1"), "hoist-123456789012-eu-west-1");
+  EXPECT_EQ(repository_name("wc"), "hoist/wc");
+}
+
+TEST(Manifest, SafeRelativeNames) {
+  EXPECT_TRUE(safe_relative_name("a/b c+d=e&f%g'h\"i/é.txt"));
+  EXPECT_FALSE(safe_relative_name(""));
+  EXPECT_FALSE(safe_relative_name("/etc/passwd"));
+  EXPECT_FALSE(safe_relative_name("a/../b"));
+  EXPECT_FALSE(safe_relative_name("a//b"));
+  EXPECT_FALSE(safe_relative_name("./a"));
+}

@@ -1,0 +1,139 @@
+#include "job/project.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.hpp"
+
+namespace fs = std::filesystem;
+using namespace hoist;
+using namespace hoist::job;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "hoist-test-XXXXXX").string();
+    path = ::mkdtemp(t.data());
+  }
+  ~TempDir() { fs::remove_all(path); }
+  void write(const std::string& rel, const std::string& text) const {
+    fs::create_directories((path / rel).parent_path());
+    std::ofstream(path / rel) << text;
+  }
+};
+
+Exit code_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Fatal& f) {
+    return f.code();
+  }
+  return Exit::ok;
+}
+
+}  // namespace
+
+TEST(Duration, ParsesUnitsAndRejectsNonsense) {
+  EXPECT_EQ(parse_duration("90s", "--max-runtime").count(), 90);
+  EXPECT_EQ(parse_duration("45m", "--max-runtime").count(), 2700);
+  EXPECT_EQ(parse_duration("4h", "--max-runtime").count(), 14400);
+  EXPECT_EQ(parse_duration("1h30m", "--max-runtime").count(), 5400);
+  EXPECT_EQ(parse_duration("2d", "--max-runtime").count(), 172800);
+  for (const char* bad : {"", "abc", "10", "5x", "h", "0s", "30d"})
+    EXPECT_EQ(code_of([&] { parse_duration(bad, "--max-runtime"); }), Exit::bad_option) << bad;
+  EXPECT_EQ(format_duration(std::chrono::seconds(5400)), "1h30m");
+  EXPECT_EQ(format_duration(std::chrono::seconds(42)), "42s");
+}
+
+TEST(Toml, FlatSubset) {
+  auto kv = parse_toml("# c\nname = \"wc\"\nspot = true\ndisk = 50 # GiB\nargs = [\"--top\", '5']\n[extra]\nx = 1\n", "t");
+  EXPECT_EQ(kv["name"], "wc");
+  EXPECT_EQ(kv["spot"], "true");
+  EXPECT_EQ(kv["disk"], "50");
+  EXPECT_EQ(kv["args"], R"(["--top","5"])");
+  EXPECT_EQ(kv["extra.x"], "1");
+  EXPECT_EQ(code_of([] { parse_toml("name \"x\"\n", "t"); }), Exit::bad_option);
+  EXPECT_EQ(code_of([] { parse_toml("name = \"x\n", "t"); }), Exit::bad_option);
+}
+
+TEST(Project, FileSettingsFillOnlyWhatTheCommandLineLeftUnset) {
+  TempDir d;
+  d.write("hoist.toml", "script = \"run.py\"\ninstance_type = \"c7i.large\"\nmax_runtime = \"2h\"\ndisk = 40\nregion = \"eu-west-1\"\n");
+  RunOptions o;
+  o.project_dir = d.path.string();
+  o.instance_type = "t3.large";
+  auto fs_settings = apply_project_file(o);
+  EXPECT_EQ(o.script, "run.py");
+  EXPECT_EQ(o.instance_type, "t3.large");
+  EXPECT_EQ(o.max_runtime.count(), 7200);
+  EXPECT_EQ(o.disk_gib, 40);
+  EXPECT_EQ(o.python, "3.11");
+  EXPECT_EQ(fs_settings.region, "eu-west-1");
+}
+
+TEST(Project, ValidationExitCodes) {
+  TempDir d;
+  RunOptions o;
+  o.project_dir = (d.path / "nope").string();
+  o.script = "main.py";
+  o.input = d.path.string();
+  o.output = (d.path / "out").string();
+  o.disk_gib = 30;
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::project_missing);
+  o.project_dir = d.path.string();
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::requirements_missing);
+  d.write("requirements.txt", "");
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::script_missing);
+  d.write("main.py", "print(1)\n");
+  o.script = "../main.py";
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::script_missing);
+  o.script = "main.py";
+  o.input = (d.path / "missing").string();
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::input_missing);
+  o.input = d.path.string();
+  o.output = (d.path / "main.py").string();  // a file, not a folder
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::output_unwritable);
+  o.output = (d.path / "out").string();
+  o.disk_gib = 2;
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::bad_option);
+  o.disk_gib = 30;
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
+  o.input = "s3://bucket/prefix";  // checked later, against S3
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
+}
+
+TEST(Project, NameIsDnsSafe) {
+  TempDir d;
+  fs::create_directories(d.path / "My Project_v2!");
+  RunOptions o;
+  o.project_dir = (d.path / "My Project_v2!").string();
+  EXPECT_EQ(project_name(o), "my-project-v2");
+  o.project_dir = (d.path / "My Project_v2!" / ".").string();
+  EXPECT_EQ(project_name(o), "my-project-v2");
+  d.write("My Project_v2!/hoist.toml", "name = \"42 Things\"\n");
+  EXPECT_EQ(project_name(o), "p42-things");
+}
+
+TEST(Project, CodeFilesSkipGitVenvsCachesAndIgnored) {
+  TempDir d;
+  d.write("main.py", "x");
+  d.write("pkg/__init__.py", "");
+  d.write("pkg/mod.py", "y");
+  d.write("pkg/__pycache__/mod.cpython-311.pyc", "z");
+  d.write(".git/HEAD", "ref");
+  d.write("env/pyvenv.cfg", "home = /usr");
+  d.write("env/lib/site.py", "s");
+  d.write("data/big.csv", "1,2");
+  d.write("notes.log", "l");
+  d.write("stray.pyc", "c");
+  d.write(".gitignore", "*.log\n");
+  d.write(".hoistignore", "data/\n");
+  auto files = code_files(d.path.string());
+  std::vector<std::string> names;
+  for (auto& [n, e] : files) names.push_back(n);
+  EXPECT_EQ(names, (std::vector<std::string>{".gitignore", ".hoistignore", "main.py", "pkg/__init__.py", "pkg/mod.py"}));
+}
