@@ -252,6 +252,9 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    // Larger reads and sends than curl's 64 KB default: fewer system calls
+    // per megabyte (the buffer is per handle, one per transfer thread).
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
     curl_easy_setopt(curl, CURLOPT_READDATA, &reader);
     curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -21,7 +22,9 @@ Manifest list_files(const std::string& root, const std::function<bool(const std:
   for (auto end = fs::recursive_directory_iterator(); it != end; it.increment(ec)) {
     if (ec) throw Fatal(Exit::input_missing, "cannot read folder " + root + ": " + ec.message());
     const fs::path& p = it->path();
-    std::string rel = fs::relative(p, root).generic_string();
+    // The iterator's paths all start with root + '/': strip it (fs::relative
+    // canonicalises both sides, several syscalls a file).
+    std::string rel = p.lexically_relative(root).generic_string();
     bool is_dir = it->is_directory(ec);
     if (skip && skip(rel, is_dir)) {
       if (is_dir) it.disable_recursion_pending();
@@ -58,6 +61,18 @@ nlohmann::json to_json(const Manifest& manifest) {
   nlohmann::json j = nlohmann::json::object();
   for (const auto& [name, e] : manifest) j[name] = {{"sha256", e.sha256}, {"size", e.size}, {"mode", e.mode}};
   return j;
+}
+
+std::string set_key(const Manifest& manifest) {
+  if (manifest.empty()) return "";
+  std::vector<std::string> lines;
+  lines.reserve(manifest.size());
+  for (const auto& [name, e] : manifest) lines.push_back(e.sha256 + " " + std::to_string(e.size) + "\n");
+  std::sort(lines.begin(), lines.end());
+  lines.erase(std::unique(lines.begin(), lines.end()), lines.end());
+  std::string all;
+  for (const auto& l : lines) all += l;
+  return "blobs/sets/" + aws::sha256_hex(all);
 }
 
 bool safe_relative_name(std::string_view name) {
