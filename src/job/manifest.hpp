@@ -34,6 +34,14 @@ nlohmann::json to_json(const Manifest& manifest);
 // The key of a blob in the bucket.
 inline std::string blob_key(const std::string& sha256) { return "blobs/sha256/" + sha256; }
 
+// The key of a set marker: blobs/sets/<sha256 over the sorted "<sha256>
+// <size>" lines of a manifest's distinct blobs>. It is written only once every
+// blob of the set is in the bucket; blobs are immutable and hoist never
+// deletes one on its own (`hoist down --all` removes the whole bucket, markers
+// included), so one HEAD answers for a whole unchanged folder. Empty for an
+// empty manifest.
+std::string set_key(const Manifest& manifest);
+
 // True for a relative name safe to recreate on the instance: not empty, not
 // absolute, no "." or ".." segment, no NUL.
 bool safe_relative_name(std::string_view name);

@@ -105,7 +105,38 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
     stats.files++;
     stats.bytes += b->size;
   }
-  auto missing = missing_blobs(s3, bucket, blobs, stats.check_requests);
+
+  // 1. One HEAD per folder: is its whole set known to be there?
+  std::vector<std::string> markers;
+  for (const Manifest* m : manifests)
+    if (auto key = set_key(*m); !key.empty()) markers.push_back(std::move(key));
+  std::vector<char> marked(markers.size(), 0);
+  aws::parallel_for(markers.size(), std::max<std::size_t>(markers.size(), 1), [&](std::size_t i) {
+    try {
+      marked[i] = s3.head_object(bucket, markers[i]).has_value();
+    } catch (const aws::AwsError& e) {
+      if (!e.is("NoSuchBucket") && !e.not_found()) throw;
+    }
+  });
+  stats.check_requests += markers.size();
+  stats.sets = markers.size();
+  std::set<std::string> present;  // sha256 of blobs a marker vouches for
+  std::vector<const Manifest*> unmarked;
+  for (std::size_t i = 0, k = 0; i < manifests.size(); ++i) {
+    if (manifests[i]->empty()) continue;
+    if (marked[k++]) {
+      stats.sets_known++;
+      for (const auto& [name, e] : *manifests[i]) present.insert(e.sha256);
+    } else {
+      unmarked.push_back(manifests[i]);
+    }
+  }
+
+  // 2. The blobs of the other folders, one by one or by listing.
+  std::vector<const FileEntry*> to_check;
+  for (const FileEntry* b : distinct_blobs(unmarked))
+    if (!present.count(b->sha256)) to_check.push_back(b);
+  auto missing = missing_blobs(s3, bucket, to_check, stats.check_requests);
   std::vector<const FileEntry*> to_send;
   for (const FileEntry* b : blobs) {
     if (missing.count(b->sha256)) {
@@ -118,6 +149,14 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
   // Largest first, so one big file does not finish alone at the end.
   std::sort(to_send.begin(), to_send.end(), [](auto* a, auto* b) { return a->size > b->size; });
   upload_blobs(s3, bucket, to_send, stats, progress);
+
+  // 3. Every blob is there now: vouch for the folders that had no marker.
+  std::vector<std::string> new_markers;
+  for (std::size_t i = 0; i < markers.size(); ++i)
+    if (!marked[i]) new_markers.push_back(markers[i]);
+  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1), [&](std::size_t i) {
+    s3.put_object(bucket, new_markers[i], "", "application/octet-stream");
+  });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress) progress(stats);
   return stats;

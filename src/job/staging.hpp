@@ -19,6 +19,7 @@ struct StageStats {
   std::uint64_t uploaded_files = 0, uploaded_bytes = 0;  // sent
   std::uint64_t skipped_files = 0, skipped_bytes = 0;    // already in the bucket
   std::uint64_t check_requests = 0;                      // HEAD/LIST calls to find them
+  std::uint64_t sets = 0, sets_known = 0;                // folders, and those whose set marker was there
   std::uint64_t sent_bytes = 0;                          // progress so far
   double seconds = 0;
 };
@@ -41,7 +42,9 @@ void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<cons
                   StageStats& stats, const std::function<void(const StageStats&)>& progress,
                   std::size_t parallelism = 16);
 
-// Checks, uploads what is missing, and fills every field of the stats.
+// Checks, uploads what is missing, and fills every field of the stats. A
+// manifest whose set marker (set_key) is in the bucket needs no other check;
+// the markers of the others are written once their blobs are all there.
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "aws/crypto.hpp"
 #include "support/moto_server.hpp"
 
 namespace fs = std::filesystem;
@@ -40,11 +41,48 @@ TEST_F(StagingTest, SecondStageSendsNothingWithFewRequests) {
   auto m = make_files(5, "few");
   auto first = job::stage(s3, bucket, {&m}, {});
   EXPECT_EQ(first.uploaded_files, 5u);
-  EXPECT_EQ(first.check_requests, 5u);  // parallel HEADs for a few files
+  EXPECT_EQ(first.check_requests, 1u + 5u);  // the set marker, then parallel HEADs for a few files
+  EXPECT_EQ(first.sets_known, 0u);
+  EXPECT_TRUE(s3.head_object(bucket, job::set_key(m)).has_value()) << "no marker after the upload";
   auto second = job::stage(s3, bucket, {&m}, {});
   EXPECT_EQ(second.uploaded_files, 0u);
   EXPECT_EQ(second.uploaded_bytes, 0u);
   EXPECT_EQ(second.skipped_files, 5u);
+  EXPECT_EQ(second.check_requests, 1u);  // the marker alone
+  EXPECT_EQ(second.sets_known, 1u);
+}
+
+TEST_F(StagingTest, AnUnchangedFolderIsAnsweredByItsMarkerWhileAChangedOneIsChecked) {
+  aws::S3 s3(session);
+  const std::string bucket = "stage-two-sets";
+  s3.create_bucket(bucket, {});
+  auto inputs = make_files(40, "in");
+  job::Manifest code;
+  std::ofstream(dir / "main.py") << "print(1)\n";
+  code["main.py"] = {(dir / "main.py").string(), 9, 0644, aws::sha256_file((dir / "main.py").string())};
+  auto first = job::stage(s3, bucket, {&code, &inputs}, {});
+  EXPECT_EQ(first.uploaded_files, 41u);
+  std::ofstream(dir / "main.py") << "print(2)\n";
+  code["main.py"].sha256 = aws::sha256_file((dir / "main.py").string());
+  auto second = job::stage(s3, bucket, {&code, &inputs}, {});
+  EXPECT_EQ(second.sets, 2u);
+  EXPECT_EQ(second.sets_known, 1u);
+  EXPECT_EQ(second.uploaded_files, 1u);
+  EXPECT_EQ(second.skipped_files, 40u);
+  EXPECT_EQ(second.check_requests, 2u + 1u);  // two markers, one HEAD for the new code blob
+}
+
+TEST(SetKey, DependsOnContentNotNames) {
+  job::Manifest a, b, c;
+  a["x"] = {"/x", 1, 0644, "aa"};
+  a["y"] = {"/y", 2, 0644, "bb"};
+  b["renamed"] = {"/r", 2, 0644, "bb"};
+  b["other"] = {"/o", 1, 0644, "aa"};
+  c["x"] = {"/x", 1, 0644, "aa"};
+  EXPECT_EQ(job::set_key(a), job::set_key(b));
+  EXPECT_NE(job::set_key(a), job::set_key(c));
+  EXPECT_EQ(job::set_key(job::Manifest{}), "");
+  EXPECT_EQ(job::set_key(a).rfind("blobs/sets/", 0), 0u);
 }
 
 TEST_F(StagingTest, ManyFilesAreFoundByListingAboutOneRequestPerThousand) {
@@ -54,16 +92,17 @@ TEST_F(StagingTest, ManyFilesAreFoundByListingAboutOneRequestPerThousand) {
   auto m = make_files(2500, "many");
   auto first = job::stage(s3, bucket, {&m}, {});
   EXPECT_EQ(first.uploaded_files, 2500u);
-  EXPECT_LE(first.check_requests, 1u);  // an empty listing answers for all
+  EXPECT_LE(first.check_requests, 1u + 1u);  // the marker; an empty listing answers for all
   auto second = job::stage(s3, bucket, {&m}, {});
   EXPECT_EQ(second.uploaded_files, 0u);
-  EXPECT_LE(second.check_requests, 3u);
+  EXPECT_EQ(second.check_requests, 1u);
   // A changed file is found and sent again; nothing else is.
   std::ofstream(dir / "f7") << "changed";
   auto m2 = job::list_files(dir.string());
   job::hash_files(m2, 2);
   auto third = job::stage(s3, bucket, {&m2}, {});
   EXPECT_EQ(third.uploaded_files, 1u);
+  EXPECT_LE(third.check_requests, 1u + 3u);  // a new set: its marker, then 2,501 keys in 3 pages
 }
 
 TEST_F(StagingTest, MissingBucketMeansEverythingIsMissing) {
