@@ -1,0 +1,130 @@
+// `hoist cost [JOB]` and `hoist instances`: what jobs cost, what is running.
+#include <iomanip>
+#include <iostream>
+
+#include "aws/ec2.hpp"
+#include "aws/s3.hpp"
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "job/naming.hpp"
+#include "job/planner.hpp"
+#include "job/watcher.hpp"
+#include "util/error.hpp"
+
+namespace hoist::cli {
+namespace {
+
+// The instance's billed time: from launch (or the job's creation) to the
+// terminal status (or now, while it runs).
+struct JobCost {
+  std::string id, phase, instance_type;
+  std::chrono::seconds ran{0};
+  double usd = 0;
+  bool known = false;
+};
+
+JobCost cost_of(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const std::string& bucket,
+                const std::string& id) {
+  JobCost c;
+  c.id = id;
+  auto spec = job::read_job(s3, bucket, id);
+  if (!spec) throw Fatal(Exit::not_found, "no job " + id + " in " + bucket + ": see `hoist ls`");
+  auto st = job::read_status(s3, bucket, id);
+  c.phase = st ? st->phase : "?";
+  c.instance_type = spec->instance_type;
+  std::string launch_time;
+  job::find_job_instance(session, id, nullptr, &launch_time);
+  std::string from = launch_time.empty() ? spec->created_at : launch_time;
+  std::string to = st && st->terminal() ? st->updated_at : job::iso8601(std::chrono::system_clock::now());
+  c.ran = job::seconds_between(from, to).value_or(std::chrono::seconds(0));
+  if (c.ran.count() < 0) c.ran = std::chrono::seconds(0);
+  c.known = spec->price_known;
+  c.usd = spec->usd_per_hour * static_cast<double>(c.ran.count()) / 3600.0;
+  return c;
+}
+
+}  // namespace
+
+Command register_cost(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("cost", "What a job cost (instance time x price), or all jobs and their total");
+  auto id = std::make_shared<std::string>();
+  app->add_option("job", *id, "Job id (default: every job)");
+  app->add_flag("--json", g.json, "Print JSON");
+  add_aws_options(*app, g);
+  return {app, [id, &g] {
+            if (!id->empty()) check_job_id(*id);
+            Connected c = connect(g.aws);
+            aws::S3 s3(c.session);
+            std::vector<std::string> ids;
+            if (!id->empty()) {
+              ids.push_back(*id);
+            } else if (s3.head_bucket(c.bucket)) {
+              std::vector<aws::ObjectInfo> objects;
+              std::vector<std::string> prefixes;
+              s3.list_delimited(c.bucket, "jobs/", objects, prefixes);
+              for (auto& p : prefixes) ids.push_back(p.substr(5, p.size() - 6));
+            }
+            double total = 0;
+            nlohmann::json out = nlohmann::json::array();
+            if (!g.json)
+              std::cout << std::left << std::setw(48) << "JOB" << std::setw(14) << "TYPE" << std::setw(11) << "PHASE"
+                        << std::setw(10) << "TIME" << "COST\n";
+            for (const auto& j : ids) {
+              if (!job::valid_job_id(j)) continue;
+              auto jc = cost_of(c.session, s3, c.bucket, j);
+              total += jc.usd;
+              if (g.json) {
+                out.push_back({{"job_id", jc.id}, {"instance_type", jc.instance_type}, {"phase", jc.phase},
+                               {"seconds", jc.ran.count()}, {"usd", jc.usd}, {"price_known", jc.known}});
+              } else {
+                std::cout << std::setw(48) << jc.id << std::setw(14) << jc.instance_type << std::setw(11) << jc.phase
+                          << std::setw(10) << job::format_duration(jc.ran)
+                          << (jc.known ? job::format_usd(jc.usd) : std::string("unknown")) << "\n";
+              }
+            }
+            if (g.json) {
+              std::cout << out.dump(2) << "\n";
+            } else {
+              std::cout << "total: " << job::format_usd(total)
+                        << " (instance time x us-east-1 list price, plus disk; excludes S3 storage and transfer)\n";
+            }
+            return 0;
+          }};
+}
+
+Command register_instances(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("instances", "List the instances hoist started (tag hoist:managed=true)");
+  auto all = std::make_shared<bool>(false);
+  auto job_filter = std::make_shared<std::string>();
+  app->add_flag("--all", *all, "Include terminated instances");
+  app->add_option("--job", *job_filter, "Only this job's instance");
+  app->add_flag("--json", g.json, "Print JSON");
+  add_aws_options(*app, g);
+  return {app, [all, job_filter, &g] {
+            auto session = aws::Session::create(g.aws);
+            aws::Ec2 ec2(session);
+            aws::Filters filters = {{"tag:" + std::string(job::kManagedTag), {"true"}}};
+            if (!*all) filters.push_back({"instance-state-name", {"pending", "running", "shutting-down", "stopping", "stopped"}});
+            if (!job_filter->empty()) filters.push_back({"tag:" + std::string(job::kJobTag), {*job_filter}});
+            auto found = ec2.describe_instances(filters);
+            nlohmann::json out = nlohmann::json::array();
+            if (!g.json)
+              std::cout << std::left << std::setw(22) << "INSTANCE" << std::setw(14) << "TYPE" << std::setw(15)
+                        << "STATE" << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED" << "JOB\n";
+            for (const auto& i : found) {
+              std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
+              if (g.json) {
+                out.push_back({{"instance_id", i.id}, {"instance_type", i.instance_type}, {"state", i.state},
+                               {"spot", i.lifecycle == "spot"}, {"launch_time", i.launch_time}, {"job_id", jobid}});
+              } else {
+                std::cout << std::setw(22) << i.id << std::setw(14) << i.instance_type << std::setw(15) << i.state
+                          << std::setw(8) << (i.lifecycle == "spot" ? "yes" : "no") << std::setw(22)
+                          << i.launch_time.substr(0, 19) << jobid << "\n";
+              }
+            }
+            if (g.json) std::cout << out.dump(2) << "\n";
+            return 0;
+          }};
+}
+
+}  // namespace hoist::cli

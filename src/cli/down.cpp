@@ -1,0 +1,148 @@
+// `hoist gc` ends what jobs left behind; `hoist down` also removes what hoist
+// keeps between jobs. Both find resources by their hoist tags, never by names
+// alone.
+#include <iostream>
+
+#include "aws/ec2.hpp"
+#include "aws/ecr.hpp"
+#include "aws/error.hpp"
+#include "aws/iam.hpp"
+#include "aws/s3.hpp"
+#include "cli/commands.hpp"
+#include "cli/context.hpp"
+#include "job/naming.hpp"
+#include "job/watcher.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace hoist::cli {
+namespace {
+
+void say(const std::string& s) { log::info("hoist: " + s); }
+
+// Terminates hoist instances whose job has ended or outlived its limit, and
+// removes per-job policies of jobs that are over. Returns what it ended.
+int collect_garbage(const Connected& c, bool dry_run) {
+  aws::Ec2 ec2(c.session);
+  aws::S3 s3(c.session);
+  int ended = 0;
+  auto alive = ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
+                                       {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
+  for (const auto& i : alive) {
+    std::string id = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
+    std::string why;
+    if (id.empty()) {
+      why = "it has no hoist:job tag";
+    } else if (auto st = job::read_status(s3, c.bucket, id); st && st->terminal()) {
+      why = "its job " + id + " ended (" + st->phase + ")";
+    } else if (auto spec = job::read_job(s3, c.bucket, id); !spec) {
+      why = "its job " + id + " is unknown in " + c.bucket;
+    } else {
+      auto age = job::seconds_between(i.launch_time, job::iso8601(std::chrono::system_clock::now()));
+      if (age && *age > spec->max_runtime + std::chrono::minutes(15)) why = "its job " + id + " outlived --max-runtime";
+    }
+    if (why.empty()) continue;
+    say(std::string(dry_run ? "would terminate " : "terminating ") + i.id + ": " + why);
+    if (!dry_run) ec2.terminate_instances({i.id});
+    ++ended;
+  }
+  aws::Iam iam(c.session);
+  const std::string role = job::role_name(c.account.region);
+  std::vector<std::string> policies;
+  try {
+    policies = iam.list_role_policies(role);
+  } catch (const aws::AwsError& e) {
+    if (!e.not_found()) throw;
+  }
+  for (const auto& p : policies) {
+    if (p.rfind("job-", 0) != 0) continue;
+    std::string id = p.substr(4);
+    auto st = job::read_status(s3, c.bucket, id);
+    if (st && !st->terminal()) continue;
+    say(std::string(dry_run ? "would remove " : "removing ") + "per-job policy " + p);
+    if (!dry_run) iam.delete_role_policy(role, p);
+    ++ended;
+  }
+  return ended;
+}
+
+}  // namespace
+
+Command register_gc(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand("gc", "End instances and permissions that finished jobs left behind");
+  auto dry_run = std::make_shared<bool>(false);
+  app->add_flag("--dry-run", *dry_run, "Only say what would be removed");
+  add_aws_options(*app, g);
+  return {app, [dry_run, &g] {
+            Connected c = connect(g.aws);
+            int n = collect_garbage(c, *dry_run);
+            if (n == 0) say("nothing to clean up");
+            return 0;
+          }};
+}
+
+Command register_down(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand(
+      "down", "Remove the ECR repositories and instance role; with --all also the bucket and every job in it");
+  auto all = std::make_shared<bool>(false);
+  auto yes = std::make_shared<bool>(false);
+  app->add_flag("--all", *all, "Also empty and delete the bucket (all job records, logs and outputs)");
+  app->add_flag("-y,--yes", *yes, "Do not ask for confirmation");
+  add_aws_options(*app, g);
+  return {app, [all, yes, &g] {
+            Connected c = connect(g.aws);
+            if (!*yes) {
+              std::cerr << "hoist: this ends every running hoist instance and removes hoist's repositories and role in "
+                        << c.account.region
+                        << (*all ? " and the bucket " + c.bucket + " with every job's outputs" : "")
+                        << ". Continue? [y/N] " << std::flush;
+              std::string answer;
+              std::getline(std::cin, answer);
+              if (answer.empty() || (answer[0] != 'y' && answer[0] != 'Y')) {
+                say("nothing removed");
+                return static_cast<int>(Exit::cancelled);
+              }
+            }
+            aws::Ec2 ec2(c.session);
+            auto alive = ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
+                                                 {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
+            std::vector<std::string> ids;
+            for (const auto& i : alive) ids.push_back(i.id);
+            if (!ids.empty()) {
+              say("terminating " + std::to_string(ids.size()) + " running hoist instance(s)");
+              ec2.terminate_instances(ids);
+            }
+            aws::Ecr ecr(c.session);
+            for (const auto& name : ecr.list_repositories("hoist/")) {
+              say("deleting repository " + name);
+              ecr.delete_repository(name, true);
+            }
+            aws::Iam iam(c.session);
+            const std::string role = job::role_name(c.account.region);
+            if (auto profile = iam.get_instance_profile(role)) {
+              for (const auto& r : profile->roles) iam.remove_role_from_instance_profile(role, r);
+              iam.delete_instance_profile(role);
+              say("deleted instance profile " + role);
+            }
+            if (iam.get_role(role)) {
+              for (const auto& p : iam.list_role_policies(role)) iam.delete_role_policy(role, p);
+              iam.delete_role(role);
+              say("deleted role " + role);
+            }
+            if (*all) {
+              aws::S3 s3(c.session);
+              if (s3.head_bucket(c.bucket)) {
+                std::vector<std::string> keys;
+                s3.list_objects(c.bucket, "", [&](const aws::ObjectInfo& o) { keys.push_back(o.key); });
+                s3.delete_objects(c.bucket, keys);
+                s3.delete_bucket(c.bucket);
+                say("deleted bucket " + c.bucket + " (" + std::to_string(keys.size()) + " objects)");
+              }
+            } else {
+              say("kept bucket " + c.bucket + " (use --all to delete it and every job's outputs)");
+            }
+            return 0;
+          }};
+}
+
+}  // namespace hoist::cli

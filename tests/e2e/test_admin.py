@@ -1,0 +1,160 @@
+"""End-to-end tests of the account commands: `hoist instances`, `hoist cost`,
+`hoist gc` and `hoist down`, driving the REAL hoist binary against moto on
+127.0.0.1 and checking every effect with boto3.  No host runner here: a
+launched job stays in `launching`, which is what lets these tests hold a live
+job's instance still while they look at it.
+
+    python3 -m unittest tests/e2e/test_admin.py -v
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BUCKET, REGION, Emulator, write_tree  # noqa: E402
+
+ROLE = "hoist-instance-%s" % REGION
+MAIN = "import argparse\nap = argparse.ArgumentParser()\nap.add_argument('-i')\nap.add_argument('-o')\nap.parse_args()\n"
+
+
+def show(p):
+    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:])
+
+
+class AdminTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hoist-admin-e2e-")
+        cls.emu = Emulator(cls.tmp, runner=False).start()
+        project = write_tree(os.path.join(cls.tmp, "proj"), {"main.py": MAIN, "requirements.txt": ""})
+        inp = write_tree(os.path.join(cls.tmp, "in"), {"a.txt": "a\n"})
+        p = cls.emu.hoist("run", project, "-i", inp, "-o", os.path.join(cls.tmp, "out"), "--yes", "--detach")
+        if p.returncode != 0:
+            raise RuntimeError(show(p))
+        cls.job = p.stdout.strip()
+        cls.instance = cls.emu.job_instances(cls.job)[0]["InstanceId"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def hoist(self, *args):
+        return self.emu.hoist(*args, timeout=120)
+
+    def state(self, instance_id):
+        r = self.emu.ec2.describe_instances(InstanceIds=[instance_id])
+        return r["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+    def stray_instance(self, job_id):
+        """An instance tagged as hoist's, launched behind hoist's back."""
+        image = self.emu.ec2.describe_images()["Images"][0]["ImageId"]
+        r = self.emu.ec2.run_instances(
+            ImageId=image, InstanceType="t3.micro", MinCount=1, MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
+        return r["Instances"][0]["InstanceId"]
+
+    def test_1_instances_lists_the_running_job(self):
+        p = self.hoist("instances", "--json")
+        self.assertEqual(p.returncode, 0, show(p))
+        rows = json.loads(p.stdout)
+        mine = [r for r in rows if r["instance_id"] == self.instance]
+        self.assertEqual(len(mine), 1, rows)
+        self.assertEqual(mine[0]["job_id"], self.job)
+        self.assertEqual(mine[0]["state"], self.state(self.instance))
+        self.assertFalse(mine[0]["spot"])
+        table = self.hoist("instances")
+        self.assertEqual(table.returncode, 0, show(table))
+        line = [l for l in table.stdout.splitlines() if self.instance in l]
+        self.assertEqual(len(line), 1, table.stdout)
+        self.assertIn(self.job, line[0])
+        only = self.hoist("instances", "--job", "nosuch-20000101-000000-abcd", "--json")
+        self.assertEqual(json.loads(only.stdout), [])
+
+    def test_2_cost_of_a_job_and_of_all(self):
+        p = self.hoist("cost", self.job, "--json")
+        self.assertEqual(p.returncode, 0, show(p))
+        rows = json.loads(p.stdout)
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        self.assertEqual(row["job_id"], self.job)
+        self.assertEqual(row["phase"], "launching")
+        self.assertTrue(row["price_known"])
+        self.assertGreaterEqual(row["seconds"], 0)
+        self.assertLess(row["seconds"], 600)
+        self.assertGreaterEqual(row["usd"], 0)
+        # the price is the one job.json recorded at launch
+        spec = self.emu.get_json("jobs/%s/job.json" % self.job)
+        self.assertIsNotNone(spec)
+        table = self.hoist("cost")
+        self.assertEqual(table.returncode, 0, show(table))
+        self.assertIn(self.job, table.stdout)
+        self.assertRegex(table.stdout, r"total: \$\d+\.\d+")
+        missing = self.hoist("cost", "nosuch-20000101-000000-abcd")
+        self.assertEqual(missing.returncode, 16, show(missing))
+        bad = self.hoist("cost", "NOT A JOB")
+        self.assertEqual(bad.returncode, 15, show(bad))
+
+    def test_3_gc_ends_only_what_is_left_over(self):
+        stray = self.stray_instance("ghost-20000101-000000-abcd")  # no such job in the bucket
+        # a live job's instance left running after its job ended, and its per-job grant
+        ended = self.stray_instance("ended-20000101-000000-wxyz")
+        self.emu.s3.put_object(Bucket=BUCKET, Key="jobs/ended-20000101-000000-wxyz/status.json",
+                               Body=json.dumps({"phase": "succeeded", "exit_code": 0}).encode())
+        self.emu.iam.put_role_policy(RoleName=ROLE, PolicyName="job-ended-20000101-000000-wxyz",
+                                     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                                         {"Effect": "Allow", "Action": "s3:GetObject",
+                                          "Resource": "arn:aws:s3:::x/*"}]}))
+        dry = self.hoist("gc", "--dry-run")
+        self.assertEqual(dry.returncode, 0, show(dry))
+        self.assertIn("would terminate " + stray, dry.stderr)
+        self.assertIn("would terminate " + ended, dry.stderr)
+        self.assertIn("would remove per-job policy job-ended-20000101-000000-wxyz", dry.stderr)
+        self.assertEqual(self.state(stray), "running")
+        self.assertIn("job-ended-20000101-000000-wxyz",
+                      self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"])
+
+        p = self.hoist("gc")
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn(self.state(stray), ("shutting-down", "terminated"))
+        self.assertIn(self.state(ended), ("shutting-down", "terminated"))
+        self.assertEqual(self.state(self.instance), "running", "gc ended a live job's instance")
+        self.assertNotIn("job-ended-20000101-000000-wxyz",
+                         self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"])
+        again = self.hoist("gc")
+        self.assertEqual(again.returncode, 0, show(again))
+        self.assertIn("nothing to clean up", again.stderr)
+
+    def test_4_down_asks_then_removes_all_but_the_bucket_then_the_bucket(self):
+        no = self.hoist("down")  # stdin is empty: the answer is no
+        self.assertEqual(no.returncode, 23, show(no))
+        self.assertIn("nothing removed", no.stderr)
+        self.assertEqual(self.emu.iam.get_role(RoleName=ROLE)["Role"]["RoleName"], ROLE)
+
+        p = self.hoist("down", "--yes")
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn(self.state(self.instance), ("shutting-down", "terminated"))
+        repos = [r["repositoryName"] for r in self.emu.ecr.describe_repositories()["repositories"]]
+        self.assertEqual([r for r in repos if r.startswith("hoist/")], [])
+        roles = [r["RoleName"] for r in self.emu.iam.list_roles()["Roles"]]
+        self.assertNotIn(ROLE, roles)
+        profiles = [p["InstanceProfileName"] for p in self.emu.iam.list_instance_profiles()["InstanceProfiles"]]
+        self.assertNotIn(ROLE, profiles)
+        self.emu.s3.head_bucket(Bucket=BUCKET)  # kept
+        self.assertIn("kept bucket " + BUCKET, p.stderr)
+
+        p = self.hoist("down", "--all", "--yes")
+        self.assertEqual(p.returncode, 0, show(p))
+        buckets = [b["Name"] for b in self.emu.s3.list_buckets()["Buckets"]]
+        self.assertNotIn(BUCKET, buckets)
+        # and again, on an empty account: nothing to do, no error
+        p = self.hoist("down", "--all", "--yes")
+        self.assertEqual(p.returncode, 0, show(p))
+
+
+if __name__ == "__main__":
+    unittest.main()
