@@ -55,22 +55,13 @@ Command register_cost(CLI::App& parent, Globals& g) {
             if (!id->empty()) check_job_id(*id);
             Connected c = connect(g.aws);
             aws::S3 s3(c.session);
-            std::vector<std::string> ids;
-            if (!id->empty()) {
-              ids.push_back(*id);
-            } else if (s3.head_bucket(c.bucket)) {
-              std::vector<aws::ObjectInfo> objects;
-              std::vector<std::string> prefixes;
-              s3.list_delimited(c.bucket, "jobs/", objects, prefixes);
-              for (auto& p : prefixes) ids.push_back(p.substr(5, p.size() - 6));
-            }
+            std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
             double total = 0;
             nlohmann::json out = nlohmann::json::array();
             if (!g.json)
               std::cout << std::left << std::setw(48) << "JOB" << std::setw(14) << "TYPE" << std::setw(11) << "PHASE"
                         << std::setw(10) << "TIME" << "COST\n";
             for (const auto& j : ids) {
-              if (!job::valid_job_id(j)) continue;
               auto jc = cost_of(c.session, s3, c.bucket, j);
               total += jc.usd;
               if (g.json) {

@@ -13,23 +13,6 @@
 namespace hoist::cli {
 namespace {
 
-// Job ids in the bucket, newest first (ids sort by time within a project).
-std::vector<std::string> list_job_ids(aws::S3& s3, const std::string& bucket) {
-  std::vector<aws::ObjectInfo> objects;
-  std::vector<std::string> prefixes;
-  if (!s3.head_bucket(bucket)) return {};
-  s3.list_delimited(bucket, "jobs/", objects, prefixes);
-  std::vector<std::string> ids;
-  for (auto& p : prefixes) {
-    std::string id = p.substr(5, p.size() - 6);
-    if (job::valid_job_id(id)) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
-    return a.substr(a.size() - 20) > b.substr(b.size() - 20);
-  });
-  return ids;
-}
-
 void require_job_id(const std::string& id) {
   if (!job::valid_job_id(id))
     throw Fatal(Exit::bad_option, "'" + id + "' is not a job id (like wordcount-20261124-031500-ab12): see `hoist ls`");
@@ -40,7 +23,7 @@ int show_status(const std::string& id, Globals& g) {
   aws::S3 s3(c.session);
   std::string job_id = id;
   if (job_id.empty()) {
-    auto ids = list_job_ids(s3, c.bucket);
+    auto ids = job::list_job_ids(s3, c.bucket);
     if (ids.empty()) throw Fatal(Exit::not_found, "no jobs yet in " + c.bucket + ": start one with `hoist run`");
     job_id = ids.front();
   }
@@ -73,7 +56,7 @@ int show_status(const std::string& id, Globals& g) {
 int list_jobs(Globals& g) {
   Connected c = connect(g.aws);
   aws::S3 s3(c.session);
-  auto ids = list_job_ids(s3, c.bucket);
+  auto ids = job::list_job_ids(s3, c.bucket);
   nlohmann::json out = nlohmann::json::array();
   if (!g.json) std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE" << "UPDATED\n";
   for (const auto& id : ids) {

@@ -1,5 +1,6 @@
 #include "job/watcher.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -137,6 +138,22 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
     }
     std::this_thread::sleep_for(poll);
   }
+}
+
+std::vector<std::string> list_job_ids(aws::S3& s3, const std::string& bucket) {
+  std::vector<aws::ObjectInfo> objects;
+  std::vector<std::string> prefixes;
+  if (!s3.head_bucket(bucket)) return {};
+  s3.list_delimited(bucket, "jobs/", objects, prefixes);
+  std::vector<std::string> ids;
+  for (auto& p : prefixes) {
+    std::string id = p.substr(5, p.size() - 6);
+    if (valid_job_id(id)) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
+    return a.substr(a.size() - 20) > b.substr(b.size() - 20);
+  });
+  return ids;
 }
 
 DownloadStats download_prefix(aws::S3& s3, const std::string& s3_uri, const std::string& local_dir) {

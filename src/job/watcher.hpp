@@ -31,6 +31,10 @@ class LogFollower {
 std::optional<JobStatus> read_status(aws::S3& s3, const std::string& bucket, const std::string& job_id);
 std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id);
 
+// Job ids in the bucket, newest first (ids sort by time within a project);
+// empty when there is no bucket.
+std::vector<std::string> list_job_ids(aws::S3& s3, const std::string& bucket);
+
 struct WatchEvents {
   // Each phase once, in order, even ones that passed between two polls.
   std::function<void(const std::string& phase, const JobStatus&)> on_phase;

@@ -16,13 +16,6 @@
 namespace hoist::aws {
 namespace {
 
-std::shared_ptr<Session> moto_session(const test::MotoServer& moto) {
-  Overrides o;
-  o.region = "us-east-1";
-  o.endpoint_url = moto.endpoint();
-  return Session::create(o);
-}
-
 // AL2023 x86_64 in moto's us-east-1 images (moto/ec2/resources/latest_amis),
 // the value of its SSM parameter al2023-ami-kernel-default-x86_64.
 constexpr const char* kAmi = "ami-0ed094fb1304fd857";
@@ -31,7 +24,7 @@ class Ec2Test : public ::testing::Test {
  protected:
   void SetUp() override {
     auto& moto = test::MotoServer::instance();
-    ec2_ = std::make_unique<Ec2>(moto_session(moto));
+    ec2_ = std::make_unique<Ec2>(moto.session());
   }
   // A tag value no other test uses, so tests need no reset between them.
   static std::string unique(const std::string& base) {

@@ -14,13 +14,6 @@
 namespace hoist::aws {
 namespace {
 
-std::shared_ptr<Session> moto_session(const test::MotoServer& moto) {
-  Overrides o;
-  o.region = "us-east-1";
-  o.endpoint_url = moto.endpoint();
-  return Session::create(o);
-}
-
 // A minimal image manifest: enough for PutImage to record a tagged image.
 std::string manifest(char digest_char) {
   return nlohmann::json{
@@ -52,7 +45,7 @@ class EcrTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto& moto = test::MotoServer::instance();
-    ecr_ = std::make_unique<Ecr>(moto_session(moto));
+    ecr_ = std::make_unique<Ecr>(moto.session());
   }
   static std::string unique(const std::string& base) {
     static int n = 0;

@@ -15,13 +15,6 @@
 namespace hoist::aws {
 namespace {
 
-std::shared_ptr<Session> moto_session(const test::MotoServer& moto) {
-  Overrides o;
-  o.region = "us-east-1";
-  o.endpoint_url = moto.endpoint();
-  return Session::create(o);
-}
-
 constexpr const char* kTrust =
     R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]})";
 // Characters that must survive IAM's percent-encoding: & + % and spaces.
@@ -32,7 +25,7 @@ class IamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto& moto = test::MotoServer::instance();
-    iam_ = std::make_unique<Iam>(moto_session(moto));
+    iam_ = std::make_unique<Iam>(moto.session());
   }
   static std::string unique(const std::string& base) {
     static int n = 0;
@@ -139,6 +132,7 @@ TEST_F(IamTest, ListsFilterByPathAndFollowPages) {
   std::vector<std::string> got;
   for (const auto& r : roles) got.push_back(r.name);
   std::sort(got.begin(), got.end());
+  std::sort(names.begin(), names.end());  // "-10" sorts before "-9"
   EXPECT_EQ(got, names);
 
   std::string profile = unique("lprofile");

@@ -17,11 +17,7 @@ struct StagingTest : ::testing::Test {
   std::shared_ptr<aws::Session> session;
   fs::path dir;
   void SetUp() override {
-    auto& moto = test::MotoServer::instance();
-    aws::Overrides o;
-    o.endpoint_url = moto.endpoint();
-    o.region = "us-east-1";
-    session = aws::Session::create(o);
+    session = test::MotoServer::instance().session();
     std::string t = (fs::temp_directory_path() / "hoist-stage-XXXXXX").string();
     dir = ::mkdtemp(t.data());
   }

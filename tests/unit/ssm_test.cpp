@@ -11,13 +11,6 @@
 namespace hoist::aws {
 namespace {
 
-std::shared_ptr<Session> moto_session(const test::MotoServer& moto) {
-  Overrides o;
-  o.region = "us-east-1";
-  o.endpoint_url = moto.endpoint();
-  return Session::create(o);
-}
-
 constexpr const char* kX86 = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 constexpr const char* kArm = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
 constexpr const char* kGpu =
@@ -27,7 +20,7 @@ class SsmTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto& moto = test::MotoServer::instance();
-    session_ = moto_session(moto);
+    session_ = moto.session();
     ssm_ = std::make_unique<Ssm>(session_);
   }
   std::shared_ptr<Session> session_;

@@ -15,6 +15,8 @@
 #include <string>
 #include <thread>
 
+#include "aws/client.hpp"
+
 namespace hoist::test {
 
 inline int free_port() {
@@ -49,6 +51,13 @@ class MotoServer {
     return server;
   }
   [[nodiscard]] std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // A session on this server in us-east-1, with its fake credentials.
+  [[nodiscard]] std::shared_ptr<aws::Session> session() const {
+    aws::Overrides o;
+    o.region = "us-east-1";
+    o.endpoint_url = endpoint();
+    return aws::Session::create(o);
+  }
   // Forgets every resource (POST /moto-api/reset).
   void reset() const {
     std::string cmd = "curl -s -o /dev/null -X POST " + endpoint() + "/moto-api/reset";
