@@ -101,10 +101,10 @@ def dataset_files(data: Path) -> list[tuple[str, Path]]:
 # ---------------------------------------------------------------- emulator
 
 class Moto:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, name: str = "moto"):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "moto.log"
+        self.log_path = workdir / f"{name}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -262,10 +262,20 @@ def main() -> int:
     data = make_dataset(work, a.files, total)
     files = dataset_files(data)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
-    moto = Moto(run_dir)
-    env = clean_env(moto.endpoint)
-    print(f"# moto_server at {moto.endpoint}, log {moto.log_path}", flush=True)
+    moto = None
+    env: dict = {}
     rows: list[dict] = []
+
+    def fresh_emulator(tool: str):
+        """Each tool meets the same empty emulator: moto slows down (and its
+        clients' CPU goes up) as it holds more objects, which would otherwise
+        penalise whichever tool runs last."""
+        nonlocal moto, env
+        if moto is not None:
+            moto.stop()
+        moto = Moto(run_dir, f"moto-{tool}")
+        env = clean_env(moto.endpoint)
+        print(f"# {tool}: fresh moto_server at {moto.endpoint}, log {moto.log_path}", flush=True)
 
     def step(tool: str, run: str, fn):
         before = moto.mark()
@@ -287,6 +297,7 @@ def main() -> int:
         if "raw" in only:
             best = None
             for t in [int(x) for x in a.raw_threads.split(",")]:
+                fresh_emulator(f"raw-{t}")
                 bucket = f"bench-raw-{t}"
                 create_bucket(moto.endpoint, bucket)
                 r = step("raw-put", f"{t} thr", lambda: {"wall": raw_put_loop(moto.endpoint, bucket, files, t),
@@ -297,6 +308,7 @@ def main() -> int:
             limit = None
 
         if "aws" in only:
+            fresh_emulator("aws")
             create_bucket(moto.endpoint, "bench-aws")
             cmd = ["aws", "--endpoint-url", moto.endpoint, "s3", "sync", "--no-progress", "--only-show-errors",
                    str(data), "s3://bench-aws/in/"]
@@ -304,12 +316,14 @@ def main() -> int:
             step("aws-s3", "re-run", lambda: measure(cmd, env, run_dir, "aws-rerun"))
 
         if "rclone" in only:
+            fresh_emulator("rclone")
             create_bucket(moto.endpoint, "bench-rclone")
             cmd = ["rclone", "sync", str(data), "emu:bench-rclone/in"]
             step("rclone", "first", lambda: measure(cmd, env, run_dir, "rclone-first"))
             step("rclone", "re-run", lambda: measure(cmd, env, run_dir, "rclone-rerun"))
 
         if "hoist" in only:
+            fresh_emulator("hoist")
             # Warm the account (bucket, ECR repository, instance profile) with a
             # one-file input, so the measured runs are about staging.
             tiny = run_dir / "tiny"
@@ -331,7 +345,8 @@ def main() -> int:
                     r["sent_h"] = m.group(4)
                     print(f"           {m.group(0)}", flush=True)
     finally:
-        moto.stop()
+        if moto is not None:
+            moto.stop()
 
     # ------------------------------------------------------------ the table
     print()
