@@ -18,20 +18,11 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", globals.quiet, "Only errors");
 
   std::vector<cli::Command> commands = {
-      cli::register_run(app, globals),
-      cli::register_status(app, globals),
-      cli::register_ls(app, globals),
-      cli::register_logs(app, globals),
-      cli::register_cancel(app, globals),
-      cli::register_results(app, globals),
-      cli::register_iam_policy(app, globals),
-      cli::register_cost(app, globals),
-      cli::register_instances(app, globals),
-      cli::register_gc(app, globals),
-      cli::register_down(app, globals),
-      cli::register_check(app, globals),
-      cli::register_presign(app, globals),
-      cli::register_s3(app, globals),
+      cli::register_run(app, globals),        cli::register_status(app, globals), cli::register_ls(app, globals),
+      cli::register_logs(app, globals),       cli::register_cancel(app, globals), cli::register_results(app, globals),
+      cli::register_iam_policy(app, globals), cli::register_cost(app, globals),   cli::register_instances(app, globals),
+      cli::register_gc(app, globals),         cli::register_down(app, globals),   cli::register_check(app, globals),
+      cli::register_presign(app, globals),    cli::register_s3(app, globals),
   };
 
   try {
@@ -51,9 +42,7 @@ int main(int argc, char** argv) {
     return static_cast<int>(e.code());
   } catch (const aws::AwsError& e) {
     std::cerr << "hoist: error: " << log::redact(aws::describe(e)) << '\n';
-    return static_cast<int>(e.access_denied() ? Exit::access_denied
-                            : e.http_status == 0 ? Exit::network
-                                                 : Exit::aws);
+    return static_cast<int>(e.access_denied() ? Exit::access_denied : e.http_status == 0 ? Exit::network : Exit::aws);
   } catch (const std::exception& e) {
     std::cerr << "hoist: internal error: " << log::redact(e.what()) << '\n';
     return static_cast<int>(Exit::internal);

@@ -18,27 +18,39 @@ bool is_expired_token(std::string_view code) {
   return code == "ExpiredToken" || code == "ExpiredTokenException" || code == "RequestExpired";
 }
 
-std::string attempt_line(const Service& service, std::string_view operation, const std::string& outcome,
-                         int attempt) {
+std::string attempt_line(const Service& service, std::string_view operation, const std::string& outcome, int attempt) {
   return service.id + " " + std::string(operation) + " -> " + outcome + " (attempt " + std::to_string(attempt) + ")";
 }
 
 // A code for a response without a parseable body (S3 HEAD, a proxy page).
 std::string code_from_status(long status) {
   switch (status) {
-    case 400: return "BadRequest";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "NotFound";
-    case 405: return "MethodNotAllowed";
-    case 409: return "Conflict";
-    case 412: return "PreconditionFailed";
-    case 429: return "TooManyRequests";
-    case 500: return "InternalError";
-    case 502: return "BadGateway";
-    case 503: return "ServiceUnavailable";
-    case 504: return "GatewayTimeout";
-    default: return "HTTP" + std::to_string(status);
+    case 400:
+      return "BadRequest";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "NotFound";
+    case 405:
+      return "MethodNotAllowed";
+    case 409:
+      return "Conflict";
+    case 412:
+      return "PreconditionFailed";
+    case 429:
+      return "TooManyRequests";
+    case 500:
+      return "InternalError";
+    case 502:
+      return "BadGateway";
+    case 503:
+      return "ServiceUnavailable";
+    case 504:
+      return "GatewayTimeout";
+    default:
+      return "HTTP" + std::to_string(status);
   }
 }
 
@@ -158,8 +170,8 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
       response = http_send(request, session_->http);
     } catch (const TransportError& e) {
       log::verbose(attempt_line(service_, operation, "no response", attempt));
-      const auto delay = e.retryable ? policy.next_delay(attempt, Retryability::transient, true, std::nullopt)
-                                     : std::nullopt;
+      const auto delay =
+          e.retryable ? policy.next_delay(attempt, Retryability::transient, true, std::nullopt) : std::nullopt;
       if (!delay)
         throw AwsError(service_.id, std::string(operation), "NetworkError",
                        "no response from " + request.endpoint + " after " + std::to_string(attempt) +
@@ -170,9 +182,9 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
       continue;
     }
 
-    const bool ok = (response.status >= 200 && response.status < 300) ||
-                    std::find(options.ok_statuses.begin(), options.ok_statuses.end(), response.status) !=
-                        options.ok_statuses.end();
+    const bool ok =
+        (response.status >= 200 && response.status < 300) ||
+        std::find(options.ok_statuses.begin(), options.ok_statuses.end(), response.status) != options.ok_statuses.end();
     if (ok) {
       log::verbose(attempt_line(service_, operation, std::to_string(response.status), attempt));
       policy.on_success(attempt > 1, last_retry_was_timeout);
@@ -189,11 +201,10 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
       --attempt;
       continue;
     }
-    const auto delay = policy.next_delay(attempt, classify(response.status, error.code), false,
-                                         retry_after_hint(response.headers));
+    const auto delay =
+        policy.next_delay(attempt, classify(response.status, error.code), false, retry_after_hint(response.headers));
     if (!delay)
-      throw AwsError(service_.id, std::string(operation), error.code, error.message, error.request_id,
-                     response.status);
+      throw AwsError(service_.id, std::string(operation), error.code, error.message, error.request_id, response.status);
     last_retry_was_timeout = false;
     policy.sleep(*delay);
   }

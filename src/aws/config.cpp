@@ -54,7 +54,9 @@ std::string endpoint_id(const std::string& service) {
   return lower(id);
 }
 
-bool truthy(const std::optional<std::string>& v) { return v && lower(trim(*v)) == "true"; }
+bool truthy(const std::optional<std::string>& v) {
+  return v && lower(trim(*v)) == "true";
+}
 
 }  // namespace
 
@@ -123,8 +125,8 @@ Config Config::load(const Overrides& overrides) {
   // botocore: ProfileNotFound for a named profile that is in neither file
   // (an unnamed default may be absent: there may be no files at all).
   if (c.profile_explicit_ && !c.has_profile(c.profile_name_)) {
-    throw Fatal(Exit::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path +
-                                  " or " + c.credentials_path);
+    throw Fatal(Exit::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path + " or " +
+                                  c.credentials_path);
   }
   return c;
 }

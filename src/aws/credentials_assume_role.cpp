@@ -28,9 +28,13 @@ std::shared_ptr<Session> sts_session(const Config& config, std::shared_ptr<Crede
   return s;
 }
 
-bool has_static_keys(const IniSection& s) { return s.count("aws_access_key_id") || s.count("aws_secret_access_key"); }
+bool has_static_keys(const IniSection& s) {
+  return s.count("aws_access_key_id") || s.count("aws_secret_access_key");
+}
 
-bool is_role_profile(const IniSection& s) { return s.count("role_arn") && !s.count("web_identity_token_file"); }
+bool is_role_profile(const IniSection& s) {
+  return s.count("role_arn") && !s.count("web_identity_token_file");
+}
 
 std::optional<std::string> value(const IniSection& s, const std::string& key) {
   auto it = s.find(key);

@@ -75,7 +75,8 @@ class ContainerProvider : public CredentialProvider {
     for (int attempt = 0; attempt < 3; ++attempt) {
       try {
         HttpResponse r = http_send(req, http);
-        if (r.status == 200) return parse_metadata_credentials(r.body, "the container credentials endpoint", "container");
+        if (r.status == 200)
+          return parse_metadata_credentials(r.body, "the container credentials endpoint", "container");
         last_error = "HTTP " + std::to_string(r.status);
         if (r.status < 500) break;
       } catch (const TransportError& e) {

@@ -74,7 +74,8 @@ Output run_shell(const std::string& command) {
 
 class ProcessProvider : public CredentialProvider {
  public:
-  ProcessProvider(std::string profile, std::string command) : profile_(std::move(profile)), command_(std::move(command)) {}
+  ProcessProvider(std::string profile, std::string command)
+      : profile_(std::move(profile)), command_(std::move(command)) {}
 
  protected:
   Credentials fetch() override {
@@ -82,8 +83,8 @@ class ProcessProvider : public CredentialProvider {
     Output r = run_shell(command_);
     if (r.status != 0) {
       std::string first = r.err.substr(0, r.err.find('\n'));
-      throw Fatal(Exit::config, what + " exited with status " + std::to_string(r.status) +
-                                    (first.empty() ? "" : ": " + first));
+      throw Fatal(Exit::config,
+                  what + " exited with status " + std::to_string(r.status) + (first.empty() ? "" : ": " + first));
     }
     nlohmann::json j;
     try {

@@ -68,7 +68,9 @@ int base64_value(char c) {
 
 }  // namespace
 
-std::string sha256_hex(std::string_view data) { return hex(digest(sha256_md(), data)); }
+std::string sha256_hex(std::string_view data) {
+  return hex(digest(sha256_md(), data));
+}
 
 // RFC 2104 on the fetched digest: H((K ^ opad) || H((K ^ ipad) || data)),
 // K being the key (hashed first when longer than the 64-byte block) padded
@@ -136,7 +138,9 @@ std::string base64_decode(std::string_view text) {
   return out;
 }
 
-std::string md5_base64(std::string_view data) { return base64(digest(md5_md(), data)); }
+std::string md5_base64(std::string_view data) {
+  return base64(digest(md5_md(), data));
+}
 
 struct Sha256::Impl {
   MdCtx ctx = new_digest(sha256_md());
@@ -149,7 +153,9 @@ void Sha256::update(const void* data, std::size_t size) {
   if (EVP_DigestUpdate(impl_->ctx.get(), data, size) != 1) throw std::runtime_error("OpenSSL digest failed");
 }
 
-std::string Sha256::hex_digest() { return hex(finish(impl_->ctx.get())); }
+std::string Sha256::hex_digest() {
+  return hex(finish(impl_->ctx.get()));
+}
 
 std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint64_t length) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -32,7 +32,6 @@ class Sha256 {
 
 // SHA-256 of a byte range of a file (whole file when length is npos), read in
 // fixed-size blocks. Throws std::runtime_error when the file cannot be read.
-std::string sha256_file(const std::string& path, std::uint64_t offset = 0,
-                        std::uint64_t length = UINT64_MAX);
+std::string sha256_file(const std::string& path, std::uint64_t offset = 0, std::uint64_t length = UINT64_MAX);
 
 }  // namespace hoist::aws

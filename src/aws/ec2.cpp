@@ -12,12 +12,16 @@
 namespace hoist::aws {
 namespace {
 
-Service ec2_service() { return Service{"ec2", "ec2", Protocol::query, "2016-11-15"}; }
+Service ec2_service() {
+  return Service{"ec2", "ec2", Protocol::query, "2016-11-15"};
+}
 
 // Direct child's text: EC2 repeats names at several depths (privateIpAddress
 // sits under networkInterfaceSet too), so a descendant search could pick the
 // wrong one.
-std::string text(const pugi::xml_node& node, const char* name) { return node.child(name).child_value(); }
+std::string text(const pugi::xml_node& node, const char* name) {
+  return node.child(name).child_value();
+}
 
 template <typename F>
 void each_item(const pugi::xml_node& set, F&& f) {
@@ -226,9 +230,10 @@ std::vector<InstanceTypeInfo> Ec2::describe_instance_types(const std::vector<std
   // At most 100 names per request.
   for (std::size_t start = 0; start < types.size(); start += 100) {
     QueryParams p;
-    add_list(p, "InstanceType",
-             std::vector<std::string>(types.begin() + static_cast<std::ptrdiff_t>(start),
-                                      types.begin() + static_cast<std::ptrdiff_t>(std::min(types.size(), start + 100))));
+    add_list(
+        p, "InstanceType",
+        std::vector<std::string>(types.begin() + static_cast<std::ptrdiff_t>(start),
+                                 types.begin() + static_cast<std::ptrdiff_t>(std::min(types.size(), start + 100))));
     query_paginate(client_, "DescribeInstanceTypes", p, "NextToken", "nextToken", [&](const pugi::xml_document& doc) {
       each_item(doc.document_element().child("instanceTypeSet"),
                 [&](const pugi::xml_node& item) { out.push_back(parse_instance_type(item)); });

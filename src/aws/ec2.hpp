@@ -66,8 +66,8 @@ struct InstanceTypeInfo {
   int vcpus = 0;
   std::int64_t memory_mib = 0;
   int gpus = 0;
-  std::string gpu_name;          // "T4", "A10G"; "" without GPUs
-  std::string gpu_manufacturer;  // "NVIDIA", "AMD"
+  std::string gpu_name;             // "T4", "A10G"; "" without GPUs
+  std::string gpu_manufacturer;     // "NVIDIA", "AMD"
   std::int64_t gpu_memory_mib = 0;  // total over all GPUs
   std::vector<std::string> architectures;
   bool spot_supported = false;

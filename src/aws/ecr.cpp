@@ -76,8 +76,9 @@ Ecr::CreateResult Ecr::create_repository(const RepositorySpec& spec) {
   }
   auto existing = describe_repository(spec.name);
   // Deleted again between the two calls: vanishingly rare, and worth a retry by the caller.
-  if (!existing) throw AwsError("ecr", "CreateRepository", "RepositoryNotFoundException",
-                                "repository " + spec.name + " existed and then vanished", "", 0);
+  if (!existing)
+    throw AwsError("ecr", "CreateRepository", "RepositoryNotFoundException",
+                   "repository " + spec.name + " existed and then vanished", "", 0);
   return {*existing, false};
 }
 

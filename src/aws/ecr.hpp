@@ -34,9 +34,9 @@ struct EcrImageId {
 };
 
 struct EcrAuthorization {
-  std::string user;      // "AWS"
-  std::string password;  // a secret: never log it
-  std::string endpoint;  // https://<registry>.dkr.ecr.<region>.amazonaws.com
+  std::string user;       // "AWS"
+  std::string password;   // a secret: never log it
+  std::string endpoint;   // https://<registry>.dkr.ecr.<region>.amazonaws.com
   double expires_at = 0;  // seconds since the epoch
 };
 

@@ -16,15 +16,15 @@ std::string summary(const std::string& service, const std::string& operation, co
 }
 
 constexpr std::array<std::string_view, 9> kDeniedCodes = {
-    "AccessDenied",       "AccessDeniedException", "UnauthorizedOperation",
-    "UnauthorizedAccess", "AuthorizationError",    "Forbidden",
+    "AccessDenied",       "AccessDeniedException",       "UnauthorizedOperation",
+    "UnauthorizedAccess", "AuthorizationError",          "Forbidden",
     "NotAuthorized",      "AuthorizationErrorException", "UnauthorizedException",
 };
-constexpr std::array<std::string_view, 4> kExpiredCodes = {
-    "ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"};
-constexpr std::array<std::string_view, 6> kBadKeyCodes = {
-    "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId",
-    "AuthFailure",          "InvalidToken",                "IncompleteSignature"};
+constexpr std::array<std::string_view, 4> kExpiredCodes = {"ExpiredToken", "ExpiredTokenException", "RequestExpired",
+                                                           "TokenRefreshRequired"};
+constexpr std::array<std::string_view, 6> kBadKeyCodes = {"InvalidClientTokenId", "UnrecognizedClientException",
+                                                          "InvalidAccessKeyId",   "AuthFailure",
+                                                          "InvalidToken",         "IncompleteSignature"};
 
 bool one_of(std::string_view code, auto const& list) {
   for (auto c : list)
@@ -67,8 +67,7 @@ std::string hint(const AwsError& e) {
   if (e.code == "VcpuLimitExceeded" || e.code == "InstanceLimitExceeded" || e.code == "MaxSpotInstanceCountExceeded")
     return "An account quota is reached: request an increase in the Service Quotas console, or use a smaller "
            "instance.";
-  if (e.code == "InsufficientInstanceCapacity" || e.code == "SpotMaxPriceTooLow" ||
-      e.code == "InsufficientCapacity")
+  if (e.code == "InsufficientInstanceCapacity" || e.code == "SpotMaxPriceTooLow" || e.code == "InsufficientCapacity")
     return "AWS has no capacity for this instance type right now: try another type, region or on-demand.";
   if (e.http_status >= 500) return "AWS had an internal error; retry later.";
   return {};

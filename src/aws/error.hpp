@@ -8,14 +8,14 @@ namespace hoist::aws {
 
 class AwsError : public std::runtime_error {
  public:
-  AwsError(std::string service, std::string operation, std::string code, std::string message,
-           std::string request_id, long http_status);
-  std::string service;     // "s3"
-  std::string operation;   // "PutObject"
-  std::string code;        // "AccessDenied", or "NetworkError" when no response came
-  std::string aws_message; // the service's own message
+  AwsError(std::string service, std::string operation, std::string code, std::string message, std::string request_id,
+           long http_status);
+  std::string service;      // "s3"
+  std::string operation;    // "PutObject"
+  std::string code;         // "AccessDenied", or "NetworkError" when no response came
+  std::string aws_message;  // the service's own message
   std::string request_id;
-  long http_status;        // 0 when no response came
+  long http_status;  // 0 when no response came
 
   [[nodiscard]] bool is(std::string_view c) const { return code == c; }
   [[nodiscard]] bool access_denied() const;

@@ -28,7 +28,7 @@ struct Body {
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string endpoint;  // scheme://host[:port], no trailing slash
+  std::string endpoint;    // scheme://host[:port], no trailing slash
   std::string path = "/";  // as sent on the wire: already percent-encoded
   // Query parameters, raw (not encoded); encoded with SigV4's rules when sent.
   std::vector<std::pair<std::string, std::string>> query;

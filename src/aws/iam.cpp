@@ -6,9 +6,13 @@
 namespace hoist::aws {
 namespace {
 
-Service iam_service() { return Service{"iam", "iam", Protocol::query, "2010-05-08", /*global=*/true}; }
+Service iam_service() {
+  return Service{"iam", "iam", Protocol::query, "2010-05-08", /*global=*/true};
+}
 
-std::string text(const pugi::xml_node& node, const char* name) { return node.child(name).child_value(); }
+std::string text(const pugi::xml_node& node, const char* name) {
+  return node.child(name).child_value();
+}
 
 // "<Action>Result" under the response element.
 pugi::xml_node result(const pugi::xml_document& doc, const std::string& action) {
@@ -70,7 +74,9 @@ InstanceProfile parse_profile(const pugi::xml_node& node) {
   return p;
 }
 
-bool no_such_entity(const AwsError& e) { return e.is("NoSuchEntity"); }
+bool no_such_entity(const AwsError& e) {
+  return e.is("NoSuchEntity");
+}
 
 }  // namespace
 
@@ -123,8 +129,7 @@ std::vector<Role> Iam::list_roles(const std::string& path_prefix, int page_size)
   std::vector<Role> out;
   query_paginate(client_, "ListRoles",
                  {{"PathPrefix", path_prefix.empty() ? "/" : path_prefix}, {"MaxItems", std::to_string(page_size)}},
-                 "Marker", "Marker",
-                 [&](const pugi::xml_document& doc) {
+                 "Marker", "Marker", [&](const pugi::xml_document& doc) {
                    for (auto m : result(doc, "ListRoles").child("Roles").children("member"))
                      out.push_back(parse_role(m));
                  });
@@ -132,7 +137,8 @@ std::vector<Role> Iam::list_roles(const std::string& path_prefix, int page_size)
 }
 
 void Iam::put_role_policy(const std::string& role, const std::string& policy_name, const std::string& policy_json) {
-  query_call(client_, "PutRolePolicy", {{"RoleName", role}, {"PolicyName", policy_name}, {"PolicyDocument", policy_json}});
+  query_call(client_, "PutRolePolicy",
+             {{"RoleName", role}, {"PolicyName", policy_name}, {"PolicyDocument", policy_json}});
 }
 
 std::optional<std::string> Iam::get_role_policy(const std::string& role, const std::string& policy_name) {
@@ -223,8 +229,7 @@ std::vector<InstanceProfile> Iam::list_instance_profiles(const std::string& path
   std::string prefix = path_prefix.empty() ? "/" : path_prefix;
   std::vector<InstanceProfile> out;
   query_paginate(client_, "ListInstanceProfiles", {{"PathPrefix", prefix}, {"MaxItems", std::to_string(page_size)}},
-                 "Marker", "Marker",
-                 [&](const pugi::xml_document& doc) {
+                 "Marker", "Marker", [&](const pugi::xml_document& doc) {
                    for (auto m : result(doc, "ListInstanceProfiles").child("InstanceProfiles").children("member")) {
                      auto p = parse_profile(m);
                      // Filtered here too: moto ignores PathPrefix for this call.

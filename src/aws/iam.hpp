@@ -20,7 +20,7 @@ struct Role {
   std::string path;
   std::string role_id;
   std::string assume_role_policy;  // JSON, decoded
-  Tags tags;  // filled by get_role only (ListRoles returns none)
+  Tags tags;                       // filled by get_role only (ListRoles returns none)
 };
 
 struct RoleSpec {

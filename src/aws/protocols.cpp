@@ -36,8 +36,8 @@ std::string local_name(const char* name) {
 }  // namespace
 
 std::string xml_text(const pugi::xml_node& node, const char* name) {
-  const pugi::xml_node found =
-      node.find_node([name](const pugi::xml_node& n) { return n.type() == pugi::node_element && local_name(n.name()) == name; });
+  const pugi::xml_node found = node.find_node(
+      [name](const pugi::xml_node& n) { return n.type() == pugi::node_element && local_name(n.name()) == name; });
   return found ? found.text().get() : std::string();
 }
 

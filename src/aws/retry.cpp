@@ -14,11 +14,20 @@ namespace {
 
 // botocore/retries/standard.py ThrottledRetryableChecker._THROTTLED_ERROR_CODES.
 constexpr std::array<std::string_view, 14> kThrottlingCodes = {
-    "Throttling",         "ThrottlingException",       "ThrottledException",
-    "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-    "LimitExceededException", "RequestThrottled", "SlowDown",
-    "PriorRequestNotComplete", "EC2ThrottledException",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
 };
 // TransientRetryableChecker._TRANSIENT_ERROR_CODES, plus the codes of AWS's
 // own server faults, so they retry whatever status carries them.
@@ -70,8 +79,8 @@ std::optional<std::chrono::milliseconds> retry_after_hint(const Headers& headers
 int parse_max_attempts(std::string_view value, std::string_view source) {
   const auto parsed = parse_integer(value);
   if (!parsed || *parsed < 1 || *parsed > 100)
-    throw Fatal(Exit::config, std::string(source) + " must be a whole number from 1 to 100 (got \"" +
-                                  std::string(value) + "\")");
+    throw Fatal(Exit::config,
+                std::string(source) + " must be a whole number from 1 to 100 (got \"" + std::string(value) + "\")");
   return static_cast<int>(*parsed);
 }
 
@@ -101,7 +110,7 @@ std::optional<std::chrono::milliseconds> RetryPolicy::next_delay(int attempt, Re
 }
 
 void RetryPolicy::on_success(bool was_retry, bool last_retry_was_timeout) {
-  const int refund = !was_retry ? options_.success_refund
+  const int refund = !was_retry               ? options_.success_refund
                      : last_retry_was_timeout ? options_.timeout_retry_cost
                                               : options_.retry_cost;
   std::lock_guard lock(mutex_);

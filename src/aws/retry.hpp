@@ -35,7 +35,7 @@ class RetryPolicy {
     int max_attempts = 3;
     std::chrono::milliseconds base{1000};  // SDK standard: random * 2^attempt seconds
     std::chrono::milliseconds cap{20'000};
-    int budget = 500;          // retry quota tokens
+    int budget = 500;  // retry quota tokens
     int retry_cost = 5;
     int timeout_retry_cost = 10;
     int success_refund = 1;

@@ -32,7 +32,9 @@ S3Uri S3Uri::parse(std::string_view uri) {
   return out;
 }
 
-std::string S3Uri::str() const { return "s3://" + bucket + "/" + key; }
+std::string S3Uri::str() const {
+  return "s3://" + bucket + "/" + key;
+}
 
 S3::S3(std::shared_ptr<Session> session) : client_(std::move(session), Service{"s3", "s3", Protocol::rest_xml, ""}) {}
 
@@ -113,9 +115,9 @@ pugi::xml_node parse_body(pugi::xml_document& doc, const HttpResponse& response,
 
 // One ListObjectsV2 page; returns the continuation token ("" when done).
 std::string list_v2_page(Client& client, const std::string& bucket, const std::string& prefix,
-                      const std::string& delimiter, const std::string& start_after, const std::string& token,
-                      const std::function<void(const ObjectInfo&)>& each,
-                      const std::function<void(const std::string&)>& each_prefix, int max_keys = 0) {
+                         const std::string& delimiter, const std::string& start_after, const std::string& token,
+                         const std::function<void(const ObjectInfo&)>& each,
+                         const std::function<void(const std::string&)>& each_prefix, int max_keys = 0) {
   HttpRequest r;
   r.path = bucket_path(bucket);
   r.query = {{"list-type", "2"}, {"encoding-type", "url"}};
@@ -150,13 +152,15 @@ void S3::list_objects(const std::string& bucket, const std::string& prefix,
   std::string token;
   do {
     token = list_v2_page(client_, bucket, prefix, "", token.empty() ? start_after : "", token, each,
-                      [](const std::string&) {});
+                         [](const std::string&) {});
   } while (!token.empty());
 }
 
 bool S3::list_page(const std::string& bucket, const std::string& prefix, const std::string& start_after, int max_keys,
                    const std::function<void(const ObjectInfo&)>& each) {
-  return !list_v2_page(client_, bucket, prefix, "", start_after, "", each, [](const std::string&) {}, max_keys).empty();
+  return !list_v2_page(
+              client_, bucket, prefix, "", start_after, "", each, [](const std::string&) {}, max_keys)
+              .empty();
 }
 
 void S3::list_delimited(const std::string& bucket, const std::string& prefix, std::vector<ObjectInfo>& objects,

@@ -16,7 +16,7 @@ namespace hoist::aws {
 
 struct S3Uri {
   std::string bucket;
-  std::string key;  // may be empty or a prefix
+  std::string key;                           // may be empty or a prefix
   static S3Uri parse(std::string_view uri);  // throws Fatal(Exit::bad_option)
   [[nodiscard]] std::string str() const;
 };
@@ -34,7 +34,7 @@ struct TransferProgress {
 
 struct TransferOptions {
   std::uint64_t multipart_threshold = 16ull << 20;  // above this: multipart / ranged GET
-  std::uint64_t part_size = 8ull << 20;               // grown to keep parts <= 10,000
+  std::uint64_t part_size = 8ull << 20;             // grown to keep parts <= 10,000
   std::size_t parallelism = 8;
   TransferProgress progress;
 };
@@ -79,8 +79,8 @@ class S3 {
                     const std::function<void(const ObjectInfo&)>& each, const std::string& start_after = "");
   // One ListObjectsV2 page (at most max_keys objects after start_after);
   // returns true when more follow. Implemented in s3_page.cpp.
-  bool list_page(const std::string& bucket, const std::string& prefix, const std::string& start_after,
-                 int max_keys, const std::function<void(const ObjectInfo&)>& each);
+  bool list_page(const std::string& bucket, const std::string& prefix, const std::string& start_after, int max_keys,
+                 const std::function<void(const ObjectInfo&)>& each);
   // Folder-like listing: objects directly under prefix and common prefixes.
   void list_delimited(const std::string& bucket, const std::string& prefix, std::vector<ObjectInfo>& objects,
                       std::vector<std::string>& prefixes);

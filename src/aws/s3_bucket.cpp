@@ -30,7 +30,8 @@ std::string encryption_xml() {
 
 std::string tagging_xml(const std::map<std::string, std::string>& tags) {
   std::string xml = std::string("<Tagging xmlns=\"") + kXmlns + "\"><TagSet>";
-  for (const auto& [k, v] : tags) xml += "<Tag><Key>" + xml_escape(k) + "</Key><Value>" + xml_escape(v) + "</Value></Tag>";
+  for (const auto& [k, v] : tags)
+    xml += "<Tag><Key>" + xml_escape(k) + "</Key><Value>" + xml_escape(v) + "</Value></Tag>";
   return xml + "</TagSet></Tagging>";
 }
 
@@ -99,7 +100,8 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
   } else if (settings.tls_only_policy) {
     configure("PutBucketPolicy", subresource_put(bucket, "policy", tls_only_policy(bucket, client_.region())));
   }
-  if (!settings.tags.empty()) configure("PutBucketTagging", subresource_put(bucket, "tagging", tagging_xml(settings.tags)));
+  if (!settings.tags.empty())
+    configure("PutBucketTagging", subresource_put(bucket, "tagging", tagging_xml(settings.tags)));
   return created;
 }
 

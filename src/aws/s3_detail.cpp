@@ -9,7 +9,9 @@
 
 namespace hoist::aws::s3_detail {
 
-std::string bucket_path(const std::string& bucket) { return "/" + bucket; }
+std::string bucket_path(const std::string& bucket) {
+  return "/" + bucket;
+}
 
 std::string object_path(const std::string& bucket, const std::string& key) {
   return "/" + bucket + "/" + sigv4::uri_encode(key, /*keep_slash=*/true);
@@ -45,14 +47,27 @@ std::string xml_escape(std::string_view s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       // S3 keys may hold CR; XML parsers would fold a raw one into LF.
-      case '\r': out += "&#13;"; break;
-      default: out += c;
+      case '\r':
+        out += "&#13;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -76,15 +91,14 @@ std::string partition(const std::string& region) {
 
 std::string tls_only_policy(const std::string& bucket, const std::string& region) {
   const std::string arn = "arn:" + partition(region) + ":s3:::" + bucket;
-  nlohmann::json policy = {
-      {"Version", "2012-10-17"},
-      {"Statement",
-       {{{"Sid", "DenyInsecureTransport"},
-         {"Effect", "Deny"},
-         {"Principal", "*"},
-         {"Action", "s3:*"},
-         {"Resource", {arn, arn + "/*"}},
-         {"Condition", {{"Bool", {{"aws:SecureTransport", "false"}}}}}}}}};
+  nlohmann::json policy = {{"Version", "2012-10-17"},
+                           {"Statement",
+                            {{{"Sid", "DenyInsecureTransport"},
+                              {"Effect", "Deny"},
+                              {"Principal", "*"},
+                              {"Action", "s3:*"},
+                              {"Resource", {arn, arn + "/*"}},
+                              {"Condition", {{"Bool", {{"aws:SecureTransport", "false"}}}}}}}}};
   return policy.dump();
 }
 

@@ -25,10 +25,14 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
+bool iequals(std::string_view a, std::string_view b) {
+  return lower(a) == lower(b);
+}
 
 // The ASCII characters Python's str.split() treats as whitespace.
-bool is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f'); }
+bool is_space(char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r') || (c >= '\x1c' && c <= '\x1f');
+}
 
 // botocore's _header_value: ' '.join(value.split()).
 std::string trim_all(std::string_view value) {
@@ -151,8 +155,8 @@ Trace run_steps(const HttpRequest& request, const Credentials& credentials, cons
 bool is_unsigned_header(std::string_view lower_name) {
   // botocore's SIGNED_HEADERS_BLACKLIST.
   static constexpr std::array<std::string_view, 11> kBlacklist = {
-      "connection", "expect",  "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-      "trailer",    "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
+      "connection",        "expect",  "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+      "transfer-encoding", "upgrade", "user-agent", "x-amzn-trace-id"};
   return std::find(kBlacklist.begin(), kBlacklist.end(), lower_name) != kBlacklist.end();
 }
 
@@ -162,8 +166,8 @@ std::string uri_encode(std::string_view s, bool keep_slash) {
   out.reserve(s.size() * 3);
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '_' || c == '.' || c == '~';
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                            c == '_' || c == '.' || c == '~';
     if (unreserved || (keep_slash && c == '/')) {
       out += ch;
     } else {
@@ -197,11 +201,15 @@ std::string canonical_uri(std::string_view path, bool s3_rules) {
   return uri_encode(remove_dot_segments(path), true);
 }
 
-std::string amz_date(std::chrono::system_clock::time_point t) { return format_time(t, "%Y%m%dT%H%M%SZ"); }
-std::string date_stamp(std::chrono::system_clock::time_point t) { return format_time(t, "%Y%m%d"); }
+std::string amz_date(std::chrono::system_clock::time_point t) {
+  return format_time(t, "%Y%m%dT%H%M%SZ");
+}
+std::string date_stamp(std::chrono::system_clock::time_point t) {
+  return format_time(t, "%Y%m%d");
+}
 
-std::string canonical_request(const HttpRequest& request, const SigningParams& params,
-                              std::string_view payload_hash, std::string* signed_headers_out) {
+std::string canonical_request(const HttpRequest& request, const SigningParams& params, std::string_view payload_hash,
+                              std::string* signed_headers_out) {
   std::string method = request.method;
   for (char& c : method) {
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
@@ -264,10 +272,9 @@ void sign(HttpRequest& request, const Credentials& credentials, const SigningPar
 
   std::string signed_headers;
   Trace steps = run_steps(request, credentials, params, payload_hash, &signed_headers);
-  request.headers.emplace_back("Authorization", std::string(kAlgorithm) +
-                                                    " Credential=" + credentials.access_key_id + "/" +
-                                                    credential_scope(params) + ", SignedHeaders=" + signed_headers +
-                                                    ", Signature=" + steps.signature);
+  request.headers.emplace_back("Authorization", std::string(kAlgorithm) + " Credential=" + credentials.access_key_id +
+                                                    "/" + credential_scope(params) + ", SignedHeaders=" +
+                                                    signed_headers + ", Signature=" + steps.signature);
   if (trace != nullptr) *trace = std::move(steps);
 }
 

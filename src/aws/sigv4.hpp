@@ -49,8 +49,8 @@ bool is_unsigned_header(std::string_view lower_name);
 // Includes every header of the request but the unsigned ones, plus host when
 // absent (names lower-cased, values trimmed
 // with inner runs of spaces folded, repeated headers joined with ',').
-std::string canonical_request(const HttpRequest& request, const SigningParams& params,
-                              std::string_view payload_hash, std::string* signed_headers_out = nullptr);
+std::string canonical_request(const HttpRequest& request, const SigningParams& params, std::string_view payload_hash,
+                              std::string* signed_headers_out = nullptr);
 // Step 2.
 std::string string_to_sign(std::string_view canonical_request, const SigningParams& params);
 // Step 3 (raw bytes).
@@ -68,8 +68,7 @@ struct Trace {
 // Adds Host, X-Amz-Date, x-amz-content-sha256 (S3, or when payload is
 // unsigned), X-Amz-Security-Token and Authorization headers to the request.
 // Hashes the body (file bodies are read in blocks) unless the hash is given.
-void sign(HttpRequest& request, const Credentials& credentials, const SigningParams& params,
-          Trace* trace = nullptr);
+void sign(HttpRequest& request, const Credentials& credentials, const SigningParams& params, Trace* trace = nullptr);
 
 // A presigned URL (query-string auth) valid for `expires` seconds (1..604800).
 // The session token, if any, is a signed query parameter. The payload is

@@ -26,7 +26,9 @@ Credentials read_credentials(const pugi::xml_node& root) {
 
 }  // namespace
 
-Service sts_service() { return Service{"sts", "sts", Protocol::query, kVersion}; }
+Service sts_service() {
+  return Service{"sts", "sts", Protocol::query, kVersion};
+}
 
 Sts::Sts(std::shared_ptr<Session> session) : client_(std::move(session), sts_service()) {}
 
@@ -67,8 +69,7 @@ Credentials assume_role_with_web_identity(const std::string& endpoint, const std
   }
   pugi::xml_document doc;
   if (!doc.load_string(resp.body.c_str())) {
-    throw AwsError("sts", "AssumeRoleWithWebIdentity", "MalformedResponse", "the response is not XML", "",
-                   resp.status);
+    throw AwsError("sts", "AssumeRoleWithWebIdentity", "MalformedResponse", "the response is not XML", "", resp.status);
   }
   return read_credentials(doc);
 }

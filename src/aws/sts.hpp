@@ -19,8 +19,8 @@ struct CallerIdentity {
 struct AssumeRoleRequest {
   std::string role_arn;
   std::string session_name;
-  std::string external_id;                      // optional
-  std::optional<std::chrono::seconds> duration; // optional (DurationSeconds)
+  std::string external_id;                       // optional
+  std::optional<std::chrono::seconds> duration;  // optional (DurationSeconds)
 };
 
 // The Service description of STS.

@@ -10,7 +10,8 @@
 namespace hoist::cli {
 
 Command register_check(CLI::App& parent, Globals& g) {
-  auto* app = parent.add_subcommand("check", "Check AWS credentials, region and endpoints (calls STS GetCallerIdentity)");
+  auto* app =
+      parent.add_subcommand("check", "Check AWS credentials, region and endpoints (calls STS GetCallerIdentity)");
   add_aws_options(*app, g);
   app->add_flag("--json", g.json, "Print one JSON object");
   Action action = [&g]() {

@@ -34,6 +34,8 @@ std::string human_bytes(double b) {
   return buf;
 }
 
-bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+bool stderr_is_tty() {
+  return ::isatty(STDERR_FILENO) == 1;
+}
 
 }  // namespace hoist::cli

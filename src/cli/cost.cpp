@@ -60,13 +60,18 @@ Command register_cost(CLI::App& parent, Globals& g) {
             nlohmann::json out = nlohmann::json::array();
             if (!g.json)
               std::cout << std::left << std::setw(48) << "JOB" << std::setw(14) << "TYPE" << std::setw(11) << "PHASE"
-                        << std::setw(10) << "TIME" << "COST\n";
+                        << std::setw(10) << "TIME"
+                        << "COST\n";
             for (const auto& j : ids) {
               auto jc = cost_of(c.session, s3, c.bucket, j);
               total += jc.usd;
               if (g.json) {
-                out.push_back({{"job_id", jc.id}, {"instance_type", jc.instance_type}, {"phase", jc.phase},
-                               {"seconds", jc.ran.count()}, {"usd", jc.usd}, {"price_known", jc.known}});
+                out.push_back({{"job_id", jc.id},
+                               {"instance_type", jc.instance_type},
+                               {"phase", jc.phase},
+                               {"seconds", jc.ran.count()},
+                               {"usd", jc.usd},
+                               {"price_known", jc.known}});
               } else {
                 std::cout << std::setw(48) << jc.id << std::setw(14) << jc.instance_type << std::setw(11) << jc.phase
                           << std::setw(10) << job::format_duration(jc.ran)
@@ -91,31 +96,38 @@ Command register_instances(CLI::App& parent, Globals& g) {
   app->add_option("--job", *job_filter, "Only this job's instance");
   app->add_flag("--json", g.json, "Print JSON");
   add_aws_options(*app, g);
-  return {app, [all, job_filter, &g] {
-            auto session = aws::Session::create(g.aws);
-            aws::Ec2 ec2(session);
-            aws::Filters filters = {{"tag:" + std::string(job::kManagedTag), {"true"}}};
-            if (!*all) filters.push_back({"instance-state-name", {"pending", "running", "shutting-down", "stopping", "stopped"}});
-            if (!job_filter->empty()) filters.push_back({"tag:" + std::string(job::kJobTag), {*job_filter}});
-            auto found = ec2.describe_instances(filters);
-            nlohmann::json out = nlohmann::json::array();
-            if (!g.json)
-              std::cout << std::left << std::setw(22) << "INSTANCE" << std::setw(14) << "TYPE" << std::setw(15)
-                        << "STATE" << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED" << "JOB\n";
-            for (const auto& i : found) {
-              std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
-              if (g.json) {
-                out.push_back({{"instance_id", i.id}, {"instance_type", i.instance_type}, {"state", i.state},
-                               {"spot", i.lifecycle == "spot"}, {"launch_time", i.launch_time}, {"job_id", jobid}});
-              } else {
-                std::cout << std::setw(22) << i.id << std::setw(14) << i.instance_type << std::setw(15) << i.state
-                          << std::setw(8) << (i.lifecycle == "spot" ? "yes" : "no") << std::setw(22)
-                          << i.launch_time.substr(0, 19) << jobid << "\n";
-              }
-            }
-            if (g.json) std::cout << out.dump(2) << "\n";
-            return 0;
-          }};
+  return {
+      app, [all, job_filter, &g] {
+        auto session = aws::Session::create(g.aws);
+        aws::Ec2 ec2(session);
+        aws::Filters filters = {{"tag:" + std::string(job::kManagedTag), {"true"}}};
+        if (!*all)
+          filters.push_back({"instance-state-name", {"pending", "running", "shutting-down", "stopping", "stopped"}});
+        if (!job_filter->empty()) filters.push_back({"tag:" + std::string(job::kJobTag), {*job_filter}});
+        auto found = ec2.describe_instances(filters);
+        nlohmann::json out = nlohmann::json::array();
+        if (!g.json)
+          std::cout << std::left << std::setw(22) << "INSTANCE" << std::setw(14) << "TYPE" << std::setw(15) << "STATE"
+                    << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED"
+                    << "JOB\n";
+        for (const auto& i : found) {
+          std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
+          if (g.json) {
+            out.push_back({{"instance_id", i.id},
+                           {"instance_type", i.instance_type},
+                           {"state", i.state},
+                           {"spot", i.lifecycle == "spot"},
+                           {"launch_time", i.launch_time},
+                           {"job_id", jobid}});
+          } else {
+            std::cout << std::setw(22) << i.id << std::setw(14) << i.instance_type << std::setw(15) << i.state
+                      << std::setw(8) << (i.lifecycle == "spot" ? "yes" : "no") << std::setw(22)
+                      << i.launch_time.substr(0, 19) << jobid << "\n";
+          }
+        }
+        if (g.json) std::cout << out.dump(2) << "\n";
+        return 0;
+      }};
 }
 
 }  // namespace hoist::cli

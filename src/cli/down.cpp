@@ -18,7 +18,9 @@
 namespace hoist::cli {
 namespace {
 
-void say(const std::string& s) { log::info("hoist: " + s); }
+void say(const std::string& s) {
+  log::info("hoist: " + s);
+}
 
 // Terminates hoist instances whose job has ended or outlived its limit, and
 // removes per-job policies of jobs that are over. Returns what it ended.
@@ -93,8 +95,7 @@ Command register_down(CLI::App& parent, Globals& g) {
             Connected c = connect(g.aws);
             if (!*yes) {
               std::cerr << "hoist: this ends every running hoist instance and removes hoist's repositories and role in "
-                        << c.account.region
-                        << (*all ? " and the bucket " + c.bucket + " with every job's outputs" : "")
+                        << c.account.region << (*all ? " and the bucket " + c.bucket + " with every job's outputs" : "")
                         << ". Continue? [y/N] " << std::flush;
               std::string answer;
               std::getline(std::cin, answer);
@@ -104,8 +105,9 @@ Command register_down(CLI::App& parent, Globals& g) {
               }
             }
             aws::Ec2 ec2(c.session);
-            auto alive = ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
-                                                 {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
+            auto alive =
+                ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
+                                        {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
             std::vector<std::string> ids;
             for (const auto& i : alive) ids.push_back(i.id);
             if (!ids.empty()) {

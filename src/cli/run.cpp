@@ -31,7 +31,9 @@ namespace hoist::cli {
 namespace {
 
 std::atomic<int> g_interrupts{0};
-void on_sigint(int) { g_interrupts.fetch_add(1); }
+void on_sigint(int) {
+  g_interrupts.fetch_add(1);
+}
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -40,7 +42,9 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-void say(const std::string& line) { log::info("hoist: " + line); }
+void say(const std::string& line) {
+  log::info("hoist: " + line);
+}
 
 std::string describe_type(const job::InstancePlan& plan) {
   std::string s = plan.type.name;
@@ -73,7 +77,8 @@ void check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
       throw Fatal(Exit::input_missing, "input " + o.input + " cannot be read (" + e.code +
                                            "): check the bucket name and that your credentials may list it");
     }
-    if (!any) throw Fatal(Exit::input_missing, "input " + o.input + " holds no objects: upload your inputs there first");
+    if (!any)
+      throw Fatal(Exit::input_missing, "input " + o.input + " holds no objects: upload your inputs there first");
   }
   if (job::is_s3_uri(o.output)) {
     auto uri = aws::S3Uri::parse(o.output);
@@ -85,7 +90,8 @@ void check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
                                                "): check its name and your permissions");
     }
     if (!exists)
-      throw Fatal(Exit::output_unwritable, "output bucket " + uri.bucket + " does not exist: create it or pick another -o");
+      throw Fatal(Exit::output_unwritable,
+                  "output bucket " + uri.bucket + " does not exist: create it or pick another -o");
   }
 }
 
@@ -117,16 +123,16 @@ int run_job(job::RunOptions o, Globals& g) {
   job.options = o;
   job.project = job::project_name(o);
   job.plan = job::plan_instance(o);
-  job.image = job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0);
+  job.image =
+      job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0);
   job.code = job::code_files(o.project_dir);
   if (!job::is_s3_uri(o.input)) {
     if (fs::is_directory(o.input)) {
       job.inputs = job::list_files(o.input);
     } else {
-      job::Manifest one = job::list_files(fs::path(o.input).parent_path().empty() ? "." : fs::path(o.input).parent_path().string(),
-                                          [&](const std::string& rel, bool is_dir) {
-                                            return is_dir || rel != fs::path(o.input).filename().string();
-                                          });
+      job::Manifest one = job::list_files(
+          fs::path(o.input).parent_path().empty() ? "." : fs::path(o.input).parent_path().string(),
+          [&](const std::string& rel, bool is_dir) { return is_dir || rel != fs::path(o.input).filename().string(); });
       job.inputs = std::move(one);
     }
   } else {
@@ -149,8 +155,8 @@ int run_job(job::RunOptions o, Globals& g) {
   job.id = job::new_job_id(job.project, job.created);
   job.repository = job::repository_name(job.project);
   job.registry = c.account.account_id + ".dkr.ecr." + job.region + ".amazonaws.com";
-  job.output_s3 = job::is_s3_uri(o.output) ? normalise_prefix_uri(o.output)
-                                           : "s3://" + job.bucket + "/" + job.prefix() + "output/";
+  job.output_s3 =
+      job::is_s3_uri(o.output) ? normalise_prefix_uri(o.output) : "s3://" + job.bucket + "/" + job.prefix() + "output/";
   aws::S3 s3(c.session);
 
   // Read-only probes all at once; nothing is created until every check of
@@ -236,15 +242,16 @@ int run_job(job::RunOptions o, Globals& g) {
   };
   auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show);
   if (tty) std::cerr << "\r";
-  say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) + "): sent " +
-      std::to_string(stats.uploaded_files) + " (" + human_bytes(static_cast<double>(stats.uploaded_bytes)) + ", " +
+  say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) +
+      "): sent " + std::to_string(stats.uploaded_files) + " (" +
+      human_bytes(static_cast<double>(stats.uploaded_bytes)) + ", " +
       human_bytes(stats.seconds > 0 ? static_cast<double>(stats.uploaded_bytes) / stats.seconds : 0) + "/s), skipped " +
-      std::to_string(stats.skipped_files) + " already uploaded (" + human_bytes(static_cast<double>(stats.skipped_bytes)) +
-      ")");
+      std::to_string(stats.skipped_files) + " already uploaded (" +
+      human_bytes(static_cast<double>(stats.skipped_bytes)) + ")");
 
-  const std::string foreign_input = !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
-  const std::string foreign_output =
-      aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
+  const std::string foreign_input =
+      !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
+  const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
   if (!foreign_input.empty() || !foreign_output.empty()) {
     aws::Iam iam(c.session);
     iam.put_role_policy(job::role_name(job.region), "job-" + job.id,
@@ -300,7 +307,8 @@ int run_job(job::RunOptions o, Globals& g) {
   std::signal(SIGINT, SIG_DFL);
   if (result.end == job::WatchEnd::detached) {
     std::cerr << "\n";
-    say("detached: the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) + ")");
+    say("detached: the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) +
+        ")");
     say("follow: " + follow + "    status: hoist status " + job.id + "    stop: hoist cancel " + job.id);
     return 130;
   }
@@ -335,8 +343,7 @@ int run_job(job::RunOptions o, Globals& g) {
   std::string state, launch_time;
   job::find_job_instance(c.session, job.id, &state, &launch_time);
   if (job.plan.price_known) {
-    auto ran = job::seconds_between(launch_time, job::iso8601(std::chrono::system_clock::now()))
-                   .value_or(wall);
+    auto ran = job::seconds_between(launch_time, job::iso8601(std::chrono::system_clock::now())).value_or(wall);
     say("cost: about " + job::format_usd(job.plan.cost_usd(ran)) + " (" + job.plan.type.name +
         (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(ran) + ")");
   }

@@ -45,7 +45,8 @@ int show_status(const std::string& id, Globals& g) {
             << "phase:     " << st->phase << "\n";
   if (st->exit_code) std::cout << "exit code: " << *st->exit_code << "\n";
   if (!st->error.empty()) std::cout << "error:     " << st->error << "\n";
-  std::cout << "instance:  " << (instance ? *instance + " (" + spec->instance_type + ", " + state + ")" : "none") << "\n"
+  std::cout << "instance:  " << (instance ? *instance + " (" + spec->instance_type + ", " + state + ")" : "none")
+            << "\n"
             << "created:   " << spec->created_at << "\n"
             << "updated:   " << st->updated_at << "\n"
             << "outputs:   " << spec->output_s3 << "\n"
@@ -58,7 +59,9 @@ int list_jobs(Globals& g) {
   aws::S3 s3(c.session);
   auto ids = job::list_job_ids(s3, c.bucket);
   nlohmann::json out = nlohmann::json::array();
-  if (!g.json) std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE" << "UPDATED\n";
+  if (!g.json)
+    std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE"
+              << "UPDATED\n";
   for (const auto& id : ids) {
     auto st = job::read_status(s3, c.bucket, id);
     std::string phase = st ? st->phase : "?";
@@ -90,6 +93,8 @@ Command register_ls(CLI::App& parent, Globals& g) {
   return {app, [&g] { return list_jobs(g); }};
 }
 
-void check_job_id(const std::string& id) { require_job_id(id); }
+void check_job_id(const std::string& id) {
+  require_job_id(id);
+}
 
 }  // namespace hoist::cli

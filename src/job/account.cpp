@@ -19,11 +19,10 @@ std::string partition_of(const std::string& region) {
 }
 
 std::string instance_trust_policy() {
-  return json{{"Version", "2012-10-17"},
-              {"Statement",
-               {{{"Effect", "Allow"},
-                 {"Principal", {{"Service", "ec2.amazonaws.com"}}},
-                 {"Action", "sts:AssumeRole"}}}}}
+  return json{
+      {"Version", "2012-10-17"},
+      {"Statement",
+       {{{"Effect", "Allow"}, {"Principal", {{"Service", "ec2.amazonaws.com"}}}, {"Action", "sts:AssumeRole"}}}}}
       .dump();
 }
 
@@ -78,8 +77,10 @@ std::string job_access_policy(const AccountFacts& a, const std::string& input_s3
                           {"Action", "s3:ListBucket"},
                           {"Resource", "arn:" + p + ":s3:::" + b},
                           {"Condition", {{"StringLike", {{"s3:prefix", k + "*"}}}}}});
-    statements.push_back(
-        {{"Sid", "ReadInputObjects"}, {"Effect", "Allow"}, {"Action", "s3:GetObject"}, {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
+    statements.push_back({{"Sid", "ReadInputObjects"},
+                          {"Effect", "Allow"},
+                          {"Action", "s3:GetObject"},
+                          {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
   }
   if (!output_s3.empty()) {
     auto [b, k] = split_s3(output_s3);
@@ -138,7 +139,8 @@ std::string user_policy(const AccountFacts& a) {
        {"Action", "ec2:RunInstances"},
        {"Resource",
         {"arn:" + p + ":ec2:" + r + "::image/*", "arn:" + p + ":ec2:" + r + ":" + id + ":subnet/*",
-         "arn:" + p + ":ec2:" + r + ":" + id + ":security-group/*", "arn:" + p + ":ec2:" + r + ":" + id + ":network-interface/*"}}},
+         "arn:" + p + ":ec2:" + r + ":" + id + ":security-group/*",
+         "arn:" + p + ":ec2:" + r + ":" + id + ":network-interface/*"}}},
       {{"Sid", "EndOwnInstances"},
        {"Effect", "Allow"},
        {"Action", "ec2:TerminateInstances"},

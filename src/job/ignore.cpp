@@ -77,7 +77,9 @@ std::string trim_trailing_spaces(std::string_view s) {
 
 }  // namespace
 
-bool glob_match(std::string_view pattern, std::string_view text) { return match(pattern, text); }
+bool glob_match(std::string_view pattern, std::string_view text) {
+  return match(pattern, text);
+}
 
 void IgnoreRules::add(std::string_view text, const std::string& base) {
   std::size_t pos = 0;

@@ -73,8 +73,8 @@ std::string user_data(const std::string& bucket, const std::string& job_id, cons
   at += 1;
   std::size_t line_end = at + marker.size() - 2;
   const std::string delimiter = "HOIST_AGENT_PY_EOF";
-  std::string inlined = "cat > \"$HOIST_AGENT\" <<'" + delimiter + "'\n" + agent + (agent.ends_with("\n") ? "" : "\n") +
-                        delimiter;
+  std::string inlined =
+      "cat > \"$HOIST_AGENT\" <<'" + delimiter + "'\n" + agent + (agent.ends_with("\n") ? "" : "\n") + delimiter;
   bootstrap.replace(at, line_end - at, inlined);
   std::string script = "#!/bin/bash\nHOIST_BUCKET=" + shell_quote(bucket) + "\nHOIST_JOB_ID=" + shell_quote(job_id) +
                        "\nHOIST_REGION=" + shell_quote(region) + "\n" + bootstrap;

@@ -31,7 +31,7 @@ Manifest list_files(const std::string& root, const std::function<bool(const std:
       continue;
     }
     if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
-    struct stat st{};
+    struct stat st {};
     if (::stat(p.c_str(), &st) != 0) continue;
     FileEntry e;
     e.path = p.string();
@@ -46,9 +46,8 @@ void hash_files(Manifest& manifest, std::size_t parallelism) {
   std::vector<FileEntry*> entries;
   entries.reserve(manifest.size());
   for (auto& [name, e] : manifest) entries.push_back(&e);
-  aws::parallel_for(entries.size(), parallelism, [&](std::size_t i) {
-    entries[i]->sha256 = aws::sha256_file(entries[i]->path);
-  });
+  aws::parallel_for(entries.size(), parallelism,
+                    [&](std::size_t i) { entries[i]->sha256 = aws::sha256_file(entries[i]->path); });
 }
 
 std::uint64_t total_bytes(const Manifest& manifest) {

@@ -32,7 +32,9 @@ std::uint64_t total_bytes(const Manifest& manifest);
 nlohmann::json to_json(const Manifest& manifest);
 
 // The key of a blob in the bucket.
-inline std::string blob_key(const std::string& sha256) { return "blobs/sha256/" + sha256; }
+inline std::string blob_key(const std::string& sha256) {
+  return "blobs/sha256/" + sha256;
+}
 
 // The key of a set marker: blobs/sets/<sha256 over the sorted "<sha256>
 // <size>" lines of a manifest's distinct blobs>. It is written only once every

@@ -37,15 +37,23 @@ bool valid_job_id(const std::string& id) {
 std::string bucket_name(const std::string& account_id, const std::string& region) {
   return "hoist-" + account_id + "-" + region;
 }
-std::string repository_name(const std::string& project) { return "hoist/" + project; }
-std::string role_name(const std::string& region) { return "hoist-instance-" + region; }
+std::string repository_name(const std::string& project) {
+  return "hoist/" + project;
+}
+std::string role_name(const std::string& region) {
+  return "hoist-instance-" + region;
+}
 
-std::map<std::string, std::string> managed_tags() { return {{kManagedTag, "true"}}; }
+std::map<std::string, std::string> managed_tags() {
+  return {{kManagedTag, "true"}};
+}
 std::map<std::string, std::string> job_tags(const std::string& job_id, const std::string& project) {
   return {{kManagedTag, "true"}, {kJobTag, job_id}, {kProjectTag, project}, {"Name", "hoist " + job_id}};
 }
 
-std::string job_prefix(const std::string& job_id) { return "jobs/" + job_id + "/"; }
+std::string job_prefix(const std::string& job_id) {
+  return "jobs/" + job_id + "/";
+}
 
 std::string console_url(const std::string& bucket, const std::string& region, const std::string& prefix) {
   return "https://s3.console.aws.amazon.com/s3/buckets/" + bucket + "?region=" + region + "&prefix=" + prefix +

@@ -32,11 +32,14 @@ std::string trim(std::string s) {
 
 }  // namespace
 
-bool is_s3_uri(const std::string& s) { return s.rfind("s3://", 0) == 0; }
+bool is_s3_uri(const std::string& s) {
+  return s.rfind("s3://", 0) == 0;
+}
 
 std::chrono::seconds parse_duration(const std::string& text, const std::string& option) {
   auto bad = [&] {
-    return Fatal(Exit::bad_option, option + " '" + text + "' is not a duration: use a number with a unit, like 90s, 45m, 4h or 1h30m");
+    return Fatal(Exit::bad_option,
+                 option + " '" + text + "' is not a duration: use a number with a unit, like 90s, 45m, 4h or 1h30m");
   };
   if (text.empty()) throw bad();
   long long total = 0;
@@ -47,11 +50,20 @@ std::chrono::seconds parse_duration(const std::string& text, const std::string& 
     if (i == start || i == text.size()) throw bad();
     long long n = std::stoll(text.substr(start, i - start));
     switch (text[i]) {
-      case 's': total += n; break;
-      case 'm': total += n * 60; break;
-      case 'h': total += n * 3600; break;
-      case 'd': total += n * 86400; break;
-      default: throw bad();
+      case 's':
+        total += n;
+        break;
+      case 'm':
+        total += n * 60;
+        break;
+      case 'h':
+        total += n * 3600;
+        break;
+      case 'd':
+        total += n * 86400;
+        break;
+      default:
+        throw bad();
     }
     ++i;
   }
@@ -159,21 +171,25 @@ void validate(const RunOptions& o) {
   std::error_code ec;
   fs::path dir(o.project_dir);
   if (!fs::is_directory(dir, ec))
-    throw Fatal(Exit::project_missing, "project folder '" + o.project_dir + "' does not exist or is not a folder: pass the folder holding your script");
+    throw Fatal(Exit::project_missing, "project folder '" + o.project_dir +
+                                           "' does not exist or is not a folder: pass the folder holding your script");
   if (!fs::is_regular_file(dir / "requirements.txt", ec))
-    throw Fatal(Exit::requirements_missing, "no requirements.txt in '" + o.project_dir +
-                                                "': add one listing the packages your script imports (it may be empty)");
+    throw Fatal(Exit::requirements_missing,
+                "no requirements.txt in '" + o.project_dir +
+                    "': add one listing the packages your script imports (it may be empty)");
   if (!safe_relative_name(o.script) || !fs::is_regular_file(dir / o.script, ec))
     throw Fatal(Exit::script_missing, "entry script '" + o.script + "' not found in '" + o.project_dir +
                                           "': pass --script NAME (relative to the project folder)");
   if (o.input.empty()) throw Fatal(Exit::input_missing, "no input given: pass -i FOLDER or -i s3://BUCKET/PREFIX");
   if (!is_s3_uri(o.input)) {
     if (!fs::exists(o.input, ec))
-      throw Fatal(Exit::input_missing, "input '" + o.input + "' does not exist: pass an existing folder or file, or an s3:// URI");
+      throw Fatal(Exit::input_missing,
+                  "input '" + o.input + "' does not exist: pass an existing folder or file, or an s3:// URI");
     if (::access(o.input.c_str(), R_OK) != 0)
       throw Fatal(Exit::input_missing, "input '" + o.input + "' is not readable: check its permissions");
   }
-  if (o.output.empty()) throw Fatal(Exit::output_unwritable, "no output given: pass -o FOLDER or -o s3://BUCKET/PREFIX");
+  if (o.output.empty())
+    throw Fatal(Exit::output_unwritable, "no output given: pass -o FOLDER or -o s3://BUCKET/PREFIX");
   if (!is_s3_uri(o.output)) {
     fs::path out(o.output);
     if (fs::exists(out, ec)) {
@@ -185,7 +201,8 @@ void validate(const RunOptions& o) {
       fs::path parent = fs::absolute(out, ec).parent_path();
       while (!parent.empty() && !fs::exists(parent, ec)) parent = parent.parent_path();
       if (parent.empty() || ::access(parent.c_str(), W_OK) != 0)
-        throw Fatal(Exit::output_unwritable, "cannot create output folder '" + o.output + "': its parent is not writable");
+        throw Fatal(Exit::output_unwritable,
+                    "cannot create output folder '" + o.output + "': its parent is not writable");
     }
   }
   if (o.cpus < 0 || o.gpus < 0 || o.memory_gib < 0)
@@ -208,8 +225,10 @@ std::string project_name(const RunOptions& o) {
   for (char c : name) {
     char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9');
-    if (ok) out += l;
-    else if (!out.empty() && out.back() != '-') out += '-';
+    if (ok)
+      out += l;
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   if (out.size() > 40) out.resize(40);

@@ -6,7 +6,9 @@
 
 namespace hoist::job {
 
-std::string Job::prefix() const { return job_prefix(id); }
+std::string Job::prefix() const {
+  return job_prefix(id);
+}
 
 nlohmann::json Job::to_json() const {
   nlohmann::json j;
@@ -63,7 +65,9 @@ bool is_terminal_phase(const std::string& p) {
   return p == "succeeded" || p == "failed" || p == "cancelled" || p == "preempted" || p == "timed_out";
 }
 
-bool JobStatus::terminal() const { return is_terminal_phase(phase); }
+bool JobStatus::terminal() const {
+  return is_terminal_phase(phase);
+}
 
 JobStatus JobStatus::from_json(const nlohmann::json& j) {
   JobStatus s;
@@ -73,7 +77,8 @@ JobStatus JobStatus::from_json(const nlohmann::json& j) {
   if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
   if (j.contains("instance_id") && j["instance_id"].is_string()) s.instance_id = j["instance_id"].get<std::string>();
   s.updated_at = j.value("updated_at", "");
-  if (j.contains("image") && j["image"].is_object() && j["image"].contains("reused") && j["image"]["reused"].is_boolean())
+  if (j.contains("image") && j["image"].is_object() && j["image"].contains("reused") &&
+      j["image"]["reused"].is_boolean())
     s.image_reused = j["image"]["reused"].get<bool>();
   return s;
 }

@@ -70,9 +70,8 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
   return missing;
 }
 
-void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
-                  StageStats& stats, const std::function<void(const StageStats&)>& progress,
-                  std::size_t parallelism) {
+void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs, StageStats& stats,
+                  const std::function<void(const StageStats&)>& progress, std::size_t parallelism) {
   std::mutex mutex;
   auto last_report = std::chrono::steady_clock::now();
   auto report = [&](std::uint64_t bytes) {
@@ -154,9 +153,8 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
   std::vector<std::string> new_markers;
   for (std::size_t i = 0; i < markers.size(); ++i)
     if (!marked[i]) new_markers.push_back(markers[i]);
-  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1), [&](std::size_t i) {
-    s3.put_object(bucket, new_markers[i], "", "application/octet-stream");
-  });
+  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1),
+                    [&](std::size_t i) { s3.put_object(bucket, new_markers[i], "", "application/octet-stream"); });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress) progress(stats);
   return stats;

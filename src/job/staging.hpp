@@ -38,9 +38,8 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
 
 // Uploads the given blobs in parallel (each large one in parallel parts);
 // `progress` is called from worker threads at most every ~100 ms.
-void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
-                  StageStats& stats, const std::function<void(const StageStats&)>& progress,
-                  std::size_t parallelism = 16);
+void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs, StageStats& stats,
+                  const std::function<void(const StageStats&)>& progress, std::size_t parallelism = 16);
 
 // Checks, uploads what is missing, and fills every field of the stats. A
 // manifest whose set marker (set_key) is in the bucket needs no other check;

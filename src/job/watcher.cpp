@@ -8,8 +8,8 @@
 
 #include "aws/ec2.hpp"
 #include "aws/error.hpp"
-#include "aws/iam.hpp"
 #include "aws/http.hpp"
+#include "aws/iam.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
 #include "util/error.hpp"
@@ -27,8 +27,8 @@ LogFollower::LogFollower(aws::S3& s3, std::string bucket, const std::string& job
 
 std::size_t LogFollower::poll(const std::function<void(const std::string&)>& each) {
   std::vector<std::string> keys;
-  s3_.list_objects(bucket_, prefix_, [&](const aws::ObjectInfo& o) { keys.push_back(o.key); },
-                   last_key_.empty() ? "" : last_key_);
+  s3_.list_objects(
+      bucket_, prefix_, [&](const aws::ObjectInfo& o) { keys.push_back(o.key); }, last_key_.empty() ? "" : last_key_);
   for (const auto& k : keys) {
     auto body = s3_.get_object_if_exists(bucket_, k);
     if (body) each(*body);

@@ -11,21 +11,21 @@ namespace hoist {
 // A job's script exit status is passed through unchanged instead.
 enum class Exit : int {
   ok = 0,
-  usage = 2,               // bad command line (CLI11)
-  config = 3,              // no credentials, no region, bad profile or config file
-  aws = 4,                 // an AWS request failed
-  access_denied = 5,       // AWS refused for lack of permission
-  network = 6,             // endpoint unreachable after retries
-  project_missing = 10,    // PROJECT_DIR does not exist or is not a folder
+  usage = 2,             // bad command line (CLI11)
+  config = 3,            // no credentials, no region, bad profile or config file
+  aws = 4,               // an AWS request failed
+  access_denied = 5,     // AWS refused for lack of permission
+  network = 6,           // endpoint unreachable after retries
+  project_missing = 10,  // PROJECT_DIR does not exist or is not a folder
   requirements_missing = 11,
   script_missing = 12,
-  input_missing = 13,      // INPUT does not exist / s3 input not readable
+  input_missing = 13,  // INPUT does not exist / s3 input not readable
   output_unwritable = 14,
-  bad_option = 15,         // an option value is invalid (duration, instance type, ...)
-  not_found = 16,          // a named job or object does not exist
+  bad_option = 15,  // an option value is invalid (duration, instance type, ...)
+  not_found = 16,   // a named job or object does not exist
   launch_failed = 20,
-  job_lost = 21,           // instance gone without a terminal status
-  timed_out = 22,          // --max-runtime reached
+  job_lost = 21,   // instance gone without a terminal status
+  timed_out = 22,  // --max-runtime reached
   cancelled = 23,
   preempted = 24,
   internal = 70,

@@ -16,8 +16,12 @@ void emit(std::string_view prefix, std::string_view message) {
 }
 }  // namespace
 
-void set_level(Level l) { g_level = l; }
-Level level() { return g_level; }
+void set_level(Level l) {
+  g_level = l;
+}
+Level level() {
+  return g_level;
+}
 void info(std::string_view m) {
   if (g_level >= Level::info) emit("", m);
 }
@@ -27,7 +31,9 @@ void verbose(std::string_view m) {
 void debug(std::string_view m) {
   if (g_level >= Level::debug) emit("hoist: debug: ", m);
 }
-void warn(std::string_view m) { emit("hoist: warning: ", m); }
+void warn(std::string_view m) {
+  emit("hoist: warning: ", m);
+}
 
 std::string redact(std::string_view text) {
   static const std::regex query(R"(((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=)[^&\s"']*)",

@@ -82,16 +82,20 @@ class ScopedEnv {
     for (const auto& [name, value] : vars) {
       const char* old = std::getenv(name);
       saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-      if (value != nullptr) ::setenv(name, value, 1);
-      else ::unsetenv(name);
+      if (value != nullptr)
+        ::setenv(name, value, 1);
+      else
+        ::unsetenv(name);
     }
   }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
   ~ScopedEnv() {
     for (const auto& [name, value] : saved_) {
-      if (value) ::setenv(name.c_str(), value->c_str(), 1);
-      else ::unsetenv(name.c_str());
+      if (value)
+        ::setenv(name.c_str(), value->c_str(), 1);
+      else
+        ::unsetenv(name.c_str());
     }
   }
 
@@ -164,14 +168,14 @@ TEST_F(ClientTest, ThrottlingIsRetriedWithBackOffAndTheRetryAfterHint) {
   EXPECT_EQ(client.send("DescribeInstances", get("/t")).status, 200);
   EXPECT_EQ(count("/t"), 3);
   ASSERT_EQ(delays_.size(), 2u);
-  EXPECT_LE(delays_[0], milliseconds(1000));  // random(0,1) * 1 s
-  EXPECT_EQ(delays_[1], milliseconds(3000));  // the hint beats a ceiling of 2 s
+  EXPECT_LE(delays_[0], milliseconds(1000));       // random(0,1) * 1 s
+  EXPECT_EQ(delays_[1], milliseconds(3000));       // the hint beats a ceiling of 2 s
   EXPECT_EQ(session_->retry->budget_left(), 495);  // -5 -5, +5 on success after retry
 }
 
 TEST_F(ClientTest, ServerErrorsAreRetriedThenSucceed) {
-  server().script("/5xx", {{{"status", 500}, {"code", "InternalError"}},
-                           {{"status", 503}, {"body", "<html>busy</html>"}}});
+  server().script("/5xx",
+                  {{{"status", 500}, {"code", "InternalError"}}, {{"status", 503}, {"body", "<html>busy</html>"}}});
   Client client(session_, kS3);
   EXPECT_EQ(client.send("GetObject", get("/5xx")).status, 200);
   EXPECT_EQ(count("/5xx"), 3);
@@ -283,8 +287,7 @@ TEST_F(ClientTest, AFileDownloadCutShortIsRewrittenAtItsOffset) {
   std::filesystem::remove(file);
   ASSERT_EQ(content.size(), 40100u);
   EXPECT_EQ(content.substr(0, 100), std::string(100, 'x'));
-  for (std::size_t i = 0; i < 40000; ++i)
-    ASSERT_EQ(static_cast<unsigned char>(content[100 + i]), i % 251) << i;
+  for (std::size_t i = 0; i < 40000; ++i) ASSERT_EQ(static_cast<unsigned char>(content[100 + i]), i % 251) << i;
 }
 
 TEST_F(ClientTest, ExpiredTokenRefreshesCredentialsAndRetriesOnce) {
@@ -341,9 +344,10 @@ TEST_F(ClientTest, LogsAttemptsButNeverSecrets) {
 }
 
 TEST_F(ClientTest, QueryCallSendsAFormAndParsesXml) {
-  server().script("/", {{{"body", "<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
-                                   "<regionInfo><item><regionName>eu-west-1</regionName></item></regionInfo>"
-                                   "</DescribeRegionsResponse>"}}});
+  server().script("/", {{{"body",
+                          "<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">"
+                          "<regionInfo><item><regionName>eu-west-1</regionName></item></regionInfo>"
+                          "</DescribeRegionsResponse>"}}});
   Client client(session_, kEc2);
   const auto doc = query_call(client, "DescribeRegions", {{"RegionName.1", "eu-west-1"}, {"Filter.1.Name", "a b/c"}});
   EXPECT_EQ(xml_text(*doc, "regionName"), "eu-west-1");
@@ -410,9 +414,8 @@ TEST_F(ClientTest, JsonPaginateFollowsTheToken) {
   server().script("/", {{{"body", R"({"items": [1], "nextToken": "n1"})"}}, {{"body", R"({"items": [2]})"}}});
   Client client(session_, kSsm);
   int pages = 0;
-  json_paginate(client, "ListThings", nullptr, "nextToken", [&](const nlohmann::json& page) {
-    EXPECT_EQ(page["items"][0], ++pages);
-  });
+  json_paginate(client, "ListThings", nullptr, "nextToken",
+                [&](const nlohmann::json& page) { EXPECT_EQ(page["items"][0], ++pages); });
   EXPECT_EQ(pages, 2);
   const auto requests = server().stats("/")["requests"];
   EXPECT_EQ(requests[0]["body"], "{}");

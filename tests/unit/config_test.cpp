@@ -1,8 +1,9 @@
 // The aws CLI's configuration: INI dialect, profiles, region and endpoint
 // precedence (botocore's answers).
+#include "aws/config.hpp"
+
 #include <gtest/gtest.h>
 
-#include "aws/config.hpp"
 #include "support/aws_env.hpp"
 #include "util/error.hpp"
 

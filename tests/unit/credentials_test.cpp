@@ -1,11 +1,12 @@
 // The credential chain's choices (which source wins), caching, and the
 // sources that need no network. Network sources are driven end to end in
 // tests/e2e/test_check.py.
+#include "aws/credentials.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include "aws/config.hpp"
-#include "aws/credentials.hpp"
 #include "aws/credentials_sources.hpp"
 #include "support/aws_env.hpp"
 #include "util/error.hpp"
@@ -16,7 +17,9 @@ namespace {
 using test::AwsEnv;
 using namespace std::chrono_literals;
 
-std::string source_of(const Overrides& o = {}) { return resolve_credentials(Config::load(o))->get().source; }
+std::string source_of(const Overrides& o = {}) {
+  return resolve_credentials(Config::load(o))->get().source;
+}
 
 Overrides profile(const std::string& name) {
   Overrides o;
@@ -51,8 +54,9 @@ TEST(Credentials, EnvironmentBeatsFilesButNotCommandLineProfile) {
   AwsEnv env;
   env.set("AWS_ACCESS_KEY_ID", "AKENV");
   env.set("AWS_SECRET_ACCESS_KEY", "SECRETENV");
-  env.credentials("[default]\naws_access_key_id=AKDEF\naws_secret_access_key=S\n"
-                  "[dev]\naws_access_key_id=AKDEV\naws_secret_access_key=S\n");
+  env.credentials(
+      "[default]\naws_access_key_id=AKDEF\naws_secret_access_key=S\n"
+      "[dev]\naws_access_key_id=AKDEV\naws_secret_access_key=S\n");
   EXPECT_EQ(source_of(), "environment");
   // botocore: --profile removes the environment provider...
   auto c = resolve_credentials(Config::load(profile("dev")))->get();
@@ -77,8 +81,9 @@ TEST(Credentials, PartialEnvironmentKeysAreFatal) {
 
 TEST(Credentials, SharedFileBeatsConfigFile) {
   AwsEnv env;
-  env.config("[profile p]\naws_access_key_id=AKCFG\naws_secret_access_key=S\n"
-             "[default]\naws_access_key_id=AKCFGDEF\naws_secret_access_key=S\naws_session_token=T\n");
+  env.config(
+      "[profile p]\naws_access_key_id=AKCFG\naws_secret_access_key=S\n"
+      "[default]\naws_access_key_id=AKCFGDEF\naws_secret_access_key=S\naws_session_token=T\n");
   EXPECT_EQ(source_of(profile("p")), "config-file (profile p)");
   auto c = resolve_credentials(Config::load({}))->get();
   EXPECT_EQ(c.source, "config-file (profile default)");
@@ -103,8 +108,9 @@ TEST(Credentials, NothingFound) {
   Exit code{};
   auto m = fatal_message([] { source_of(); }, &code);
   EXPECT_EQ(code, Exit::config);
-  EXPECT_EQ(m, "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws "
-               "configure`");
+  EXPECT_EQ(m,
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws "
+            "configure`");
 }
 
 TEST(Credentials, ImdsUnreachableMeansNothingFound) {
@@ -121,10 +127,11 @@ TEST(Credentials, CredentialProcess) {
                                  "\"SecretAccessKey\": \"SPROC\", \"SessionToken\": \"TPROC\", "
                                  "\"Expiration\": \"2099-01-01T00:00:00Z\"}'\n");
   ::chmod(script.c_str(), 0755);
-  std::string failing = env.write("fail.sh", "#!/bin/sh\necho 'token expired: log in again' >&2\necho more >&2\nexit 3\n");
+  std::string failing =
+      env.write("fail.sh", "#!/bin/sh\necho 'token expired: log in again' >&2\necho more >&2\nexit 3\n");
   ::chmod(failing.c_str(), 0755);
-  env.config("[profile p]\ncredential_process = " + script + " --flag\n[profile bad]\ncredential_process = " +
-             failing + "\n[profile v2]\ncredential_process = echo '{\"Version\": 2}'\n");
+  env.config("[profile p]\ncredential_process = " + script + " --flag\n[profile bad]\ncredential_process = " + failing +
+             "\n[profile v2]\ncredential_process = echo '{\"Version\": 2}'\n");
   auto c = resolve_credentials(Config::load(profile("p")))->get();
   EXPECT_EQ(c.access_key_id, "AKPROC");
   EXPECT_EQ(c.session_token, "TPROC");
@@ -142,8 +149,9 @@ TEST(Credentials, CredentialProcess) {
 
 TEST(Credentials, ProcessComesAfterSharedFileButBeforeConfigKeys) {
   AwsEnv env;
-  env.config("[profile p]\naws_access_key_id=AKCFG\naws_secret_access_key=S\n"
-             "credential_process = echo '{\"Version\":1,\"AccessKeyId\":\"AKPROC\",\"SecretAccessKey\":\"S\"}'\n");
+  env.config(
+      "[profile p]\naws_access_key_id=AKCFG\naws_secret_access_key=S\n"
+      "credential_process = echo '{\"Version\":1,\"AccessKeyId\":\"AKPROC\",\"SecretAccessKey\":\"S\"}'\n");
   EXPECT_EQ(source_of(profile("p")), "credential-process (profile p)");
   env.credentials("[p]\naws_access_key_id=AKCRED\naws_secret_access_key=S\n");
   EXPECT_EQ(source_of(profile("p")), "shared-credentials-file (profile p)");
@@ -151,14 +159,15 @@ TEST(Credentials, ProcessComesAfterSharedFileButBeforeConfigKeys) {
 
 TEST(Credentials, AssumeRoleConfigErrors) {
   AwsEnv env;
-  env.config("[profile nosrc]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
-             "[profile missing]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = ghost\n"
-             "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = b\n"
-             "[profile b]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = a\n"
-             "[profile both]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = a\n"
-             "credential_source = Environment\n"
-             "[profile weird]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Moon\n"
-             "[profile noenv]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Environment\n");
+  env.config(
+      "[profile nosrc]\nrole_arn = arn:aws:iam::123456789012:role/r\n"
+      "[profile missing]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = ghost\n"
+      "[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = b\n"
+      "[profile b]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = a\n"
+      "[profile both]\nrole_arn = arn:aws:iam::123456789012:role/r\nsource_profile = a\n"
+      "credential_source = Environment\n"
+      "[profile weird]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Moon\n"
+      "[profile noenv]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Environment\n");
   EXPECT_NE(fatal_message([] { source_of(profile("nosrc")); }).find("needs source_profile"), std::string::npos);
   EXPECT_NE(fatal_message([] { source_of(profile("missing")); }).find("'ghost' does not exist"), std::string::npos);
   EXPECT_NE(fatal_message([] { source_of(profile("a")); }).find("loop"), std::string::npos);
@@ -186,8 +195,9 @@ TEST(Credentials, WebIdentityNeedsARole) {
 
 TEST(Credentials, SsoWithoutCachedTokenTellsToLogIn) {
   AwsEnv env;
-  env.config("[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\n"
-             "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
+  env.config(
+      "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\n"
+      "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
   Exit code{};
   auto m = fatal_message([] { source_of(profile("dev")); }, &code);
   EXPECT_EQ(code, Exit::config);
@@ -202,8 +212,9 @@ TEST(Credentials, SsoWithoutCachedTokenTellsToLogIn) {
 
 TEST(Credentials, SsoExpiredToken) {
   AwsEnv env;
-  env.config("[profile old]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
-             "sso_account_id = 123456789012\nsso_role_name = Dev\n");
+  env.config(
+      "[profile old]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n"
+      "sso_account_id = 123456789012\nsso_role_name = Dev\n");
   // Legacy profiles: the SHA-1 of the start URL.
   env.write(".aws/sso/cache/a51746d4aa793ae07b25e90c3a5db96fc7832bd7.json",
             R"({"accessToken": "tok", "expiresAt": "2001-01-01T00:00:00UTC"})");

@@ -26,11 +26,17 @@ TEST(Crypto, HmacSha256Rfc4231) {
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
-TEST(Crypto, HexKeepsEveryByte) { EXPECT_EQ(hex(std::string("\x00\x7f\x80\xff", 4)), "007f80ff"); }
+TEST(Crypto, HexKeepsEveryByte) {
+  EXPECT_EQ(hex(std::string("\x00\x7f\x80\xff", 4)), "007f80ff");
+}
 
 TEST(Crypto, Base64Rfc4648) {
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64(plain), encoded);
@@ -56,7 +62,8 @@ TEST(Crypto, IncrementalSha256MatchesOneShot) {
   std::string data;
   for (int i = 0; i < 100000; ++i) data += static_cast<char>(i * 7);
   Sha256 hash;
-  for (std::size_t at = 0; at < data.size(); at += 977) hash.update(data.data() + at, std::min<std::size_t>(977, data.size() - at));
+  for (std::size_t at = 0; at < data.size(); at += 977)
+    hash.update(data.data() + at, std::min<std::size_t>(977, data.size() - at));
   EXPECT_EQ(hash.hex_digest(), sha256_hex(data));
 }
 
@@ -68,7 +75,8 @@ TEST(Crypto, Sha256FileWholeAndRanges) {
   for (std::size_t i = 0; i < 3 * 1024 * 1024 + 123; ++i) data += static_cast<char>((i * 31) ^ (i >> 9));
   std::ofstream(path, std::ios::binary).write(data.data(), static_cast<std::streamsize>(data.size()));
   EXPECT_EQ(sha256_file(path), sha256_hex(data));
-  EXPECT_EQ(sha256_file(path, 1024 * 1024 - 5, 1024 * 1024 + 10), sha256_hex(data.substr(1024 * 1024 - 5, 1024 * 1024 + 10)));
+  EXPECT_EQ(sha256_file(path, 1024 * 1024 - 5, 1024 * 1024 + 10),
+            sha256_hex(data.substr(1024 * 1024 - 5, 1024 * 1024 + 10)));
   EXPECT_EQ(sha256_file(path, 10, 0), sha256_hex(""));
   EXPECT_THROW(sha256_file(path, data.size() - 5, 10), std::runtime_error);  // range past the end
   std::filesystem::remove(path);

@@ -99,8 +99,8 @@ TEST_F(Ec2Test, DescribeFollowsPages) {
   std::string job = unique("pages");
   std::vector<std::string> ids;
   for (int i = 0; i < 7; ++i) ids.push_back(ec2_->run_instance(args(job)).id);
-  auto found = ec2_->describe_instances({{"tag:hoist:job", {job}}, {"instance-state-name", {"pending", "running"}}},
-                                        {}, /*page_size=*/5);
+  auto found = ec2_->describe_instances({{"tag:hoist:job", {job}}, {"instance-state-name", {"pending", "running"}}}, {},
+                                        /*page_size=*/5);
   ASSERT_EQ(found.size(), 7u);
   std::vector<std::string> got;
   for (const auto& i : found) got.push_back(i.id);
@@ -179,8 +179,8 @@ TEST_F(Ec2Test, DescribeInstanceTypes) {
 TEST_F(Ec2Test, ListInstanceTypesWithFilters) {
   auto all = ec2_->list_instance_types();
   EXPECT_GT(all.size(), 200u);
-  auto four = ec2_->list_instance_types({{"vcpu-info.default-vcpus", {"4"}},
-                                         {"processor-info.supported-architecture", {"arm64"}}});
+  auto four = ec2_->list_instance_types(
+      {{"vcpu-info.default-vcpus", {"4"}}, {"processor-info.supported-architecture", {"arm64"}}});
   ASSERT_FALSE(four.empty());
   EXPECT_LT(four.size(), all.size());
   for (const auto& t : four) {

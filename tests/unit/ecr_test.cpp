@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "aws/error.hpp"
 #include "support/moto_server.hpp"
@@ -16,14 +15,13 @@ namespace {
 
 // A minimal image manifest: enough for PutImage to record a tagged image.
 std::string manifest(char digest_char) {
-  return nlohmann::json{
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
-      {"config",
-       {{"mediaType", "application/vnd.docker.container.image.v1+json"},
-        {"size", 1},
-        {"digest", "sha256:" + std::string(64, digest_char)}}},
-      {"layers", nlohmann::json::array()}}
+  return nlohmann::json{{"schemaVersion", 2},
+                        {"mediaType", "application/vnd.docker.distribution.manifest.v2+json"},
+                        {"config",
+                         {{"mediaType", "application/vnd.docker.container.image.v1+json"},
+                          {"size", 1},
+                          {"digest", "sha256:" + std::string(64, digest_char)}}},
+                        {"layers", nlohmann::json::array()}}
       .dump();
 }
 

@@ -1,6 +1,6 @@
-#include "job/ignore.hpp"
-
 #include <gtest/gtest.h>
+
+#include "job/ignore.hpp"
 
 using hoist::job::glob_match;
 using hoist::job::IgnoreRules;
@@ -29,7 +29,7 @@ TEST(IgnoreRules, GitSemantics) {
   EXPECT_FALSE(r.ignored("keep.log", false));       // last matching rule wins
   EXPECT_TRUE(r.ignored("build", true));            // anchored
   EXPECT_FALSE(r.ignored("src/build", true));
-  EXPECT_TRUE(r.ignored("data", true));             // dir-only rule
+  EXPECT_TRUE(r.ignored("data", true));  // dir-only rule
   EXPECT_FALSE(r.ignored("data", false));
   EXPECT_TRUE(r.ignored("secret/a.key", false));
   EXPECT_FALSE(r.ignored("other/secret/a.key", false));

@@ -1,7 +1,7 @@
-#include "job/launcher.hpp"
-
 #include <gtest/gtest.h>
 #include <zlib.h>
+
+#include "job/launcher.hpp"
 
 namespace {
 std::string gunzip(const std::string& in) {

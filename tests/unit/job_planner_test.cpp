@@ -1,10 +1,9 @@
-#include "job/planner.hpp"
-
 #include <gtest/gtest.h>
 
 #include "job/image.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "job/planner.hpp"
 #include "util/error.hpp"
 
 using namespace hoist;

@@ -1,10 +1,9 @@
-#include "job/project.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "job/project.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -50,7 +49,8 @@ TEST(Duration, ParsesUnitsAndRejectsNonsense) {
 }
 
 TEST(Toml, FlatSubset) {
-  auto kv = parse_toml("# c\nname = \"wc\"\nspot = true\ndisk = 50 # GiB\nargs = [\"--top\", '5']\n[extra]\nx = 1\n", "t");
+  auto kv =
+      parse_toml("# c\nname = \"wc\"\nspot = true\ndisk = 50 # GiB\nargs = [\"--top\", '5']\n[extra]\nx = 1\n", "t");
   EXPECT_EQ(kv["name"], "wc");
   EXPECT_EQ(kv["spot"], "true");
   EXPECT_EQ(kv["disk"], "50");
@@ -62,7 +62,9 @@ TEST(Toml, FlatSubset) {
 
 TEST(Project, FileSettingsFillOnlyWhatTheCommandLineLeftUnset) {
   TempDir d;
-  d.write("hoist.toml", "script = \"run.py\"\ninstance_type = \"c7i.large\"\nmax_runtime = \"2h\"\ndisk = 40\nregion = \"eu-west-1\"\n");
+  d.write(
+      "hoist.toml",
+      "script = \"run.py\"\ninstance_type = \"c7i.large\"\nmax_runtime = \"2h\"\ndisk = 40\nregion = \"eu-west-1\"\n");
   RunOptions o;
   o.project_dir = d.path.string();
   o.instance_type = "t3.large";
@@ -135,5 +137,6 @@ TEST(Project, CodeFilesSkipGitVenvsCachesAndIgnored) {
   auto files = code_files(d.path.string());
   std::vector<std::string> names;
   for (auto& [n, e] : files) names.push_back(n);
-  EXPECT_EQ(names, (std::vector<std::string>{".gitignore", ".hoistignore", "main.py", "pkg/__init__.py", "pkg/mod.py"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{".gitignore", ".hoistignore", "main.py", "pkg/__init__.py", "pkg/mod.py"}));
 }

@@ -1,11 +1,10 @@
-#include "job/staging.hpp"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "aws/crypto.hpp"
+#include "job/staging.hpp"
 #include "support/moto_server.hpp"
 
 namespace fs = std::filesystem;

@@ -17,9 +17,8 @@ HttpResponse response(long status, std::string body, Headers headers = {}) {
 }
 
 TEST(ParseError, Query) {
-  const auto info = parse_error(
-      Protocol::query,
-      response(403, R"(<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  const auto info =
+      parse_error(Protocol::query, response(403, R"(<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
   <Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not allowed</Message></Error>
   <RequestId>4a5b</RequestId></ErrorResponse>)"));
   EXPECT_EQ(info.code, "AccessDenied");
@@ -28,9 +27,7 @@ TEST(ParseError, Query) {
 }
 
 TEST(ParseError, Ec2) {
-  const auto info = parse_error(
-      Protocol::query,
-      response(400, R"(<?xml version="1.0" encoding="UTF-8"?>
+  const auto info = parse_error(Protocol::query, response(400, R"(<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized.</Message></Error></Errors><RequestID>ab-12</RequestID></Response>)"));
   EXPECT_EQ(info.code, "UnauthorizedOperation");
   EXPECT_EQ(info.message, "You are not authorized.");
@@ -38,20 +35,21 @@ TEST(ParseError, Ec2) {
 }
 
 TEST(ParseError, RestXml) {
-  const auto info = parse_error(
-      Protocol::rest_xml,
-      response(404, "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
-                    "<BucketName>b</BucketName><RequestId>r1</RequestId></Error>",
-               {{"x-amz-request-id", "hdr-id"}}));
+  const auto info =
+      parse_error(Protocol::rest_xml,
+                  response(404,
+                           "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message>"
+                           "<BucketName>b</BucketName><RequestId>r1</RequestId></Error>",
+                           {{"x-amz-request-id", "hdr-id"}}));
   EXPECT_EQ(info.code, "NoSuchBucket");
   EXPECT_EQ(info.message, "The specified bucket does not exist");
   EXPECT_EQ(info.request_id, "hdr-id");  // the header wins
 }
 
 TEST(ParseError, Json) {
-  auto info = parse_error(Protocol::json,
-                          response(400, R"({"__type":"com.amazonaws.ecr#RepositoryNotFoundException","message":"gone"})",
-                                   {{"x-amzn-RequestId", "j-1"}}));
+  auto info = parse_error(
+      Protocol::json, response(400, R"({"__type":"com.amazonaws.ecr#RepositoryNotFoundException","message":"gone"})",
+                               {{"x-amzn-RequestId", "j-1"}}));
   EXPECT_EQ(info.code, "RepositoryNotFoundException");
   EXPECT_EQ(info.message, "gone");
   EXPECT_EQ(info.request_id, "j-1");

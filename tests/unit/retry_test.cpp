@@ -20,19 +20,19 @@ RetryPolicy::Options seeded(int max_attempts = 3) {
 }
 
 TEST(Classify, ThrottlingCodesFromTheSdkList) {
-  for (const char* code : {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-                           "TooManyRequestsException", "ProvisionedThroughputExceededException",
-                           "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-                           "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
-                           "EC2ThrottledException"})
+  for (const char* code :
+       {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException", "TransactionInProgressException",
+        "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
+        "PriorRequestNotComplete", "EC2ThrottledException"})
     EXPECT_EQ(classify(400, code), Retryability::throttling) << code;
   EXPECT_EQ(classify(503, "SlowDown"), Retryability::throttling);
   EXPECT_EQ(classify(429, ""), Retryability::throttling);
 }
 
 TEST(Classify, TransientCodesAndStatuses) {
-  for (const char* code : {"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
-                           "ServiceUnavailable"})
+  for (const char* code :
+       {"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"})
     EXPECT_EQ(classify(400, code), Retryability::transient) << code;
   for (long status : {500L, 502L, 503L, 504L}) EXPECT_EQ(classify(status, ""), Retryability::transient) << status;
   EXPECT_EQ(classify(0, ""), Retryability::transient);  // connection error

@@ -227,7 +227,8 @@ TEST(S3, ListPaginatesAndDeletesInBatches) {
   EXPECT_TRUE(std::is_sorted(listed.begin(), listed.end()));
 
   std::size_t after = 0;
-  s3.list_objects(bucket, "p/", [&](const ObjectInfo&) { ++after; }, "p/odd/0999");
+  s3.list_objects(
+      bucket, "p/", [&](const ObjectInfo&) { ++after; }, "p/odd/0999");
   EXPECT_EQ(after, 50u + 1);  // odd 1001..1099, then p/top.txt
 
   std::vector<ObjectInfo> objects;
@@ -253,10 +254,19 @@ TEST(S3, AwkwardKeysRoundTrip) {
   const auto bucket = bucket_name("keys");
   s3.create_bucket(bucket, {});
   TempDir dir;
-  const std::vector<std::string> keys = {
-      "with space/and  two",  "plus+equals=amp&pct%20", "parens(1) 'quote' !bang *star", "colon:at@comma,semi;dollar$",
-      "double\"quote",        "caf\xC3\xA9/\xE6\x97\xA5\xE6\x9C\xAC.txt", "tilde~under_score-dash.dot", "a/b//c/",
-      "<xml>&amp;",           "hash#question?", "percent%2F/slash", "dots/./and/../x", "../up"};
+  const std::vector<std::string> keys = {"with space/and  two",
+                                         "plus+equals=amp&pct%20",
+                                         "parens(1) 'quote' !bang *star",
+                                         "colon:at@comma,semi;dollar$",
+                                         "double\"quote",
+                                         "caf\xC3\xA9/\xE6\x97\xA5\xE6\x9C\xAC.txt",
+                                         "tilde~under_score-dash.dot",
+                                         "a/b//c/",
+                                         "<xml>&amp;",
+                                         "hash#question?",
+                                         "percent%2F/slash",
+                                         "dots/./and/../x",
+                                         "../up"};
   std::set<std::string> expected;
   for (const auto& key : keys) {
     s3.put_object(bucket, key, "body of " + key);

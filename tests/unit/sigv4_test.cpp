@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -166,12 +166,11 @@ TEST_P(SigV4Suite, PresignStepByStep) {
   EXPECT_EQ(url.substr(0, url.find('?')), expected.endpoint + expected.path);
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, SigV4Suite, ::testing::ValuesIn(case_dirs()),
-                         [](const auto& test_info) {
-                           std::string name = test_info.param.filename().string();
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Cases, SigV4Suite, ::testing::ValuesIn(case_dirs()), [](const auto& test_info) {
+  std::string name = test_info.param.filename().string();
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+});
 
 TEST(SigV4, SuiteHasTheClassicCases) {
   EXPECT_GE(case_dirs().size(), 12u);

@@ -64,14 +64,30 @@ class AwsEnv {
     saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
   }
 
-  static constexpr const char* kNames[] = {
-      "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-      "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_ENDPOINT_URL",
-      "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL_IAM", "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
-      "AWS_ENDPOINT_URL_SSO", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-      "AWS_ROLE_SESSION_NAME", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-      "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-      "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_DISABLED"};
+  static constexpr const char* kNames[] = {"AWS_PROFILE",
+                                           "AWS_DEFAULT_PROFILE",
+                                           "AWS_REGION",
+                                           "AWS_DEFAULT_REGION",
+                                           "AWS_ACCESS_KEY_ID",
+                                           "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_SESSION_TOKEN",
+                                           "AWS_SECURITY_TOKEN",
+                                           "AWS_ENDPOINT_URL",
+                                           "AWS_ENDPOINT_URL_STS",
+                                           "AWS_ENDPOINT_URL_S3",
+                                           "AWS_ENDPOINT_URL_IAM",
+                                           "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                                           "AWS_ENDPOINT_URL_SSO",
+                                           "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                                           "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                           "AWS_ROLE_ARN",
+                                           "AWS_ROLE_SESSION_NAME",
+                                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                           "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                           "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                           "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                           "AWS_EC2_METADATA_DISABLED"};
   std::string dir_;
   std::map<std::string, std::optional<std::string>> saved_;
 };
