@@ -39,7 +39,8 @@ JobCost cost_of(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const
   c.ran = job::seconds_between(from, to).value_or(std::chrono::seconds(0));
   if (c.ran.count() < 0) c.ran = std::chrono::seconds(0);
   c.known = spec->price_known;
-  c.usd = spec->usd_per_hour * static_cast<double>(c.ran.count()) / 3600.0;
+  // Nothing is billed before the instance exists.
+  c.usd = launch_time.empty() ? 0.0 : job::billed_usd(spec->usd_per_hour, c.ran);
   return c;
 }
 
@@ -70,6 +71,7 @@ Command register_cost(CLI::App& parent, Globals& g) {
                                {"instance_type", jc.instance_type},
                                {"phase", jc.phase},
                                {"seconds", jc.ran.count()},
+                               {"billed_seconds", job::billed_seconds(jc.ran).count()},
                                {"usd", jc.usd},
                                {"price_known", jc.known}});
               } else {

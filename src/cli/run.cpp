@@ -344,8 +344,10 @@ int run_job(job::RunOptions o, Globals& g) {
   job::find_job_instance(c.session, job.id, &state, &launch_time);
   if (job.plan.price_known) {
     auto ran = job::seconds_between(launch_time, job::iso8601(std::chrono::system_clock::now())).value_or(wall);
+    const bool minimum = job::billed_seconds(ran) > ran;
     say("cost: about " + job::format_usd(job.plan.cost_usd(ran)) + " (" + job.plan.type.name +
-        (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(ran) + ")");
+        (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(ran) +
+        (minimum ? ", billed as EC2's one-minute minimum" : "") + ", disk included)");
   }
   return status;
 }

@@ -105,8 +105,16 @@ std::optional<InstanceType> find_instance_type(const std::string& name) {
 double InstancePlan::worst_case_usd() const {
   return usd_per_hour * static_cast<double>(max_runtime.count()) / 3600.0;
 }
+std::chrono::seconds billed_seconds(std::chrono::seconds ran) {
+  return std::max(ran, kMinimumBilled);
+}
+
+double billed_usd(double usd_per_hour, std::chrono::seconds ran) {
+  return usd_per_hour * static_cast<double>(billed_seconds(ran).count()) / 3600.0;
+}
+
 double InstancePlan::cost_usd(std::chrono::seconds ran) const {
-  return usd_per_hour * static_cast<double>(ran.count()) / 3600.0;
+  return billed_usd(usd_per_hour, ran);
 }
 
 InstancePlan plan_instance(const RunOptions& o) {

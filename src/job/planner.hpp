@@ -31,6 +31,13 @@ std::optional<InstanceType> find_instance_type(const std::string& name);
 // "m7g.large" -> arm64 (Graviton families: a1, and <family><gen>g<...>).
 std::string architecture_of(const std::string& instance_type);
 
+// EC2 bills Linux instances (on-demand and spot) and their EBS volumes per
+// second with a one-minute minimum.
+constexpr std::chrono::seconds kMinimumBilled{60};
+std::chrono::seconds billed_seconds(std::chrono::seconds ran);
+// What `ran` of an instance at `usd_per_hour` is billed.
+double billed_usd(double usd_per_hour, std::chrono::seconds ran);
+
 struct InstancePlan {
   InstanceType type;
   bool spot = false;
@@ -39,7 +46,7 @@ struct InstancePlan {
   int disk_gib = 0;
   std::chrono::seconds max_runtime{0};
   [[nodiscard]] double worst_case_usd() const;
-  [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;
+  [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;  // billed_usd of this plan
 };
 
 // --instance-type wins; else the cheapest catalog type with at least

@@ -86,10 +86,13 @@ class AdminTests(unittest.TestCase):
         self.assertTrue(row["price_known"])
         self.assertGreaterEqual(row["seconds"], 0)
         self.assertLess(row["seconds"], 600)
-        self.assertGreaterEqual(row["usd"], 0)
-        # the price is the one job.json recorded at launch
+        self.assertEqual(row["billed_seconds"], max(60, row["seconds"]))  # EC2's one-minute minimum
+        self.assertGreater(row["usd"], 0)
+        # the price is the one job.json recorded at launch, times the billed time
         spec = self.emu.get_json("jobs/%s/job.json" % self.job)
         self.assertIsNotNone(spec)
+        hourly = spec["resources"]["usd_per_hour"]
+        self.assertAlmostEqual(row["usd"], hourly * row["billed_seconds"] / 3600, places=9)
         table = self.hoist("cost")
         self.assertEqual(table.returncode, 0, show(table))
         self.assertIn(self.job, table.stdout)

@@ -33,6 +33,15 @@ TEST(Planner, DefaultsAndNamedTypes) {
   EXPECT_THROW(plan_instance(o), Fatal);
 }
 
+TEST(Planner, CostIsBilledPerSecondWithAOneMinuteMinimum) {
+  auto p = plan_instance(base());
+  EXPECT_EQ(billed_seconds(std::chrono::seconds(2)), std::chrono::seconds(60));
+  EXPECT_EQ(billed_seconds(std::chrono::seconds(61)), std::chrono::seconds(61));
+  EXPECT_NEAR(p.cost_usd(std::chrono::seconds(2)), p.usd_per_hour / 60, 1e-12);
+  EXPECT_NEAR(p.cost_usd(std::chrono::seconds(5400)), p.usd_per_hour * 1.5, 1e-12);
+  EXPECT_NEAR(billed_usd(3.6, std::chrono::seconds(0)), 0.06, 1e-12);
+}
+
 TEST(Planner, CheapestFit) {
   auto o = base();
   o.cpus = 16;
