@@ -48,15 +48,20 @@ std::optional<Repository> Ecr::describe_repository(const std::string& name) {
   }
 }
 
-std::vector<std::string> Ecr::list_repositories(const std::string& prefix) {
-  std::vector<std::string> names;
+std::vector<Repository> Ecr::list_repositories(const std::string& prefix) {
+  std::vector<Repository> out;
   json_paginate(client_, "DescribeRepositories", json::object(), "nextToken", [&](const json& page) {
-    for (const auto& r : page.value("repositories", json::array())) {
-      std::string name = r.value("repositoryName", "");
-      if (name.rfind(prefix, 0) == 0) names.push_back(name);
-    }
+    for (const auto& r : page.value("repositories", json::array()))
+      if (r.value("repositoryName", "").rfind(prefix, 0) == 0) out.push_back(parse_repository(r));
   });
-  return names;
+  return out;
+}
+
+Tags Ecr::list_tags(const std::string& repository_arn) {
+  Tags tags;
+  auto response = json_call(client_, "ListTagsForResource", {{"resourceArn", repository_arn}});
+  for (const auto& t : response.value("tags", json::array())) tags[t.value("Key", "")] = t.value("Value", "");
+  return tags;
 }
 
 Ecr::CreateResult Ecr::create_repository(const RepositorySpec& spec) {

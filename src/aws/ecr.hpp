@@ -49,8 +49,10 @@ class Ecr {
 
   // nullopt when there is no such repository.
   std::optional<Repository> describe_repository(const std::string& name);
-  // Names of all repositories whose name starts with `prefix` (paginated).
-  std::vector<std::string> list_repositories(const std::string& prefix = "");
+  // All repositories whose name starts with `prefix` (paginated).
+  std::vector<Repository> list_repositories(const std::string& prefix = "");
+  // A repository's tags (ListTagsForResource).
+  Tags list_tags(const std::string& repository_arn);
   // Creates the repository. `created` is false when it already existed (a
   // concurrent run may have made it first); the repository is returned either way.
   struct CreateResult {

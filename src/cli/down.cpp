@@ -2,6 +2,7 @@
 // keeps between jobs. Both find resources by their hoist tags, never by names
 // alone.
 #include <iostream>
+#include <map>
 
 #include "aws/ec2.hpp"
 #include "aws/ecr.hpp"
@@ -20,6 +21,11 @@ namespace {
 
 void say(const std::string& s) {
   log::info("hoist: " + s);
+}
+
+bool is_managed(const std::map<std::string, std::string>& tags) {
+  auto it = tags.find(job::kManagedTag);
+  return it != tags.end() && it->second == "true";
 }
 
 // Terminates hoist instances whose job has ended or outlived its limit, and
@@ -114,22 +120,32 @@ Command register_down(CLI::App& parent, Globals& g) {
               say("terminating " + std::to_string(ids.size()) + " running hoist instance(s)");
               ec2.terminate_instances(ids);
             }
+            // Only what carries hoist's tag (DESIGN B1): a repository someone
+            // else named hoist/... stays.
             aws::Ecr ecr(c.session);
-            for (const auto& name : ecr.list_repositories("hoist/")) {
-              say("deleting repository " + name);
-              ecr.delete_repository(name, true);
+            for (const auto& repo : ecr.list_repositories("hoist/")) {
+              if (!is_managed(ecr.list_tags(repo.arn))) {
+                say("kept repository " + repo.name + ": it has no " + std::string(job::kManagedTag) + "=true tag");
+                continue;
+              }
+              say("deleting repository " + repo.name);
+              ecr.delete_repository(repo.name, true);
             }
             aws::Iam iam(c.session);
             const std::string role = job::role_name(c.account.region);
-            if (auto profile = iam.get_instance_profile(role)) {
-              for (const auto& r : profile->roles) iam.remove_role_from_instance_profile(role, r);
-              iam.delete_instance_profile(role);
-              say("deleted instance profile " + role);
-            }
-            if (iam.get_role(role)) {
-              for (const auto& p : iam.list_role_policies(role)) iam.delete_role_policy(role, p);
-              iam.delete_role(role);
-              say("deleted role " + role);
+            if (auto found = iam.get_role(role); found && !is_managed(found->tags)) {
+              say("kept role " + role + ": it has no " + std::string(job::kManagedTag) + "=true tag");
+            } else {
+              if (auto profile = iam.get_instance_profile(role)) {
+                for (const auto& r : profile->roles) iam.remove_role_from_instance_profile(role, r);
+                iam.delete_instance_profile(role);
+                say("deleted instance profile " + role);
+              }
+              if (found) {
+                for (const auto& p : iam.list_role_policies(role)) iam.delete_role_policy(role, p);
+                iam.delete_role(role);
+                say("deleted role " + role);
+              }
             }
             if (*all) {
               aws::S3 s3(c.session);

@@ -138,11 +138,14 @@ class AdminTests(unittest.TestCase):
         self.assertIn("nothing removed", no.stderr)
         self.assertEqual(self.emu.iam.get_role(RoleName=ROLE)["Role"]["RoleName"], ROLE)
 
+        # someone else's repository under the same prefix, without hoist's tag
+        self.emu.ecr.create_repository(repositoryName="hoist/someone-elses")
         p = self.hoist("down", "--yes")
         self.assertEqual(p.returncode, 0, show(p))
         self.assertIn(self.state(self.instance), ("shutting-down", "terminated"))
         repos = [r["repositoryName"] for r in self.emu.ecr.describe_repositories()["repositories"]]
-        self.assertEqual([r for r in repos if r.startswith("hoist/")], [])
+        self.assertEqual([r for r in repos if r.startswith("hoist/")], ["hoist/someone-elses"])
+        self.assertIn("kept repository hoist/someone-elses", p.stderr)
         roles = [r["RoleName"] for r in self.emu.iam.list_roles()["Roles"]]
         self.assertNotIn(ROLE, roles)
         profiles = [p["InstanceProfileName"] for p in self.emu.iam.list_instance_profiles()["InstanceProfiles"]]
