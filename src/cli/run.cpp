@@ -170,6 +170,10 @@ int run_job(job::RunOptions o, Globals& g) {
                             [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, false); });
   auto ami = std::async(std::launch::async,
                         [&] { return job::find_ami(c.session, job.plan.type.arch, job.plan.type.gpus > 0); });
+  // Are the code and the inputs already in the bucket, each as a whole?
+  auto markers = std::async(std::launch::async, [&] {
+    return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
+  });
   auto spot_price = std::async(std::launch::async, [&]() -> std::optional<double> {
     if (!job.plan.spot) return std::nullopt;
     aws::Ec2 ec2(c.session);
@@ -240,7 +244,8 @@ int run_job(job::RunOptions o, Globals& g) {
               << human_bytes(static_cast<double>(s.sent_bytes)) << " (" << human_bytes(rate) << "/s), "
               << s.skipped_files << " already there    " << std::flush;
   };
-  auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show);
+  const job::MarkerCheck marker_check = markers.get();
+  auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show, &marker_check);
   if (tty) std::cerr << "\r";
   say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) +
       "): sent " + std::to_string(stats.uploaded_files) + " (" +

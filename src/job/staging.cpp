@@ -95,8 +95,23 @@ void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<cons
   });
 }
 
+MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests) {
+  MarkerCheck check;
+  for (const Manifest* m : manifests)
+    if (auto key = set_key(*m); !key.empty()) check.keys.push_back(std::move(key));
+  check.present.assign(check.keys.size(), 0);
+  aws::parallel_for(check.keys.size(), std::max<std::size_t>(check.keys.size(), 1), [&](std::size_t i) {
+    try {
+      check.present[i] = s3.head_object(bucket, check.keys[i]).has_value();
+    } catch (const aws::AwsError& e) {
+      if (!e.is("NoSuchBucket") && !e.not_found()) throw;
+    }
+  });
+  return check;
+}
+
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
-                 const std::function<void(const StageStats&)>& progress) {
+                 const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked) {
   auto t0 = std::chrono::steady_clock::now();
   StageStats stats;
   auto blobs = distinct_blobs(manifests);
@@ -105,18 +120,12 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
     stats.bytes += b->size;
   }
 
-  // 1. One HEAD per folder: is its whole set known to be there?
-  std::vector<std::string> markers;
-  for (const Manifest* m : manifests)
-    if (auto key = set_key(*m); !key.empty()) markers.push_back(std::move(key));
-  std::vector<char> marked(markers.size(), 0);
-  aws::parallel_for(markers.size(), std::max<std::size_t>(markers.size(), 1), [&](std::size_t i) {
-    try {
-      marked[i] = s3.head_object(bucket, markers[i]).has_value();
-    } catch (const aws::AwsError& e) {
-      if (!e.is("NoSuchBucket") && !e.not_found()) throw;
-    }
-  });
+  // 1. One HEAD per folder (unless the caller made them already, alongside
+  // its other probes): is the folder's whole set known to be there?
+  MarkerCheck own;
+  if (checked == nullptr) own = check_markers(s3, bucket, manifests);
+  const std::vector<std::string>& markers = checked ? checked->keys : own.keys;
+  const std::vector<char>& marked = checked ? checked->present : own.present;
   stats.check_requests += markers.size();
   stats.sets = markers.size();
   std::set<std::string> present;  // sha256 of blobs a marker vouches for

@@ -44,7 +44,16 @@ void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<cons
 // Checks, uploads what is missing, and fills every field of the stats. A
 // manifest whose set marker (set_key) is in the bucket needs no other check;
 // the markers of the others are written once their blobs are all there.
+// The set markers of the non-empty manifests, in order, and whether each is
+// in the bucket (one parallel HEAD each; a missing bucket means none is).
+struct MarkerCheck {
+  std::vector<std::string> keys;
+  std::vector<char> present;
+};
+MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests);
+
+// `checked`, when given, is check_markers of the same manifests, made earlier.
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
-                 const std::function<void(const StageStats&)>& progress);
+                 const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked = nullptr);
 
 }  // namespace hoist::job

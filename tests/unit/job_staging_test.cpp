@@ -67,6 +67,23 @@ TEST_F(StagingTest, AnUnchangedFolderIsAnsweredByItsMarkerWhileAChangedOneIsChec
   EXPECT_EQ(second.check_requests, 2u + 1u);  // two markers, one HEAD for the new code blob
 }
 
+TEST_F(StagingTest, MarkersCheckedEarlierAreUsedAsTheyWere) {
+  aws::S3 s3(session);
+  const std::string bucket = "stage-prechecked";
+  s3.create_bucket(bucket, {});
+  auto m = make_files(3, "pre");
+  auto before = job::check_markers(s3, bucket, {&m});  // as hoist run does, beside its other probes
+  ASSERT_EQ(before.keys, std::vector<std::string>{job::set_key(m)});
+  EXPECT_EQ(before.present, std::vector<char>{0});
+  auto first = job::stage(s3, bucket, {&m}, {}, &before);
+  EXPECT_EQ(first.uploaded_files, 3u);
+  auto after = job::check_markers(s3, bucket, {&m});
+  EXPECT_EQ(after.present, std::vector<char>{1});
+  auto second = job::stage(s3, bucket, {&m}, {}, &after);
+  EXPECT_EQ(second.uploaded_files, 0u);
+  EXPECT_EQ(second.sets_known, 1u);
+}
+
 TEST(SetKey, DependsOnContentNotNames) {
   job::Manifest a, b, c;
   a["x"] = {"/x", 1, 0644, "aa"};
