@@ -222,6 +222,11 @@ int run_job(job::RunOptions o, Globals& g) {
     say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
         mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
     say("image " + image_id + ", image key " + job.image.key.substr(0, 12));
+    const job::MarkerCheck marker_check = markers.get();
+    const auto plan = job::plan_stage(s3, job.bucket, {&job.code, &job.inputs}, &marker_check);
+    say("would upload " + std::to_string(plan.to_send.size()) + " of " + std::to_string(plan.stats.files) + " files (" +
+        human_bytes(static_cast<double>(plan.send_bytes)) + "); " + std::to_string(plan.stats.skipped_files) +
+        " already in the bucket");
     say("dry run: nothing was created or launched");
     return 0;
   }

@@ -110,10 +110,10 @@ MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vec
   return check;
 }
 
-StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
-                 const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked) {
-  auto t0 = std::chrono::steady_clock::now();
-  StageStats stats;
+StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+                     const MarkerCheck* checked) {
+  StagePlan plan;
+  StageStats& stats = plan.stats;
   auto blobs = distinct_blobs(manifests);
   for (const FileEntry* b : blobs) {
     stats.files++;
@@ -122,17 +122,14 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
 
   // 1. One HEAD per folder (unless the caller made them already, alongside
   // its other probes): is the folder's whole set known to be there?
-  MarkerCheck own;
-  if (checked == nullptr) own = check_markers(s3, bucket, manifests);
-  const std::vector<std::string>& markers = checked ? checked->keys : own.keys;
-  const std::vector<char>& marked = checked ? checked->present : own.present;
-  stats.check_requests += markers.size();
-  stats.sets = markers.size();
+  plan.markers = checked ? *checked : check_markers(s3, bucket, manifests);
+  stats.check_requests += plan.markers.keys.size();
+  stats.sets = plan.markers.keys.size();
   std::set<std::string> present;  // sha256 of blobs a marker vouches for
   std::vector<const Manifest*> unmarked;
   for (std::size_t i = 0, k = 0; i < manifests.size(); ++i) {
     if (manifests[i]->empty()) continue;
-    if (marked[k++]) {
+    if (plan.markers.present[k++]) {
       stats.sets_known++;
       for (const auto& [name, e] : *manifests[i]) present.insert(e.sha256);
     } else {
@@ -145,23 +142,32 @@ StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const
   for (const FileEntry* b : distinct_blobs(unmarked))
     if (!present.count(b->sha256)) to_check.push_back(b);
   auto missing = missing_blobs(s3, bucket, to_check, stats.check_requests);
-  std::vector<const FileEntry*> to_send;
   for (const FileEntry* b : blobs) {
     if (missing.count(b->sha256)) {
-      to_send.push_back(b);
+      plan.to_send.push_back(b);
+      plan.send_bytes += b->size;
     } else {
       stats.skipped_files++;
       stats.skipped_bytes += b->size;
     }
   }
+  return plan;
+}
+
+StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+                 const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked) {
+  auto t0 = std::chrono::steady_clock::now();
+  StagePlan plan = plan_stage(s3, bucket, manifests, checked);
+  StageStats& stats = plan.stats;
+  std::vector<const FileEntry*>& to_send = plan.to_send;
   // Largest first, so one big file does not finish alone at the end.
   std::sort(to_send.begin(), to_send.end(), [](auto* a, auto* b) { return a->size > b->size; });
   upload_blobs(s3, bucket, to_send, stats, progress);
 
   // 3. Every blob is there now: vouch for the folders that had no marker.
   std::vector<std::string> new_markers;
-  for (std::size_t i = 0; i < markers.size(); ++i)
-    if (!marked[i]) new_markers.push_back(markers[i]);
+  for (std::size_t i = 0; i < plan.markers.keys.size(); ++i)
+    if (!plan.markers.present[i]) new_markers.push_back(plan.markers.keys[i]);
   aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1),
                     [&](std::size_t i) { s3.put_object(bucket, new_markers[i], "", "application/octet-stream"); });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

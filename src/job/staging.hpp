@@ -52,7 +52,19 @@ struct MarkerCheck {
 };
 MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests);
 
-// `checked`, when given, is check_markers of the same manifests, made earlier.
+// What staging would send, found without writing anything: the markers,
+// then the blobs of the folders without one. `checked`, when given, is
+// check_markers of the same manifests, made earlier.
+struct StagePlan {
+  MarkerCheck markers;
+  std::vector<const FileEntry*> to_send;
+  std::uint64_t send_bytes = 0;
+  StageStats stats;  // files, bytes, skipped_*, check_requests, sets, sets_known
+};
+StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+                     const MarkerCheck* checked = nullptr);
+
+// plan_stage, then the upload of what is missing, then the new markers.
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked = nullptr);
 

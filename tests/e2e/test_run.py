@@ -254,6 +254,10 @@ class RunTests(E2EBase):
         before = self.emu.listing(BUCKET, "blobs/sha256/")
         self.assertTrue(before)
         time.sleep(1.1)  # so that a rewrite would show in LastModified
+        dry = self.run_hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", self.mkdtemp("wc-dry"), "--yes",
+                             "--dry-run")
+        self.assertEqual(dry.returncode, 0, show(dry))
+        self.assertRegex(dry.stderr, r"would upload 0 of (\d+) files \(0 B\); \1 already in the bucket")
         out = self.mkdtemp("wc-rerun")
         p = self.run_hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", out, "--yes", "--",
                            "--top", "5")
@@ -435,6 +439,9 @@ class FreshAccountTests(E2EBase):
         self.assertRegex(text, r"plan: .*t3\.medium")
         self.assertRegex(text, r"\$\d+\.\d+")
         self.assertIn("would be created", text)
+        m = re.search(r"would upload (\d+) of (\d+) files .*; 0 already in the bucket", text)
+        self.assertIsNotNone(m, text)
+        self.assertEqual(m[1], m[2])
         self.assertFalse(os.path.exists(out))
         self.assertEqual(self.emu.snapshot(), before, "--dry-run created something in AWS")
 
