@@ -91,10 +91,20 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
       result.status = *st;
       if (st->phase != last_phase) {
         last_phase = st->phase;
+        auto announce = [&](const std::string& phase) {
+          if (announced.insert(phase).second && events.on_phase) events.on_phase(phase, *st);
+        };
+        // Every phase reached, in order, even those passed between two polls.
+        // The instance ships the script's log before it leaves `running`, so
+        // the log goes right after [running], before [uploading] and the end.
+        const bool has_phases = st->raw.contains("phases") && st->raw["phases"].is_object();
         for (const char* phase : kProgressPhases) {
-          bool reached = phase == st->phase || (st->raw.contains("phases") && st->raw["phases"].is_object() &&
-                                                st->raw["phases"].contains(phase));
-          if (reached && announced.insert(phase).second && events.on_phase) events.on_phase(phase, *st);
+          if (phase != st->phase && !(has_phases && st->raw["phases"].contains(phase))) continue;
+          announce(phase);
+          if (std::string_view(phase) == "running")
+            logs.poll([&](const std::string& chunk) {
+              if (events.on_log) events.on_log(chunk);
+            });
         }
       }
     }
