@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -301,6 +302,23 @@ class RunTests(E2EBase):
         head = self.s3.head_object(Bucket=BUCKET, Key="blobs/sha256/" + sha)
         self.assertEqual(head["ContentLength"], BIG_SIZE)
         self.assertIn("-", head["ETag"], "a 50 MB input was not sent as a multipart upload")
+        self.assert_job_instance_terminated(job_id)
+
+    def test_06_ctrl_c_detaches_and_the_job_goes_on(self):
+        run = self.emu.hoist_bg("run", self.mirror, "-i", self.small, "-o", self.mkdtemp("ctrl-c-out"),
+                                "--yes", "--", "--sleep", "8")
+        self.assertTrue(run.wait_stderr("hoist: [running]", timeout=120), run.stderr)
+        job_id = job_id_of(run.stderr)
+        run.proc.send_signal(signal.SIGINT)
+        rc = run.wait(timeout=60)
+        self.assertEqual(rc, 130, run.stderr)
+        self.assertIn("detached", run.stderr)
+        self.assertIn("hoist logs %s -f" % job_id, run.stderr)
+        self.assertIn("hoist cancel %s" % job_id, run.stderr)
+        self.assertEqual(error_lines(run.stderr), [])
+        # the job is not stopped by the laptop leaving: it ends by itself
+        st = self.emu.wait_phase(job_id, TERMINAL, timeout=120)
+        self.assertEqual(st and st["phase"], "succeeded", "%s\n%s" % (st, self.emu.diagnostics(job_id)))
         self.assert_job_instance_terminated(job_id)
 
     def test_07_detach_status_logs_results_ls(self):
