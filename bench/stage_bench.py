@@ -20,6 +20,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -250,6 +251,8 @@ def main() -> int:
     ap.add_argument("--raw-threads", default="16,32", help="thread counts to try for the raw loop; the best is the limit")
     ap.add_argument("--only", default="raw,aws,rclone,hoist")
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every step this many times (each on a fresh emulator) and report the median")
     a = ap.parse_args()
     if a.small:
         a.files, a.total_mb = 1000, 100.0
@@ -263,6 +266,7 @@ def main() -> int:
     files = dataset_files(data)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=work))
     moto = None
+    started = 0
     env: dict = {}
     rows: list[dict] = []
 
@@ -270,10 +274,11 @@ def main() -> int:
         """Each tool meets the same empty emulator: moto slows down (and its
         clients' CPU goes up) as it holds more objects, which would otherwise
         penalise whichever tool runs last."""
-        nonlocal moto, env
+        nonlocal moto, env, started
         if moto is not None:
             moto.stop()
-        moto = Moto(run_dir, f"moto-{tool}")
+        started += 1
+        moto = Moto(run_dir, f"moto-{started:02d}-{tool}")
         env = clean_env(moto.endpoint)
         print(f"# {tool}: fresh moto_server at {moto.endpoint}, log {moto.log_path}", flush=True)
 
@@ -294,77 +299,109 @@ def main() -> int:
         return r
 
     try:
-        if "raw" in only:
-            best = None
-            for t in [int(x) for x in a.raw_threads.split(",")]:
-                fresh_emulator(f"raw-{t}")
-                bucket = f"bench-raw-{t}"
-                create_bucket(moto.endpoint, bucket)
-                r = step("raw-put", f"{t} thr", lambda: {"wall": raw_put_loop(moto.endpoint, bucket, files, t),
-                                                          "cpu": None, "maxrss_kb": None, "sent": total})
-                best = r["wall"] if best is None else min(best, r["wall"])
-            limit = best
-        else:
-            limit = None
+        limit = None
+        for rep in range(a.repeat):
+            if a.repeat > 1:
+                print(f"# repetition {rep + 1} of {a.repeat}", flush=True)
+            if "raw" in only:
+                best = None
+                for t in [int(x) for x in a.raw_threads.split(",")]:
+                    fresh_emulator(f"raw-{t}")
+                    bucket = f"bench-raw-{t}"
+                    create_bucket(moto.endpoint, bucket)
+                    r = step("raw-put", f"{t} thr", lambda: {"wall": raw_put_loop(moto.endpoint, bucket, files, t),
+                                                              "cpu": None, "maxrss_kb": None, "sent": total})
+                    best = r["wall"] if best is None else min(best, r["wall"])
+                limit = best if limit is None else min(limit, best)
 
-        if "aws" in only:
-            fresh_emulator("aws")
-            create_bucket(moto.endpoint, "bench-aws")
-            cmd = ["aws", "--endpoint-url", moto.endpoint, "s3", "sync", "--no-progress", "--only-show-errors",
-                   str(data), "s3://bench-aws/in/"]
-            step("aws-s3", "first", lambda: measure(cmd, env, run_dir, "aws-first"))
-            step("aws-s3", "re-run", lambda: measure(cmd, env, run_dir, "aws-rerun"))
+            if "aws" in only:
+                fresh_emulator("aws")
+                create_bucket(moto.endpoint, "bench-aws")
+                cmd = ["aws", "--endpoint-url", moto.endpoint, "s3", "sync", "--no-progress", "--only-show-errors",
+                       str(data), "s3://bench-aws/in/"]
+                step("aws-s3", "first", lambda: measure(cmd, env, run_dir, "aws-first"))
+                step("aws-s3", "re-run", lambda: measure(cmd, env, run_dir, "aws-rerun"))
 
-        if "rclone" in only:
-            fresh_emulator("rclone")
-            create_bucket(moto.endpoint, "bench-rclone")
-            cmd = ["rclone", "sync", str(data), "emu:bench-rclone/in"]
-            step("rclone", "first", lambda: measure(cmd, env, run_dir, "rclone-first"))
-            step("rclone", "re-run", lambda: measure(cmd, env, run_dir, "rclone-rerun"))
+            if "rclone" in only:
+                fresh_emulator("rclone")
+                create_bucket(moto.endpoint, "bench-rclone")
+                cmd = ["rclone", "sync", str(data), "emu:bench-rclone/in"]
+                step("rclone", "first", lambda: measure(cmd, env, run_dir, "rclone-first"))
+                step("rclone", "re-run", lambda: measure(cmd, env, run_dir, "rclone-rerun"))
 
-        if "hoist" in only:
-            fresh_emulator("hoist")
-            # Warm the account (bucket, ECR repository, instance profile) with a
-            # one-file input, so the measured runs are about staging.
-            tiny = run_dir / "tiny"
-            tiny.mkdir()
-            (tiny / "x.txt").write_text("warm-up\n")
-            out = run_dir / "out"
-            base = [a.hoist, "run", a.project, "-o", str(out), "--yes", "--detach",
-                    "--endpoint-url", moto.endpoint, "--region", "us-east-1"]
-            r = measure(base + ["-i", str(tiny)], env, run_dir, "hoist-warmup")
-            if r["rc"] != 0:
-                raise SystemExit("hoist warm-up run failed")
-            for label in ("first", "re-run"):
-                r = step("hoist", label, lambda: measure(base + ["-i", str(data)], env, run_dir,
-                                                        "hoist-" + label.replace("-", "")))
-                m = STAGED_RE.search(r["log"])
-                if m:
-                    r["staged_line"] = m.group(0)
-                    r["sent_files"] = int(m.group(3))
-                    r["sent_h"] = m.group(4)
-                    print(f"           {m.group(0)}", flush=True)
+            if "hoist" in only:
+                fresh_emulator("hoist")
+                # Warm the account (bucket, ECR repository, instance profile) with a
+                # one-file input, so the measured runs are about staging.
+                tiny = run_dir / "tiny"
+                tiny.mkdir(exist_ok=True)
+                (tiny / "x.txt").write_text("warm-up\n")
+                out = run_dir / "out"
+                base = [a.hoist, "run", a.project, "-o", str(out), "--yes", "--detach",
+                        "--endpoint-url", moto.endpoint, "--region", "us-east-1"]
+                r = measure(base + ["-i", str(tiny)], env, run_dir, "hoist-warmup")
+                if r["rc"] != 0:
+                    raise SystemExit("hoist warm-up run failed")
+                for label in ("first", "re-run"):
+                    r = step("hoist", label, lambda: measure(base + ["-i", str(data)], env, run_dir,
+                                                            "hoist-" + label.replace("-", "")))
+                    m = STAGED_RE.search(r["log"])
+                    if m:
+                        r["staged_line"] = m.group(0)
+                        r["sent_files"] = int(m.group(3))
+                        r["sent_h"] = m.group(4)
+                        print(f"           {m.group(0)}", flush=True)
     finally:
         if moto is not None:
             moto.stop()
 
+    # ------------------------------------------------------------ medians
+    # With --repeat N, each (tool, run) has N rows: the table shows their
+    # median, and the spread beside it; peak memory is the largest seen.
+    measured = rows
+    rows = []
+    for key in dict.fromkeys((r["tool"], r["run"]) for r in measured):
+        rs = [r for r in measured if (r["tool"], r["run"]) == key]
+        m = dict(sorted(rs, key=lambda r: r["wall"])[len(rs) // 2])
+        for f in ("wall", "cpu", "requests", "stage_requests"):
+            vals = [r[f] for r in rs if r.get(f) is not None]
+            m[f] = statistics.median(vals) if vals else None
+        rss = [r["maxrss_kb"] for r in rs if r.get("maxrss_kb")]
+        m["maxrss_kb"] = max(rss) if rss else None
+        m["n"] = len(rs)
+        m["wall_range"] = (min(r["wall"] for r in rs), max(r["wall"] for r in rs))
+        cpus = [r["cpu"] for r in rs if r.get("cpu") is not None]
+        m["cpu_range"] = (min(cpus), max(cpus)) if cpus else None
+        if any("sent_files" in r for r in rs):
+            m["sent_files"] = max(r.get("sent_files", 0) for r in rs)
+        rows.append(m)
+
     # ------------------------------------------------------------ the table
     print()
+    if a.repeat > 1:
+        print(f"Each figure is the median of {a.repeat} runs, each on a fresh emulator (peak RSS: the largest); "
+              "the ranges are min-max.")
     print(f"Data: {a.files} files, {human(total)}; moto_server on 127.0.0.1; {os.cpu_count()} CPUs; "
           f"load average at the end {os.getloadavg()[0]:.1f}")
     if limit:
         print(f"Emulator limit (best raw parallel PUT loop): {limit:.2f} s = {human(total / limit)}/s")
     print()
+    spread = a.repeat > 1
     hdr = ("| tool | run | wall s | vs limit | client CPU s | peak RSS MB | requests | staging requests "
-           "| staging req / 1000 files |")
+           "| staging req / 1000 files |" + (" wall range s | CPU range s |" if spread else ""))
     print(hdr)
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if spread else ""))
     for r in rows:
         cpu = "-" if r.get("cpu") is None else f"{r['cpu']:.2f}"
         rss = "-" if not r.get("maxrss_kb") else f"{r['maxrss_kb'] / 1024:.1f}"
         vs = f"{r['wall'] / limit:.2f}x" if limit else "-"
-        print(f"| {r['tool']} | {r['run']} | {r['wall']:.2f} | {vs} | {cpu} | {rss} | {r['requests']} | "
-              f"{r['stage_requests']} | {r['stage_requests'] * 1000 / a.files:.1f} |")
+        extra = ""
+        if spread:
+            cr = r.get("cpu_range")
+            extra = (f" {r['wall_range'][0]:.2f}-{r['wall_range'][1]:.2f} |"
+                     f" {f'{cr[0]:.2f}-{cr[1]:.2f}' if cr else '-'} |")
+        print(f"| {r['tool']} | {r['run']} | {r['wall']:.2f} | {vs} | {cpu} | {rss} | {r['requests']:.0f} | "
+              f"{r['stage_requests']:.0f} | {r['stage_requests'] * 1000 / a.files:.1f} |" + extra)
     for r in rows:
         if r.get("staged_line"):
             print(f"\nhoist {r['run']}: {r['staged_line']}")
@@ -385,14 +422,15 @@ def main() -> int:
         per1000 = h2["stage_requests"] * 1000 / a.files
         zero = h2.get("sent_files") == 0
         print(f"- re-run sends 0 bytes, <= 1 request / 1000 files: sent {h2.get('sent_files')} files "
-              f"({h2.get('sent_h')}), {h2['stage_requests']} staging requests = {per1000:.2f} / 1000 input files -> "
-              f"{'MET' if zero and per1000 <= 1 else 'NOT MET'} ({h2['requests']} requests for the whole command, "
+              f"({h2.get('sent_h')}), {h2['stage_requests']:.0f} staging requests = {per1000:.2f} / 1000 input files -> "
+              f"{'MET' if zero and per1000 <= 1 else 'NOT MET'} ({h2['requests']:.0f} requests for the whole command, "
               f"with STS, IAM, ECR, SSM, job.json, status.json and RunInstances)")
         peak = max(h1["maxrss_kb"], h2["maxrss_kb"]) / 1024
         print(f"- peak memory under 64 MB: {peak:.1f} MB -> {'MET' if peak < 64 else 'NOT MET'}")
     if a.json:
         Path(a.json).write_text(json.dumps({"files": a.files, "bytes": total, "limit": limit,
-                                            "rows": [{k: v for k, v in r.items() if k != "log"} for r in rows]},
+                                            "rows": [{k: v for k, v in r.items() if k != "log"} for r in rows],
+                                            "runs": [{k: v for k, v in r.items() if k != "log"} for r in measured]},
                                            indent=2))
     return 0
 
