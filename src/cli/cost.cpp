@@ -57,14 +57,16 @@ Command register_cost(CLI::App& parent, Globals& g) {
             Connected c = connect(g.aws);
             aws::S3 s3(c.session);
             std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
+            // Every job first: an unknown one fails before anything is printed.
+            std::vector<JobCost> costs;
+            for (const auto& j : ids) costs.push_back(cost_of(c.session, s3, c.bucket, j));
             double total = 0;
             nlohmann::json out = nlohmann::json::array();
             if (!g.json)
               std::cout << std::left << std::setw(48) << "JOB" << std::setw(14) << "TYPE" << std::setw(11) << "PHASE"
                         << std::setw(10) << "TIME"
                         << "COST\n";
-            for (const auto& j : ids) {
-              auto jc = cost_of(c.session, s3, c.bucket, j);
+            for (const auto& jc : costs) {
               total += jc.usd;
               if (g.json) {
                 out.push_back({{"job_id", jc.id},

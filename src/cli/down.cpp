@@ -147,16 +147,15 @@ Command register_down(CLI::App& parent, Globals& g) {
                 say("deleted role " + role);
               }
             }
-            if (*all) {
-              aws::S3 s3(c.session);
-              if (s3.head_bucket(c.bucket)) {
-                std::vector<std::string> keys;
-                s3.list_objects(c.bucket, "", [&](const aws::ObjectInfo& o) { keys.push_back(o.key); });
-                s3.delete_objects(c.bucket, keys);
-                s3.delete_bucket(c.bucket);
-                say("deleted bucket " + c.bucket + " (" + std::to_string(keys.size()) + " objects)");
-              }
-            } else {
+            aws::S3 s3(c.session);
+            const bool have_bucket = s3.head_bucket(c.bucket);
+            if (have_bucket && *all) {
+              std::vector<std::string> keys;
+              s3.list_objects(c.bucket, "", [&](const aws::ObjectInfo& o) { keys.push_back(o.key); });
+              s3.delete_objects(c.bucket, keys);
+              s3.delete_bucket(c.bucket);
+              say("deleted bucket " + c.bucket + " (" + std::to_string(keys.size()) + " objects)");
+            } else if (have_bucket) {
               say("kept bucket " + c.bucket + " (use --all to delete it and every job's outputs)");
             }
             return 0;

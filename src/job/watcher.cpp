@@ -20,6 +20,16 @@ namespace fs = std::filesystem;
 namespace hoist::job {
 namespace {
 constexpr const char* kProgressPhases[] = {"launching", "booting", "staging", "building", "running", "uploading"};
+// A job's record, or nullopt when the object or the whole bucket is missing:
+// no bucket means no job (say, after `hoist down --all`), not a failure.
+std::optional<std::string> read_job_object(aws::S3& s3, const std::string& bucket, const std::string& key) {
+  try {
+    return s3.get_object_if_exists(bucket, key);
+  } catch (const aws::AwsError& e) {
+    if (e.is("NoSuchBucket")) return std::nullopt;
+    throw;
+  }
+}
 }  // namespace
 
 LogFollower::LogFollower(aws::S3& s3, std::string bucket, const std::string& job_id)
@@ -38,7 +48,7 @@ std::size_t LogFollower::poll(const std::function<void(const std::string&)>& eac
 }
 
 std::optional<JobStatus> read_status(aws::S3& s3, const std::string& bucket, const std::string& job_id) {
-  auto body = s3.get_object_if_exists(bucket, job_prefix(job_id) + "status.json");
+  auto body = read_job_object(s3, bucket, job_prefix(job_id) + "status.json");
   if (!body) return std::nullopt;
   try {
     return JobStatus::from_json(nlohmann::json::parse(*body));
@@ -48,7 +58,7 @@ std::optional<JobStatus> read_status(aws::S3& s3, const std::string& bucket, con
 }
 
 std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id) {
-  auto body = s3.get_object_if_exists(bucket, job_prefix(job_id) + "job.json");
+  auto body = read_job_object(s3, bucket, job_prefix(job_id) + "job.json");
   if (!body) return std::nullopt;
   return StoredJob::from_json(nlohmann::json::parse(*body));
 }

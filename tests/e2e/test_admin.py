@@ -157,9 +157,31 @@ class AdminTests(unittest.TestCase):
         self.assertEqual(p.returncode, 0, show(p))
         buckets = [b["Name"] for b in self.emu.s3.list_buckets()["Buckets"]]
         self.assertNotIn(BUCKET, buckets)
-        # and again, on an empty account: nothing to do, no error
+        # and again, on an empty account: nothing to do, no error, no false claim
         p = self.hoist("down", "--all", "--yes")
         self.assertEqual(p.returncode, 0, show(p))
+        p = self.hoist("down", "--yes")
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertNotIn("kept bucket", p.stderr)
+
+    def test_5_without_a_bucket(self):
+        """After `down --all` (or before any run) there is no bucket: an orphan
+        instance is still found and ended, and a job id is simply unknown."""
+        self.hoist("down", "--all", "--yes")
+        self.assertNotIn(BUCKET, [b["Name"] for b in self.emu.s3.list_buckets()["Buckets"]])
+        orphan = self.stray_instance("orphan-20000101-000000-abcd")
+        p = self.hoist("gc")
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn("terminating " + orphan, p.stderr)
+        self.assertIn(self.state(orphan), ("shutting-down", "terminated"))
+        p = self.hoist("cost", "orphan-20000101-000000-abcd")
+        self.assertEqual(p.returncode, 16, show(p))
+        self.assertEqual(p.stdout, "")  # no table header before the error
+        p = self.hoist("status", "orphan-20000101-000000-abcd")
+        self.assertEqual(p.returncode, 16, show(p))
+        p = self.hoist("cost", "--json")
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertEqual(json.loads(p.stdout), [])
 
 
 if __name__ == "__main__":
