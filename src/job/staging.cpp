@@ -19,6 +19,18 @@ std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>&
   return out;
 }
 
+namespace {
+// HEAD of one key; nullopt when it, or the whole bucket, is not there.
+std::optional<aws::ObjectInfo> head_if_there(aws::S3& s3, const std::string& bucket, const std::string& key) {
+  try {
+    return s3.head_object(bucket, key);
+  } catch (const aws::AwsError& e) {
+    if (!e.is("NoSuchBucket") && !e.not_found()) throw;
+    return std::nullopt;
+  }
+}
+}  // namespace
+
 std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
                                     std::uint64_t& requests, std::size_t head_limit) {
   std::set<std::string> missing;
@@ -26,13 +38,8 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
   if (blobs.size() <= head_limit) {
     std::vector<char> absent(blobs.size(), 0);
     aws::parallel_for(blobs.size(), std::min<std::size_t>(blobs.size(), 16), [&](std::size_t i) {
-      try {
-        auto info = s3.head_object(bucket, blob_key(blobs[i]->sha256));
-        absent[i] = !info || info->size != blobs[i]->size;
-      } catch (const aws::AwsError& e) {
-        if (!e.is("NoSuchBucket") && !e.not_found()) throw;
-        absent[i] = 1;
-      }
+      auto info = head_if_there(s3, bucket, blob_key(blobs[i]->sha256));
+      absent[i] = !info || info->size != blobs[i]->size;
     });
     requests += blobs.size();
     for (std::size_t i = 0; i < blobs.size(); ++i)
@@ -100,13 +107,8 @@ MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vec
   for (const Manifest* m : manifests)
     if (auto key = set_key(*m); !key.empty()) check.keys.push_back(std::move(key));
   check.present.assign(check.keys.size(), 0);
-  aws::parallel_for(check.keys.size(), std::max<std::size_t>(check.keys.size(), 1), [&](std::size_t i) {
-    try {
-      check.present[i] = s3.head_object(bucket, check.keys[i]).has_value();
-    } catch (const aws::AwsError& e) {
-      if (!e.is("NoSuchBucket") && !e.not_found()) throw;
-    }
-  });
+  aws::parallel_for(check.keys.size(), std::max<std::size_t>(check.keys.size(), 1),
+                    [&](std::size_t i) { check.present[i] = head_if_there(s3, bucket, check.keys[i]).has_value(); });
   return check;
 }
 

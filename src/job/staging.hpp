@@ -41,9 +41,6 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
 void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs, StageStats& stats,
                   const std::function<void(const StageStats&)>& progress, std::size_t parallelism = 16);
 
-// Checks, uploads what is missing, and fills every field of the stats. A
-// manifest whose set marker (set_key) is in the bucket needs no other check;
-// the markers of the others are written once their blobs are all there.
 // The set markers of the non-empty manifests, in order, and whether each is
 // in the bucket (one parallel HEAD each; a missing bucket means none is).
 struct MarkerCheck {
@@ -64,7 +61,9 @@ struct StagePlan {
 StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                      const MarkerCheck* checked = nullptr);
 
-// plan_stage, then the upload of what is missing, then the new markers.
+// Checks, uploads what is missing, and fills every field of the stats:
+// plan_stage, then the upload, then the markers of the folders that had none
+// (a manifest whose set marker is in the bucket needs no other check).
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked = nullptr);
 

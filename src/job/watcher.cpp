@@ -85,6 +85,11 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
   WatchResult result;
   std::string last_phase;
   std::set<std::string> announced;
+  auto show_logs = [&] {
+    logs.poll([&](const std::string& chunk) {
+      if (events.on_log) events.on_log(chunk);
+    });
+  };
   const auto start = std::chrono::steady_clock::now();
   auto next_instance_check = start + std::chrono::seconds(10);
   // When the instance was first seen ending (a plain value: GCC 12 misreads an
@@ -111,21 +116,14 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
         for (const char* phase : kProgressPhases) {
           if (phase != st->phase && !(has_phases && st->raw["phases"].contains(phase))) continue;
           announce(phase);
-          if (std::string_view(phase) == "running")
-            logs.poll([&](const std::string& chunk) {
-              if (events.on_log) events.on_log(chunk);
-            });
+          if (std::string_view(phase) == "running") show_logs();
         }
       }
     }
-    logs.poll([&](const std::string& chunk) {
-      if (events.on_log) events.on_log(chunk);
-    });
+    show_logs();
     if (result.status.terminal()) {
       // The final chunk is uploaded before the terminal status; poll once more.
-      logs.poll([&](const std::string& chunk) {
-        if (events.on_log) events.on_log(chunk);
-      });
+      show_logs();
       if (events.on_phase) events.on_phase(result.status.phase, result.status);
       result.end = WatchEnd::terminal;
       return result;
