@@ -51,10 +51,22 @@ std::string finish(EVP_MD_CTX* ctx) {
   return {reinterpret_cast<const char*>(out.data()), size};
 }
 
+// This thread's context for `md`, initialised afresh. Reused because a new
+// EVP_MD_CTX costs allocations every time, and a signed request makes four
+// digests. Not re-entrant: finish with one before asking for the next.
+EVP_MD_CTX* thread_digest(const EVP_MD* md) {
+  thread_local MdCtx sha256_ctx(EVP_MD_CTX_new());
+  thread_local MdCtx md5_ctx(EVP_MD_CTX_new());
+  EVP_MD_CTX* ctx = md == md5_md() ? md5_ctx.get() : sha256_ctx.get();
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, md, nullptr) != 1)
+    throw std::runtime_error("OpenSSL digest init failed");
+  return ctx;
+}
+
 std::string digest(const EVP_MD* md, std::string_view data) {
-  MdCtx ctx = new_digest(md);
-  if (EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1) throw std::runtime_error("OpenSSL digest failed");
-  return finish(ctx.get());
+  EVP_MD_CTX* ctx = thread_digest(md);
+  if (EVP_DigestUpdate(ctx, data.data(), data.size()) != 1) throw std::runtime_error("OpenSSL digest failed");
+  return finish(ctx);
 }
 
 int base64_value(char c) {
@@ -81,11 +93,10 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
   k.resize(kBlock, '\0');
   std::string pad(kBlock, '\0');
   for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<char>(k[i] ^ 0x36);
-  MdCtx inner = new_digest(sha256_md());
-  if (EVP_DigestUpdate(inner.get(), pad.data(), pad.size()) != 1 ||
-      EVP_DigestUpdate(inner.get(), data.data(), data.size()) != 1)
+  EVP_MD_CTX* inner = thread_digest(sha256_md());
+  if (EVP_DigestUpdate(inner, pad.data(), pad.size()) != 1 || EVP_DigestUpdate(inner, data.data(), data.size()) != 1)
     throw std::runtime_error("OpenSSL digest failed");
-  const std::string inner_hash = finish(inner.get());
+  const std::string inner_hash = finish(inner);
   for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<char>(k[i] ^ 0x5c);
   return digest(sha256_md(), pad + inner_hash);
 }
@@ -167,7 +178,7 @@ std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint
   // One uninitialised block per thread, reused: a fresh zeroed megabyte per
   // file cost more than hashing a thousand small files.
   thread_local std::unique_ptr<char[]> buffer(new char[kFileBuffer]);
-  Sha256 hash;
+  EVP_MD_CTX* hash = thread_digest(sha256_md());
   std::uint64_t pos = offset;
   std::uint64_t left = length;
   while (left > 0) {
@@ -181,11 +192,12 @@ std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint
       if (length != UINT64_MAX) throw std::runtime_error("short read while hashing " + path);
       break;  // whole file requested: end of file reached
     }
-    hash.update(buffer.get(), static_cast<std::size_t>(got));
+    if (EVP_DigestUpdate(hash, buffer.get(), static_cast<std::size_t>(got)) != 1)
+      throw std::runtime_error("OpenSSL digest failed");
     pos += static_cast<std::uint64_t>(got);
     left -= static_cast<std::uint64_t>(got);
   }
-  return hash.hex_digest();
+  return hex(finish(hash));
 }
 
 }  // namespace hoist::aws

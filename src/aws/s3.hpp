@@ -39,6 +39,12 @@ struct TransferOptions {
   TransferProgress progress;
 };
 
+// A local file as its caller already hashed and sized it.
+struct KnownFile {
+  std::string sha256_hex;             // empty: unknown
+  std::optional<std::uint64_t> size;  // nullopt: unknown
+};
+
 struct BucketSettings {
   std::map<std::string, std::string> tags;
   bool block_public_access = true;
@@ -66,10 +72,11 @@ class S3 {
   std::optional<std::string> get_object_if_exists(const std::string& bucket, const std::string& key);
 
   // Uploads a file: one PUT below the threshold, else multipart with parallel
-  // parts (aborted on failure). `sha256_hex`, when known, is used as the
-  // payload hash of a single PUT instead of hashing the file again.
+  // parts (aborted on failure). What the caller already knows of the file is
+  // not found out again: its SHA-256 becomes the payload hash of a single PUT,
+  // and its size saves a stat and an open per file.
   void upload_file(const std::string& bucket, const std::string& key, const std::string& path,
-                   const TransferOptions& options = {}, const std::string& sha256_hex = "");
+                   const TransferOptions& options = {}, const KnownFile& known = {});
   // Downloads to a file: one GET below the threshold, else parallel ranged GETs.
   void download_file(const std::string& bucket, const std::string& key, const std::string& path,
                      const TransferOptions& options = {});

@@ -104,8 +104,10 @@ void report(const TransferOptions& options, std::uint64_t bytes) {
 }  // namespace
 
 void S3::upload_file(const std::string& bucket, const std::string& key, const std::string& path,
-                     const TransferOptions& options, const std::string& sha256_hex) {
-  const std::uint64_t size = file_size(path);
+                     const TransferOptions& options, const KnownFile& known) {
+  // A size that changed since the caller's look fails the read of the body
+  // (short file) or, on AWS, the payload hash check.
+  const std::uint64_t size = known.size ? *known.size : file_size(path);
   const std::string object = object_path(bucket, key);
 
   if (size < options.multipart_threshold || size == 0) {
@@ -115,7 +117,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
     r.headers = {{"Content-Type", "application/octet-stream"}};
     r.body.file = path;
     r.body.length = size;
-    client_.send("PutObject", std::move(r), file_body_options(client_, sha256_hex));
+    client_.send("PutObject", std::move(r), file_body_options(client_, known.sha256_hex));
     report(options, size);
     return;
   }

@@ -95,7 +95,7 @@ void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<cons
   opts.progress.on_bytes = report;
   aws::parallel_for(blobs.size(), std::min(parallelism, std::max<std::size_t>(blobs.size(), 1)), [&](std::size_t i) {
     const FileEntry* b = blobs[i];
-    s3.upload_file(bucket, blob_key(b->sha256), b->path, opts, b->sha256);
+    s3.upload_file(bucket, blob_key(b->sha256), b->path, opts, {b->sha256, b->size});
     std::lock_guard lock(mutex);
     stats.uploaded_files++;
     stats.uploaded_bytes += b->size;

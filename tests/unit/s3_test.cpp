@@ -340,8 +340,24 @@ TEST(S3, SinglePutUsesTheGivenHash) {
   TempDir dir;
   write_file(dir.file("f"), "content");
   // sha256("content"), as a content-addressed caller would know it.
-  s3.upload_file(bucket, "k", dir.file("f"), {}, "ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73");
+  s3.upload_file(bucket, "k", dir.file("f"), {},
+                 {"ed7002b439e9ac845f22357d822bac1444730fbdb6016d3ec9432297b9ec9f73", {}});
   EXPECT_EQ(s3.get_object(bucket, "k"), "content");
+}
+
+// A caller that hashed and sized the file is trusted on the size (no second
+// stat and open), but a file that shrank since fails instead of hanging or
+// sending a short object.
+TEST(S3, KnownSizeIsUsedAndAShrunkFileFails) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("known");
+  s3.create_bucket(bucket, {});
+  TempDir dir;
+  write_file(dir.file("f"), "content");
+  s3.upload_file(bucket, "k", dir.file("f"), {}, {"", std::uint64_t{7}});
+  EXPECT_EQ(s3.get_object(bucket, "k"), "content");
+  EXPECT_THROW(s3.upload_file(bucket, "short", dir.file("f"), {}, {"", std::uint64_t{100}}), std::runtime_error);
+  EXPECT_FALSE(s3.head_object(bucket, "short").has_value());
 }
 
 TEST(S3, FailedMultipartUploadIsAborted) {
