@@ -186,7 +186,9 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
         (response.status >= 200 && response.status < 300) ||
         std::find(options.ok_statuses.begin(), options.ok_statuses.end(), response.status) != options.ok_statuses.end();
     if (ok) {
-      log::verbose(attempt_line(service_, operation, std::to_string(response.status), attempt));
+      // Built only when shown: this line is on every request's path.
+      if (log::level() >= log::Level::verbose)
+        log::verbose(attempt_line(service_, operation, std::to_string(response.status), attempt));
       policy.on_success(attempt > 1, last_retry_was_timeout);
       return response;
     }
