@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "aws/ec2.hpp"
+#include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -23,8 +24,8 @@ struct JobCost {
   bool known = false;
 };
 
-JobCost cost_of(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const std::string& bucket,
-                const std::string& id) {
+// `launch_time`: the job's instance's, "" when EC2 no longer shows it.
+JobCost cost_of(aws::S3& s3, const std::string& bucket, const std::string& id, const std::string& launch_time) {
   JobCost c;
   c.id = id;
   auto spec = job::read_job(s3, bucket, id);
@@ -32,8 +33,6 @@ JobCost cost_of(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const
   auto st = job::read_status(s3, bucket, id);
   c.phase = st ? st->phase : "?";
   c.instance_type = spec->instance_type;
-  std::string launch_time;
-  job::find_job_instance(session, id, nullptr, &launch_time);
   std::string from = launch_time.empty() ? spec->created_at : launch_time;
   std::string to = st && st->terminal() ? st->updated_at : job::iso8601(std::chrono::system_clock::now());
   c.ran = job::seconds_between(from, to).value_or(std::chrono::seconds(0));
@@ -57,9 +56,16 @@ Command register_cost(CLI::App& parent, Globals& g) {
             Connected c = connect(g.aws);
             aws::S3 s3(c.session);
             std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
+            // One DescribeInstances for every job, and the jobs' job.json and
+            // status.json read in parallel: not three round trips per job in turn.
+            std::map<std::string, aws::Instance> instances;
+            if (!ids.empty()) instances = job::job_instances(c.session);
             // Every job first: an unknown one fails before anything is printed.
-            std::vector<JobCost> costs;
-            for (const auto& j : ids) costs.push_back(cost_of(c.session, s3, c.bucket, j));
+            std::vector<JobCost> costs(ids.size());
+            aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
+              auto inst = instances.find(ids[i]);
+              costs[i] = cost_of(s3, c.bucket, ids[i], inst == instances.end() ? "" : inst->second.launch_time);
+            });
             double total = 0;
             nlohmann::json out = nlohmann::json::array();
             if (!g.json)

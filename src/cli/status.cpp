@@ -3,6 +3,7 @@
 #include <iostream>
 #include <set>
 
+#include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -62,8 +63,12 @@ int list_jobs(Globals& g) {
   if (!g.json)
     std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE"
               << "UPDATED\n";
-  for (const auto& id : ids) {
-    auto st = job::read_status(s3, c.bucket, id);
+  // The statuses in parallel: one GET per job, not one round trip after another.
+  std::vector<std::optional<job::JobStatus>> statuses(ids.size());
+  aws::parallel_for(ids.size(), 8, [&](std::size_t i) { statuses[i] = job::read_status(s3, c.bucket, ids[i]); });
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const std::string& id = ids[i];
+    const auto& st = statuses[i];
     std::string phase = st ? st->phase : "?";
     if (g.json) {
       out.push_back({{"job_id", id}, {"phase", phase}, {"updated_at", st ? st->updated_at : ""}});

@@ -63,18 +63,35 @@ std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const 
   return StoredJob::from_json(nlohmann::json::parse(*body));
 }
 
+namespace {
+// Instances by their hoist:job tag; of a job's several (a relaunch, say), the
+// one still alive.
+std::map<std::string, aws::Instance> by_job_preferring_alive(std::vector<aws::Instance> found) {
+  std::map<std::string, aws::Instance> out;
+  for (auto& i : found) {
+    auto tag = i.tags.find(std::string(kJobTag));
+    if (tag == i.tags.end()) continue;
+    auto [at, fresh] = out.try_emplace(tag->second, i);
+    if (!fresh && i.state != "terminated") at->second = std::move(i);
+  }
+  return out;
+}
+}  // namespace
+
 std::optional<std::string> find_job_instance(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
                                              std::string* state, std::string* launch_time) {
   aws::Ec2 ec2(session);
-  auto found = ec2.describe_instances({{"tag:" + std::string(kJobTag), {job_id}}});
-  if (found.empty()) return std::nullopt;
-  // Prefer one that is still alive.
-  const aws::Instance* pick = &found.front();
-  for (const auto& i : found)
-    if (i.state != "terminated") pick = &i;
-  if (state) *state = pick->state;
-  if (launch_time) *launch_time = pick->launch_time;
-  return pick->id;
+  auto by_job = by_job_preferring_alive(ec2.describe_instances({{"tag:" + std::string(kJobTag), {job_id}}}));
+  auto found = by_job.find(job_id);
+  if (found == by_job.end()) return std::nullopt;
+  if (state) *state = found->second.state;
+  if (launch_time) *launch_time = found->second.launch_time;
+  return found->second.id;
+}
+
+std::map<std::string, aws::Instance> job_instances(const std::shared_ptr<aws::Session>& session) {
+  aws::Ec2 ec2(session);
+  return by_job_preferring_alive(ec2.describe_instances({{"tag:" + std::string(kManagedTag), {"true"}}}));
 }
 
 WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::string& bucket, const std::string& job_id,

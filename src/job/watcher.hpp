@@ -4,11 +4,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "aws/client.hpp"
+#include "aws/ec2.hpp"
 #include "aws/s3.hpp"
 #include "job/spec.hpp"
 
@@ -72,5 +74,9 @@ void release_job_resources(const std::shared_ptr<aws::Session>& session, const s
 // The instance of a job found by its hoist:job tag (any state), if any.
 std::optional<std::string> find_job_instance(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
                                              std::string* state = nullptr, std::string* launch_time = nullptr);
+
+// Every job's instance in one DescribeInstances (tag hoist:managed=true, any
+// state), by job id; where a job has several, the one still alive.
+std::map<std::string, aws::Instance> job_instances(const std::shared_ptr<aws::Session>& session);
 
 }  // namespace hoist::job

@@ -102,6 +102,43 @@ class AdminTests(unittest.TestCase):
         bad = self.hoist("cost", "NOT A JOB")
         self.assertEqual(bad.returncode, 15, show(bad))
 
+    def moto_posts(self):
+        """How many POST / (EC2, STS, IAM...: every query-protocol call) moto has logged."""
+        with open(os.path.join(self.tmp, "moto.log"), errors="replace") as f:
+            return sum(1 for line in f if '"POST / HTTP' in line)
+
+    def test_2b_ls_and_cost_of_many_jobs_take_one_ec2_call(self):
+        project = os.path.join(self.tmp, "proj")
+        inp = os.path.join(self.tmp, "in")
+        jobs = [self.job]
+        for _ in range(2):
+            p = self.hoist("run", project, "-i", inp, "-o", os.path.join(self.tmp, "out"), "--yes", "--detach")
+            self.assertEqual(p.returncode, 0, show(p))
+            jobs.append(p.stdout.strip())
+        in_bucket = {k.split("/")[1] for k in self.emu.listing(BUCKET, "jobs/") if k.endswith("/job.json")}
+        self.assertTrue(set(jobs) <= in_bucket, (jobs, in_bucket))
+
+        p = self.hoist("ls", "--json")
+        self.assertEqual(p.returncode, 0, show(p))
+        listed = {r["job_id"]: r["phase"] for r in json.loads(p.stdout)}
+        self.assertEqual(set(listed), in_bucket)
+        for j in jobs:
+            self.assertEqual(listed[j], self.emu.status(j)["phase"])
+
+        before = self.moto_posts()
+        p = self.hoist("cost", "--json")
+        posts = self.moto_posts() - before
+        self.assertEqual(p.returncode, 0, show(p))
+        rows = {r["job_id"]: r for r in json.loads(p.stdout)}
+        self.assertEqual(set(rows), in_bucket)
+        for j in jobs:
+            launched = self.emu.job_instances(j)[0]["LaunchTime"]
+            self.assertIsNotNone(launched)
+            self.assertEqual(rows[j]["phase"], "launching")
+            self.assertGreater(rows[j]["usd"], 0, rows[j])  # billed from its instance's launch
+        # STS for the account, then ONE DescribeInstances for every job: not one per job.
+        self.assertLessEqual(posts, 2, "hoist cost made %d query-protocol calls for %d jobs" % (posts, len(jobs)))
+
     def test_3_gc_ends_only_what_is_left_over(self):
         stray = self.stray_instance("ghost-20000101-000000-abcd")  # no such job in the bucket
         # a live job's instance left running after its job ended, and its per-job grant
