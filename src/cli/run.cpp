@@ -17,6 +17,7 @@
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "job/account.hpp"
+#include "job/hash_cache.hpp"
 #include "job/launcher.hpp"
 #include "job/naming.hpp"
 #include "job/spec.hpp"
@@ -126,20 +127,42 @@ int run_job(job::RunOptions o, Globals& g) {
   job.image =
       job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0);
   job.code = job::code_files(o.project_dir);
+  // The folder the inputs are listed from: INPUT, or the folder of a file.
+  std::string input_root;
   if (!job::is_s3_uri(o.input)) {
     if (fs::is_directory(o.input)) {
+      input_root = o.input;
       job.inputs = job::list_files(o.input);
     } else {
-      job::Manifest one = job::list_files(
-          fs::path(o.input).parent_path().empty() ? "." : fs::path(o.input).parent_path().string(),
-          [&](const std::string& rel, bool is_dir) { return is_dir || rel != fs::path(o.input).filename().string(); });
-      job.inputs = std::move(one);
+      input_root = fs::path(o.input).parent_path().empty() ? "." : fs::path(o.input).parent_path().string();
+      job.inputs = job::list_files(input_root, [&](const std::string& rel, bool is_dir) {
+        return is_dir || rel != fs::path(o.input).filename().string();
+      });
     }
   } else {
     job.input_s3 = normalise_prefix_uri(o.input);
   }
-  job::hash_files(job.code, 4);
-  job::hash_files(job.inputs, 4);
+  {
+    // Files unchanged since a previous run (same size, times and inode) are
+    // not read again: see HashCache.
+    const std::string cache_dir = job::HashCache::default_dir();
+    job::HashCache code_cache(cache_dir, o.project_dir);
+    job::HashCache input_cache(input_root.empty() ? "" : cache_dir, input_root);  // none for s3:// inputs
+    if (o.rehash) {
+      code_cache.forget_all();
+      input_cache.forget_all();
+    }
+    auto hashed = job::hash_files(job.code, 4, &code_cache);
+    const auto hashed_inputs = job::hash_files(job.inputs, 4, &input_cache);
+    hashed.files_cached += hashed_inputs.files_cached;
+    hashed.files_read += hashed_inputs.files_read;
+    hashed.bytes_read += hashed_inputs.bytes_read;
+    code_cache.save();
+    input_cache.save();
+    if (hashed.files_cached > 0)
+      say(std::to_string(hashed.files_cached) + " of " + std::to_string(hashed.files_cached + hashed.files_read) +
+          " files unchanged since they were last hashed: not read again (--rehash reads them all)");
+  }
   say("project " + job.project + ": " + std::to_string(job.code.size()) + " code files (" +
       human_bytes(static_cast<double>(job::total_bytes(job.code))) + "), " +
       (job.input_s3.empty() ? std::to_string(job.inputs.size()) + " input files (" +
@@ -383,6 +406,9 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--python", o->python, "Python version of the image (default 3.11)");
   app->add_flag("--detach", o->detach, "Return once the job is launched");
   app->add_flag("--dry-run", o->dry_run, "Print the plan and its price; create nothing");
+  app->add_flag("--rehash", o->rehash,
+                "Hash every file again, not trusting what the last run found for files whose size, times and inode "
+                "have not changed");
   app->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
   app->add_option("args", o->args, "Extra arguments for the script (after --)");
   add_aws_options(*app, g);

@@ -8,6 +8,7 @@
 
 #include "aws/crypto.hpp"
 #include "aws/http.hpp"
+#include "job/hash_cache.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -37,17 +38,37 @@ Manifest list_files(const std::string& root, const std::function<bool(const std:
     e.path = p.string();
     e.size = static_cast<std::uint64_t>(st.st_size);
     e.mode = static_cast<unsigned>(st.st_mode & 0777);
+    e.dev = static_cast<std::uint64_t>(st.st_dev);
+    e.ino = static_cast<std::uint64_t>(st.st_ino);
+    e.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    e.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
     out.emplace(std::move(rel), std::move(e));
   }
   return out;
 }
 
-void hash_files(Manifest& manifest, std::size_t parallelism) {
-  std::vector<FileEntry*> entries;
-  entries.reserve(manifest.size());
-  for (auto& [name, e] : manifest) entries.push_back(&e);
-  aws::parallel_for(entries.size(), parallelism,
-                    [&](std::size_t i) { entries[i]->sha256 = aws::sha256_file(entries[i]->path); });
+HashStats hash_files(Manifest& manifest, std::size_t parallelism, HashCache* cache) {
+  HashStats stats;
+  // Taken before any file is read: a file modified after this is not
+  // trusted to the cache (HashCache::kRacyWindow).
+  const auto began = std::chrono::system_clock::now();
+  std::vector<std::pair<const std::string*, FileEntry*>> to_read;
+  to_read.reserve(manifest.size());
+  for (auto& [name, e] : manifest) {
+    if (auto known = cache ? cache->find(name, e) : std::nullopt) {
+      e.sha256 = std::move(*known);
+      stats.files_cached++;
+    } else {
+      to_read.emplace_back(&name, &e);
+      stats.files_read++;
+      stats.bytes_read += e.size;
+    }
+  }
+  aws::parallel_for(to_read.size(), parallelism,
+                    [&](std::size_t i) { to_read[i].second->sha256 = aws::sha256_file(to_read[i].second->path); });
+  if (cache)
+    for (const auto& [name, e] : to_read) cache->remember(*name, *e, began);
+  return stats;
 }
 
 std::uint64_t total_bytes(const Manifest& manifest) {

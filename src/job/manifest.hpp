@@ -14,6 +14,10 @@ struct FileEntry {
   std::uint64_t size = 0;
   unsigned mode = 0644;
   std::string sha256;  // hex
+  // What stat said when the file was listed: a cached hash is trusted only
+  // while all of these are unchanged (see HashCache).
+  std::uint64_t dev = 0, ino = 0;
+  std::int64_t mtime_ns = 0, ctime_ns = 0;
 };
 
 // Relative '/'-separated name -> file. Ordered, so job.json is stable.
@@ -24,8 +28,17 @@ using Manifest = std::map<std::string, FileEntry>;
 // Hashes are left empty: hash_files fills them.
 Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip = {});
 
-// Computes every entry's sha256 in parallel, reading each file in blocks.
-void hash_files(Manifest& manifest, std::size_t parallelism);
+class HashCache;
+
+struct HashStats {
+  std::uint64_t files_read = 0, bytes_read = 0;  // hashed now
+  std::uint64_t files_cached = 0;                // taken from the cache
+};
+
+// Computes every entry's sha256 in parallel, reading each file in blocks;
+// with a cache, unchanged files are not read, and what was read is
+// remembered (the caller saves the cache).
+HashStats hash_files(Manifest& manifest, std::size_t parallelism, HashCache* cache = nullptr);
 
 std::uint64_t total_bytes(const Manifest& manifest);
 // {"rel": {"sha256": "...", "size": N, "mode": M}, ...}

@@ -28,6 +28,7 @@ struct RunOptions {
   std::string python;
   bool detach = false;
   bool dry_run = false;
+  bool rehash = false;  // hash every file again instead of trusting the local hash cache
   bool yes = false;
 };
 

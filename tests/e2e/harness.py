@@ -87,7 +87,9 @@ class Emulator:
         env.update(AWS_ENDPOINT_URL=self.endpoint, AWS_ACCESS_KEY_ID="testing",
                    AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION,
                    AWS_EC2_METADATA_DISABLED="true", AWS_CONFIG_FILE="/dev/null",
-                   AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+                   AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+                   # hoist's local hash cache: this emulator's own, not the user's
+                   XDG_CACHE_HOME=os.path.join(self.tmp, "cache"))
         return env
 
     def start(self):

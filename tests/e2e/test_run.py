@@ -271,6 +271,8 @@ class RunTests(E2EBase):
         self.assertEqual(sent, 0, m[0])
         self.assertEqual(skipped, files, m[0])
         self.assertRegex(sent_bytes, r"^0(\.0+)? ?B$", m[0])
+        # nor were the unchanged files read again to hash them
+        self.assertRegex(p.stderr, r"(\d+) of \1 files unchanged since they were last hashed")
         self.assertEqual(self.emu.listing(BUCKET, "blobs/sha256/"), before,
                          "blobs were added or rewritten by an unchanged re-run")
         spec1 = self.emu.get_json("jobs/%s/job.json" % job1)
@@ -281,6 +283,52 @@ class RunTests(E2EBase):
         self.assertEqual(st["phase"], "succeeded")
         self.assertIs(st["image"]["reused"], True)
         self.assertEqual(st["image"]["key"], spec1["image"]["key"])
+
+    def test_04b_hash_cache_trusts_only_unchanged_files(self):
+        """A re-run does not read unchanged inputs again (hoist's local hash
+        cache), yet a file rewritten with the same size and its old mtime put
+        back is read again and staged with its new content."""
+        d = self.mkdtemp("cache-in")
+        files = {"a.txt": b"0123456789", "b.txt": b"abcdefghij", "c.txt": b"ABCDEFGHIJ"}
+        old = time.time() - 3600
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+            os.utime(os.path.join(d, name), (old, old))
+        time.sleep(2.2)  # past the racy window: the files' ctimes are settled
+
+        def run(*extra):
+            p = self.run_hoist("run", self.mirror, "-i", d, "-o", self.mkdtemp("cache-out"), "--yes", "--detach",
+                               *extra)
+            self.assertEqual(p.returncode, 0, show(p))
+            spec = self.emu.get_json("jobs/%s/job.json" % p.stdout.strip())
+            return p, {name: e["sha256"] for name, e in spec["inputs"].items()}
+
+        def sha(data):
+            return hashlib.sha256(data).hexdigest()
+
+        p1, inputs1 = run()
+        self.assertEqual(inputs1, {n: sha(b) for n, b in files.items()})
+        p2, inputs2 = run()
+        self.assertEqual(inputs2, inputs1)
+        m = re.search(r"(\d+) of (\d+) files unchanged since they were last hashed", p2.stderr)
+        self.assertIsNotNone(m, p2.stderr)
+        self.assertEqual(m[1], m[2], m[0])  # every input and code file came from the cache
+
+        st = os.stat(os.path.join(d, "a.txt"))
+        with open(os.path.join(d, "a.txt"), "wb") as f:
+            f.write(b"9876543210")  # same size
+        os.utime(os.path.join(d, "a.txt"), ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+        p3, inputs3 = run()
+        self.assertEqual(inputs3["a.txt"], sha(b"9876543210"), p3.stderr)
+        self.assertEqual({k: v for k, v in inputs3.items() if k != "a.txt"},
+                         {k: v for k, v in inputs1.items() if k != "a.txt"})
+        blob = self.s3.get_object(Bucket=BUCKET, Key="blobs/sha256/" + sha(b"9876543210"))["Body"].read()
+        self.assertEqual(blob, b"9876543210")
+
+        p4, inputs4 = run("--rehash")
+        self.assertEqual(inputs4, inputs3)
+        self.assertNotIn("unchanged since they were last hashed", p4.stderr)
 
     def test_05_awkward_names_and_multipart(self):
         p, job_id = self.collect("awkward")
