@@ -189,7 +189,8 @@ std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint
       throw std::runtime_error("read error while hashing " + path + ": " + std::strerror(errno));
     }
     if (got == 0) {
-      if (length != UINT64_MAX) throw std::runtime_error("short read while hashing " + path);
+      if (length != UINT64_MAX)
+        throw std::runtime_error(path + " got shorter while hoist was reading it: run again once it is written");
       break;  // whole file requested: end of file reached
     }
     if (EVP_DigestUpdate(hash, buffer.get(), static_cast<std::size_t>(got)) != 1)

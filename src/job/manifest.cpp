@@ -64,8 +64,12 @@ HashStats hash_files(Manifest& manifest, std::size_t parallelism, HashCache* cac
       stats.bytes_read += e.size;
     }
   }
-  aws::parallel_for(to_read.size(), parallelism,
-                    [&](std::size_t i) { to_read[i].second->sha256 = aws::sha256_file(to_read[i].second->path); });
+  // Exactly the listed size: one read for a small file instead of a second
+  // one to find the end, and the same bytes the upload will send.
+  aws::parallel_for(to_read.size(), parallelism, [&](std::size_t i) {
+    FileEntry& e = *to_read[i].second;
+    e.sha256 = aws::sha256_file(e.path, 0, e.size);
+  });
   if (cache)
     for (const auto& [name, e] : to_read) cache->remember(*name, *e, began);
   return stats;
