@@ -111,8 +111,14 @@ on_exit() {
   set +e
   stop_watchdog
   if [[ -f $HOIST_AGENT ]]; then
-    local msg="bootstrap failed (status $rc)${LAST_ERROR:+: $LAST_ERROR}"
-    timeout 600 python3 "$HOIST_AGENT" finalize failed "$msg"
+    local phase=failed msg="bootstrap failed (status $rc)${LAST_ERROR:+: $LAST_ERROR}"
+    # The watchdog fired and then killed an agent that overran its grace
+    # period: the job timed out, whatever status the kill left behind (the
+    # watchdog's own finalize is cut short by stop_watchdog above).
+    if [[ $(cat "$HOIST_STATE/abort" 2>/dev/null) == timed_out ]]; then
+      phase=timed_out msg="max runtime exceeded"
+    fi
+    timeout 600 python3 "$HOIST_AGENT" finalize "$phase" "$msg"
   fi
   echo "hoist bootstrap: done (status $rc) at $(date -u +%FT%TZ)"
   power_off
