@@ -153,10 +153,7 @@ int run_job(job::RunOptions o, Globals& g) {
       input_cache.forget_all();
     }
     auto hashed = job::hash_files(job.code, 4, &code_cache);
-    const auto hashed_inputs = job::hash_files(job.inputs, 4, &input_cache);
-    hashed.files_cached += hashed_inputs.files_cached;
-    hashed.files_read += hashed_inputs.files_read;
-    hashed.bytes_read += hashed_inputs.bytes_read;
+    hashed += job::hash_files(job.inputs, 4, &input_cache);
     code_cache.save();
     input_cache.save();
     if (hashed.files_cached > 0)

@@ -33,6 +33,12 @@ class HashCache;
 struct HashStats {
   std::uint64_t files_read = 0, bytes_read = 0;  // hashed now
   std::uint64_t files_cached = 0;                // taken from the cache
+  HashStats& operator+=(const HashStats& o) {
+    files_read += o.files_read;
+    bytes_read += o.bytes_read;
+    files_cached += o.files_cached;
+    return *this;
+  }
 };
 
 // Computes every entry's sha256 in parallel, reading each file in blocks;
