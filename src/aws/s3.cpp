@@ -48,7 +48,7 @@ std::optional<ObjectInfo> S3::head_object(const std::string& bucket, const std::
   if (response.status == 404) return std::nullopt;
   ObjectInfo info;
   info.key = key;
-  info.size = std::stoull("0" + response.header("Content-Length"));
+  info.size = byte_count(response.header("Content-Length"), "HeadObject", response).value_or(0);
   info.etag = response.header("ETag");
   info.last_modified = response.header("Last-Modified");
   return info;
@@ -134,7 +134,7 @@ std::string list_v2_page(Client& client, const std::string& bucket, const std::s
   each_child(root, "Contents", [&](const pugi::xml_node& c) {
     ObjectInfo info;
     info.key = url_decode(child_text(c, "Key"));
-    info.size = std::stoull("0" + child_text(c, "Size"));
+    info.size = byte_count(child_text(c, "Size"), "ListObjectsV2", response).value_or(0);
     info.etag = child_text(c, "ETag");
     info.last_modified = child_text(c, "LastModified");
     each(info);

@@ -1,5 +1,6 @@
 #include "aws/s3_detail.hpp"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 
@@ -81,6 +82,18 @@ void throw_if_error_body(const std::string& operation, const HttpResponse& respo
   if (std::string_view(root.name()) != "Error") return;
   throw AwsError("s3", operation, xml_text(root, "Code"), xml_text(root, "Message"), xml_text(root, "RequestId"),
                  response.status);
+}
+
+std::optional<std::uint64_t> byte_count(std::string_view text, const std::string& operation,
+                                        const HttpResponse& response) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size()) {
+    throw AwsError("s3", operation, "MalformedResponse", "byte count '" + std::string(text) + "' is not a number",
+                   response.header("x-amz-request-id"), response.status);
+  }
+  return n;
 }
 
 std::string partition(const std::string& region) {

@@ -1,6 +1,8 @@
 #pragma once
 // Helpers shared by s3.cpp and s3_transfer.cpp: path-style request paths,
 // XML bodies and the "200 with an <Error> body" case of S3. Not a public API.
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -25,6 +27,11 @@ std::string xml_escape(std::string_view s);
 // Some S3 calls (CompleteMultipartUpload) can fail after sending 200: the
 // body is then an <Error> document. Throws AwsError in that case.
 void throw_if_error_body(const std::string& operation, const HttpResponse& response);
+
+// A byte count S3 sent (a Content-Length, a listing's <Size>): nullopt when
+// absent; anything but digits is a MalformedResponse AwsError, not a crash.
+std::optional<std::uint64_t> byte_count(std::string_view text, const std::string& operation,
+                                        const HttpResponse& response);
 
 // AWS's partition for a region, for ARNs: aws, aws-cn, aws-us-gov.
 std::string partition(const std::string& region);

@@ -211,8 +211,7 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
     r.response_file = file.temp();
     auto response = client_.send("GetObject", std::move(r));
     // The object may have changed since HEAD: trust what this GET said.
-    std::uint64_t got = size;
-    if (auto length = response.header("Content-Length"); !length.empty()) got = std::stoull(length);
+    const std::uint64_t got = byte_count(response.header("Content-Length"), "GetObject", response).value_or(size);
     file.commit(got);
     report(options, got);
     return;
@@ -235,8 +234,9 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
       r.response_file = file.temp();
       r.response_offset = first;
       auto response = client_.send("GetObject", std::move(r));
-      auto got = response.header("Content-Length");
-      if (response.status != 206 || (!got.empty() && std::stoull(got) != length)) {
+      const auto got = response.header("Content-Length");
+      const auto got_bytes = byte_count(got, "GetObject", response);
+      if (response.status != 206 || (got_bytes && *got_bytes != length)) {
         throw AwsError("s3", "GetObject", "IncompleteRange",
                        "range at " + std::to_string(first) + " returned status " + std::to_string(response.status) +
                            " and " + (got.empty() ? "no length" : got + " bytes") + ", expected " +

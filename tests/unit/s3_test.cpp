@@ -110,6 +110,24 @@ TEST(S3Detail, EncodesPathsOnceAndDecodesListings) {
   EXPECT_EQ(s3_detail::xml_escape("<a&'\">"), "&lt;a&amp;&apos;&quot;&gt;");
 }
 
+TEST(S3Detail, ByteCountsAreNumbersOrAMalformedResponse) {
+  HttpResponse response;
+  response.status = 200;
+  response.headers = {{"x-amz-request-id", "req-1"}};
+  EXPECT_EQ(s3_detail::byte_count("", "HeadObject", response), std::nullopt);
+  EXPECT_EQ(s3_detail::byte_count("0", "HeadObject", response), 0u);
+  EXPECT_EQ(s3_detail::byte_count("5368709120", "HeadObject", response), 5368709120u);
+  for (std::string_view bad : {"12a", "-1", " 1", "1.5", "99999999999999999999999"}) {
+    try {
+      (void)s3_detail::byte_count(bad, "ListObjectsV2", response);
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const AwsError& e) {
+      EXPECT_EQ(e.code, "MalformedResponse") << bad;
+      EXPECT_NE(std::string(e.what()).find(bad), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(S3, CreateBucketIsIdempotentAndHardened) {
   S3 s3(moto_session());
   const auto bucket = bucket_name("create");
