@@ -41,6 +41,21 @@ std::int64_t since_epoch_ns(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+// A run killed while it wrote its cache leaves its temporary file behind:
+// remove this cache's temporaries older than an hour (a younger one may be
+// another run's, still being written).
+void remove_stale_temps(const std::string& cache_path) {
+  std::error_code ec;
+  const fs::path path(cache_path);
+  const std::string stem = path.filename().string() + ".tmp";
+  const auto cutoff = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const auto& entry : fs::directory_iterator(path.parent_path(), ec)) {
+    if (entry.path().filename().string().rfind(stem, 0) != 0) continue;
+    std::error_code stat_error;
+    if (auto written = entry.last_write_time(stat_error); !stat_error && written < cutoff) fs::remove(entry, ec);
+  }
+}
+
 }  // namespace
 
 std::string HashCache::default_dir() {
@@ -128,6 +143,7 @@ void HashCache::save() const {
     }
   }
   if (::rename(temp.c_str(), path_.c_str()) != 0) ::unlink(temp.c_str());
+  remove_stale_temps(path_);
 }
 
 }  // namespace hoist::job

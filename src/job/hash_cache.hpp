@@ -41,8 +41,9 @@ class HashCache {
   // now is still remembered.
   void forget_all() { entries_.clear(); }
   // Writes the entries found or remembered in this run (files since deleted
-  // drop out) to a temporary file renamed over the cache. Failures are
-  // ignored: it is only a cache.
+  // drop out) to a temporary file renamed over the cache, and removes the
+  // temporaries of runs killed while saving. Failures are ignored: it is
+  // only a cache.
   void save() const;
 
   [[nodiscard]] const std::string& path() const { return path_; }

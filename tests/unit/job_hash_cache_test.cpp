@@ -140,6 +140,25 @@ TEST_F(HashCacheTest, DamagedOrForeignFilesAreAnEmptyCache) {
   EXPECT_FALSE(none.find("a", entry()));
 }
 
+TEST_F(HashCacheTest, SaveRemovesTemporariesLeftByAKilledRun) {
+  const std::string path = open().path();
+  fs::create_directories(cache_dir);
+  const fs::path stale = path + ".tmp4242-7";             // a run killed an hour ago
+  const fs::path fresh = path + ".tmp4343-8";             // another run, writing now
+  const fs::path other = cache_dir / "unrelated.tmp1-1";  // another folder's
+  for (const auto& p : {stale, fresh, other}) std::ofstream(p) << "partial";
+  const auto two_hours_ago = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  fs::last_write_time(stale, two_hours_ago);
+  fs::last_write_time(other, two_hours_ago);
+  auto c = open();
+  c.remember("a", entry(), system_clock::now());
+  c.save();
+  EXPECT_FALSE(fs::exists(stale));
+  EXPECT_TRUE(fs::exists(fresh));
+  EXPECT_TRUE(fs::exists(other));
+  EXPECT_TRUE(open().find("a", entry()));
+}
+
 TEST_F(HashCacheTest, DefaultDirFollowsXdgThenHome) {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
