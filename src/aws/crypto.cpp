@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 namespace hoist::aws {
@@ -37,12 +38,6 @@ struct MdCtxDeleter {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
-
-MdCtx new_digest(const EVP_MD* md) {
-  MdCtx ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw std::runtime_error("OpenSSL digest init failed");
-  return ctx;
-}
 
 std::string finish(EVP_MD_CTX* ctx) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
@@ -151,21 +146,6 @@ std::string base64_decode(std::string_view text) {
 
 std::string md5_base64(std::string_view data) {
   return base64(digest(md5_md(), data));
-}
-
-struct Sha256::Impl {
-  MdCtx ctx = new_digest(sha256_md());
-};
-
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {}
-Sha256::~Sha256() = default;
-
-void Sha256::update(const void* data, std::size_t size) {
-  if (EVP_DigestUpdate(impl_->ctx.get(), data, size) != 1) throw std::runtime_error("OpenSSL digest failed");
-}
-
-std::string Sha256::hex_digest() {
-  return hex(finish(impl_->ctx.get()));
 }
 
 std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint64_t length) {

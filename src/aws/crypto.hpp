@@ -1,7 +1,6 @@
 #pragma once
 // Hashes and encodings used by signing and content addressing (OpenSSL).
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -14,21 +13,6 @@ std::string hex(std::string_view bytes);
 std::string base64(std::string_view bytes);
 std::string base64_decode(std::string_view text);  // throws std::invalid_argument
 std::string md5_base64(std::string_view data);
-
-// Incremental SHA-256, for files too big to hold in memory.
-class Sha256 {
- public:
-  Sha256();
-  ~Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  void update(const void* data, std::size_t size);
-  std::string hex_digest();  // finishes the hash
-
- private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
-};
 
 // SHA-256 of a byte range of a file (whole file when length is npos), read in
 // fixed-size blocks. Throws std::runtime_error when the file cannot be read.

@@ -58,15 +58,6 @@ TEST(Crypto, Md5Base64) {
   EXPECT_EQ(md5_base64("abc"), "kAFQmDzST7DWlj99KOF/cg==");
 }
 
-TEST(Crypto, IncrementalSha256MatchesOneShot) {
-  std::string data;
-  for (int i = 0; i < 100000; ++i) data += static_cast<char>(i * 7);
-  Sha256 hash;
-  for (std::size_t at = 0; at < data.size(); at += 977)
-    hash.update(data.data() + at, std::min<std::size_t>(977, data.size() - at));
-  EXPECT_EQ(hash.hex_digest(), sha256_hex(data));
-}
-
 TEST(Crypto, Sha256FileWholeAndRanges) {
   const std::string path =
       (std::filesystem::temp_directory_path() / ("hoist_crypto_test_" + std::to_string(::getpid()))).string();
