@@ -3,6 +3,7 @@
 // alone.
 #include <iostream>
 #include <map>
+#include <set>
 
 #include "aws/ec2.hpp"
 #include "aws/ecr.hpp"
@@ -28,45 +29,77 @@ bool is_managed(const std::map<std::string, std::string>& tags) {
   return it != tags.end() && it->second == "true";
 }
 
+// What gc knows of a job: its status and, if it may still run, its spec.
+struct JobRecord {
+  std::optional<job::JobStatus> status;
+  std::optional<job::StoredJob> spec;
+};
+
+// The records of these jobs, read in parallel (a GET or two each).
+std::map<std::string, JobRecord> read_jobs(aws::S3& s3, const std::string& bucket, const std::set<std::string>& ids,
+                                           const std::set<std::string>& need_spec) {
+  const std::vector<std::string> list(ids.begin(), ids.end());
+  std::vector<JobRecord> records(list.size());
+  aws::parallel_for(list.size(), 8, [&](std::size_t i) {
+    records[i].status = job::read_status(s3, bucket, list[i]);
+    if ((!records[i].status || !records[i].status->terminal()) && need_spec.count(list[i]))
+      records[i].spec = job::read_job(s3, bucket, list[i]);
+  });
+  std::map<std::string, JobRecord> out;
+  for (std::size_t i = 0; i < list.size(); ++i) out.emplace(list[i], std::move(records[i]));
+  return out;
+}
+
 // Terminates hoist instances whose job has ended or outlived its limit, and
 // removes per-job policies of jobs that are over. Returns what it ended.
 int collect_garbage(const Connected& c, bool dry_run) {
   aws::Ec2 ec2(c.session);
   aws::S3 s3(c.session);
-  int ended = 0;
-  auto alive = ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
-                                       {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
-  for (const auto& i : alive) {
-    std::string id = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
-    std::string why;
-    if (id.empty()) {
-      why = "it has no hoist:job tag";
-    } else if (auto st = job::read_status(s3, c.bucket, id); st && st->terminal()) {
-      why = "its job " + id + " ended (" + st->phase + ")";
-    } else if (auto spec = job::read_job(s3, c.bucket, id); !spec) {
-      why = "its job " + id + " is unknown in " + c.bucket;
-    } else {
-      auto age = job::seconds_between(i.launch_time, job::iso8601(std::chrono::system_clock::now()));
-      if (age && *age > spec->max_runtime + std::chrono::minutes(15)) why = "its job " + id + " outlived --max-runtime";
-    }
-    if (why.empty()) continue;
-    say(std::string(dry_run ? "would terminate " : "terminating ") + i.id + ": " + why);
-    if (!dry_run) ec2.terminate_instances({i.id});
-    ++ended;
-  }
   aws::Iam iam(c.session);
   const std::string role = job::role_name(c.account.region);
+  auto alive = ec2.describe_instances({{"tag:" + std::string(job::kManagedTag), {"true"}},
+                                       {"instance-state-name", {"pending", "running", "stopping", "stopped"}}});
   std::vector<std::string> policies;
   try {
     policies = iam.list_role_policies(role);
   } catch (const aws::AwsError& e) {
     if (!e.not_found()) throw;
   }
+  std::set<std::string> ids, with_instance;
+  for (const auto& i : alive)
+    if (auto tag = i.tags.find(job::kJobTag); tag != i.tags.end() && !tag->second.empty())
+      with_instance.insert(tag->second);
+  ids = with_instance;
+  for (const auto& p : policies)
+    if (p.rfind("job-", 0) == 0) ids.insert(p.substr(4));
+  const auto jobs = read_jobs(s3, c.bucket, ids, with_instance);
+
+  int ended = 0;
+  std::vector<std::string> to_terminate;
+  const std::string now = job::iso8601(std::chrono::system_clock::now());
+  for (const auto& i : alive) {
+    const auto tag = i.tags.find(job::kJobTag);
+    std::string why;
+    if (tag == i.tags.end() || tag->second.empty()) {
+      why = "it has no hoist:job tag";
+    } else if (const JobRecord& r = jobs.at(tag->second); r.status && r.status->terminal()) {
+      why = "its job " + tag->second + " ended (" + r.status->phase + ")";
+    } else if (!r.spec) {
+      why = "its job " + tag->second + " is unknown in " + c.bucket;
+    } else if (auto age = job::seconds_between(i.launch_time, now);
+               age && *age > r.spec->max_runtime + std::chrono::minutes(15)) {
+      why = "its job " + tag->second + " outlived --max-runtime";
+    }
+    if (why.empty()) continue;
+    say(std::string(dry_run ? "would terminate " : "terminating ") + i.id + ": " + why);
+    to_terminate.push_back(i.id);
+    ++ended;
+  }
+  if (!dry_run && !to_terminate.empty()) ec2.terminate_instances(to_terminate);
   for (const auto& p : policies) {
     if (p.rfind("job-", 0) != 0) continue;
-    std::string id = p.substr(4);
-    auto st = job::read_status(s3, c.bucket, id);
-    if (st && !st->terminal()) continue;
+    const JobRecord& r = jobs.at(p.substr(4));
+    if (r.status && !r.status->terminal()) continue;
     say(std::string(dry_run ? "would remove " : "removing ") + "per-job policy " + p);
     if (!dry_run) iam.delete_role_policy(role, p);
     ++ended;

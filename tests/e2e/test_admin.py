@@ -158,8 +158,13 @@ class AdminTests(unittest.TestCase):
         self.assertIn("job-ended-20000101-000000-wxyz",
                       self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"])
 
+        before = self.moto_posts()
         p = self.hoist("gc")
+        posts = self.moto_posts() - before
         self.assertEqual(p.returncode, 0, show(p))
+        # STS, DescribeInstances, ListRolePolicies, ONE TerminateInstances for
+        # both instances, DeleteRolePolicy; the statuses are S3 GETs.
+        self.assertLessEqual(posts, 5, "hoist gc made %d query-protocol calls" % posts)
         self.assertIn(self.state(stray), ("shutting-down", "terminated"))
         self.assertIn(self.state(ended), ("shutting-down", "terminated"))
         self.assertEqual(self.state(self.instance), "running", "gc ended a live job's instance")
