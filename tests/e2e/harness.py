@@ -114,7 +114,7 @@ class Emulator:
         self.iam = boto3.client("iam", **kw)
         if self.want_runner:
             renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
-                        HOIST_WATCHDOG_GRACE="15")
+                        HOIST_WATCHDOG_GRACE="30")
             self.runner = subprocess.Popen(
                 [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
                  self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",

@@ -163,7 +163,7 @@ class AgentE2E(unittest.TestCase):
             cls.ecr.create_repository(repositoryName="hoist/" + p)
         cls.ami = cls.ec2.describe_images()["Images"][0]["ImageId"]
         cls.host_root = os.path.join(cls.tmp, "host")
-        renv = dict(env, HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3", HOIST_WATCHDOG_GRACE="15")
+        renv = dict(env, HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3", HOIST_WATCHDOG_GRACE="30")
         cls.runner = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
              cls.endpoint, "--root", cls.host_root, "--poll", "0.3", "--imds-port", "0",
