@@ -65,11 +65,11 @@ int collect_garbage(const Connected& c, bool dry_run) {
   } catch (const aws::AwsError& e) {
     if (!e.not_found()) throw;
   }
-  std::set<std::string> ids, with_instance;
+  std::set<std::string> with_instance;  // the jobs whose spec says how long they may run
   for (const auto& i : alive)
     if (auto tag = i.tags.find(job::kJobTag); tag != i.tags.end() && !tag->second.empty())
       with_instance.insert(tag->second);
-  ids = with_instance;
+  std::set<std::string> ids = with_instance;
   for (const auto& p : policies)
     if (p.rfind("job-", 0) == 0) ids.insert(p.substr(4));
   const auto jobs = read_jobs(s3, c.bucket, ids, with_instance);
