@@ -71,7 +71,7 @@ int collect_garbage(const Connected& c, bool dry_run) {
       with_instance.insert(tag->second);
   std::set<std::string> ids = with_instance;
   for (const auto& p : policies)
-    if (p.rfind("job-", 0) == 0) ids.insert(p.substr(4));
+    if (auto id = job::job_of_policy(p)) ids.insert(*id);
   const auto jobs = read_jobs(s3, c.bucket, ids, with_instance);
 
   int ended = 0;
@@ -97,8 +97,9 @@ int collect_garbage(const Connected& c, bool dry_run) {
   }
   if (!dry_run && !to_terminate.empty()) ec2.terminate_instances(to_terminate);
   for (const auto& p : policies) {
-    if (p.rfind("job-", 0) != 0) continue;
-    const JobRecord& r = jobs.at(p.substr(4));
+    const auto id = job::job_of_policy(p);
+    if (!id) continue;
+    const JobRecord& r = jobs.at(*id);
     if (r.status && !r.status->terminal()) continue;
     say(std::string(dry_run ? "would remove " : "removing ") + "per-job policy " + p);
     if (!dry_run) iam.delete_role_policy(role, p);

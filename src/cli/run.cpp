@@ -284,7 +284,7 @@ int run_job(job::RunOptions o, Globals& g) {
   const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
   if (!foreign_input.empty() || !foreign_output.empty()) {
     aws::Iam iam(c.session);
-    iam.put_role_policy(job::role_name(job.region), "job-" + job.id,
+    iam.put_role_policy(job::role_name(job.region), job::job_policy_name(job.id),
                         job::job_access_policy(c.account, foreign_input, foreign_output));
   }
   nlohmann::json launching = {{"job_id", job.id},

@@ -43,6 +43,13 @@ std::string repository_name(const std::string& project) {
 std::string role_name(const std::string& region) {
   return "hoist-instance-" + region;
 }
+std::string job_policy_name(const std::string& job_id) {
+  return "job-" + job_id;
+}
+std::optional<std::string> job_of_policy(const std::string& policy_name) {
+  if (policy_name.rfind("job-", 0) != 0) return std::nullopt;
+  return policy_name.substr(4);
+}
 
 std::map<std::string, std::string> managed_tags() {
   return {{kManagedTag, "true"}};

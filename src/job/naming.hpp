@@ -2,6 +2,7 @@
 // Names and tags from DESIGN.md B1.
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace hoist::job {
@@ -18,6 +19,11 @@ std::string bucket_name(const std::string& account_id, const std::string& region
 std::string repository_name(const std::string& project);
 // The per-region instance role and profile (IAM names are global).
 std::string role_name(const std::string& region);
+// The role's inline policy that grants one job its s3:// INPUT and OUTPUT in
+// other buckets: "job-<id>".
+std::string job_policy_name(const std::string& job_id);
+// The job a policy of the role was made for; nullopt for its other policies.
+std::optional<std::string> job_of_policy(const std::string& policy_name);
 inline constexpr const char* kIamPath = "/hoist/";
 
 std::map<std::string, std::string> managed_tags();

@@ -233,7 +233,7 @@ void release_job_resources(const std::shared_ptr<aws::Session>& session, const s
   }
   aws::Iam iam(session);
   try {
-    iam.delete_role_policy(role_name(session->region), "job-" + job_id);
+    iam.delete_role_policy(role_name(session->region), job_policy_name(job_id));
   } catch (const aws::AwsError& e) {
     if (!e.not_found()) throw;
   }

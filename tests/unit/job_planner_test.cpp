@@ -94,6 +94,9 @@ TEST(Naming, JobIdsAndNames) {
   EXPECT_FALSE(valid_job_id("../etc-20261124-031500-abcd"));
   EXPECT_EQ(bucket_name("123456789012", "eu-west-1"), "hoist-123456789012-eu-west-1");
   EXPECT_EQ(repository_name("wc"), "hoist/wc");
+  EXPECT_EQ(job_policy_name(id), "job-" + id);
+  EXPECT_EQ(job_of_policy(job_policy_name(id)), id);
+  EXPECT_EQ(job_of_policy("hoist-instance"), std::nullopt);  // the role's own policy
 }
 
 TEST(Manifest, SafeRelativeNames) {
