@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <random>
 #include <thread>
 
@@ -83,6 +85,15 @@ std::string user_data(const std::string& bucket, const std::string& job_id, cons
   return script;
 }
 
+bool instance_profile_not_visible_yet(const aws::AwsError& error) {
+  if (!error.is("InvalidParameterValue")) return false;
+  std::string message = error.aws_message;
+  std::transform(message.begin(), message.end(), message.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  return message.find("iaminstanceprofile") != std::string::npos ||
+         message.find("instance profile") != std::string::npos;
+}
+
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const std::string& image_id,
                          const std::string& instance_profile) {
   aws::Ec2 ec2(session);
@@ -105,8 +116,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
       return {inst.id, inst.launch_time};
     } catch (const aws::AwsError& e) {
       // A just-created instance profile is not visible to EC2 for a few seconds.
-      bool propagating = e.is("InvalidParameterValue") && e.aws_message.find("nstance profile") != std::string::npos;
-      if (!propagating || std::chrono::steady_clock::now() > deadline) throw;
+      if (!instance_profile_not_visible_yet(e) || std::chrono::steady_clock::now() > deadline) throw;
       log::verbose("instance profile not yet visible to EC2; retrying RunInstances");
       std::uniform_int_distribution<long> jitter(0, delay.count());
       std::this_thread::sleep_for(std::chrono::milliseconds(delay.count() / 2 + jitter(rng) / 2));

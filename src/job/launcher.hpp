@@ -5,6 +5,7 @@
 #include <string>
 
 #include "aws/client.hpp"
+#include "aws/error.hpp"
 #include "job/spec.hpp"
 
 namespace hoist::job {
@@ -23,6 +24,12 @@ struct Launched {
   std::string instance_id;
   std::string launch_time;
 };
+
+// Whether RunInstances failed only because EC2 cannot see a just-created
+// instance profile yet. EC2 says "Value (NAME) for parameter
+// iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (or
+// ".arn ... ARN"); it is InvalidParameterValue like many permanent mistakes.
+bool instance_profile_not_visible_yet(const aws::AwsError& error);
 
 // RunInstances, retried with back-off for up to ~2 minutes while a new
 // instance profile is still propagating through IAM.

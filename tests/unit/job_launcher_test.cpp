@@ -1,7 +1,11 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <nlohmann/json.hpp>
+
+#include "aws/credentials.hpp"
 #include "job/launcher.hpp"
+#include "support/fault_server.hpp"
 
 namespace {
 std::string gunzip(const std::string& in) {
@@ -44,4 +48,89 @@ TEST(Ami, ParametersPerArchitecture) {
   EXPECT_EQ(hoist::job::ami_parameter("arm64", false),
             "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64");
   EXPECT_NE(hoist::job::ami_parameter("x86_64", true).find("nvidia"), std::string::npos);
+}
+
+namespace {
+hoist::aws::AwsError ec2_error(const std::string& code, const std::string& message) {
+  return {"ec2", "RunInstances", code, message, "req-1", 400};
+}
+}  // namespace
+
+TEST(LaunchRetry, OnlyAnInstanceProfileEc2CannotSeeYetIsWorthWaitingFor) {
+  using hoist::job::instance_profile_not_visible_yet;
+  // What EC2 says, by name and by ARN, for a profile IAM created moments ago.
+  EXPECT_TRUE(instance_profile_not_visible_yet(
+      ec2_error("InvalidParameterValue",
+                "Value (hoist-instance-us-east-1) for parameter iamInstanceProfile.name is "
+                "invalid. Invalid IAM Instance Profile name")));
+  EXPECT_TRUE(instance_profile_not_visible_yet(
+      ec2_error("InvalidParameterValue",
+                "Value (arn:aws:iam::123456789012:instance-profile/hoist/x) for parameter "
+                "iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN")));
+  // Other mistakes in the same request are permanent.
+  EXPECT_FALSE(instance_profile_not_visible_yet(
+      ec2_error("InvalidParameterValue", "Value (t3.tiny) for parameter instanceType is invalid.")));
+  EXPECT_FALSE(instance_profile_not_visible_yet(
+      ec2_error("UnauthorizedOperation", "You are not authorized to perform this operation (iamInstanceProfile).")));
+}
+
+namespace {
+std::shared_ptr<hoist::aws::Session> fault_session() {
+  auto session = std::make_shared<hoist::aws::Session>();
+  session->config.overrides.endpoint_url = hoist::test::FaultServer::instance().endpoint();
+  session->region = "us-east-1";
+  session->credentials = std::make_shared<hoist::aws::StaticCredentialProvider>(
+      hoist::aws::Credentials{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", std::nullopt, "test"});
+  return session;
+}
+
+hoist::job::Job launch_job() {
+  hoist::job::Job job;
+  job.id = "wc-20261124-031500-ab12";
+  job.project = "wc";
+  job.region = "us-east-1";
+  job.bucket = "hoist-123456789012-us-east-1";
+  job.plan.type.name = "t3.medium";
+  job.plan.disk_gib = 30;
+  return job;
+}
+
+const char* const kRunInstancesResponse =
+    "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
+    "<instanceId>i-0123456789abcdef0</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime>"
+    "<instanceState><name>pending</name></instanceState></item></instancesSet></RunInstancesResponse>";
+}  // namespace
+
+TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  const nlohmann::json not_yet = {{"status", 400},
+                                  {"code", "InvalidParameterValue"},
+                                  {"message",
+                                   "Value (hoist-instance-us-east-1) for parameter iamInstanceProfile.name is "
+                                   "invalid. Invalid IAM Instance Profile name"},
+                                  {"format", "ec2"}};
+  server.script("/", {not_yet, {{"body", kRunInstancesResponse}}});
+  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), "ami-1", "hoist-instance-us-east-1");
+  EXPECT_EQ(launched.instance_id, "i-0123456789abcdef0");
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 2);
+  // The same request both times: the job's id as the idempotency token, the profile by name.
+  for (const auto& r : stats["requests"]) {
+    const std::string body = r["body"];
+    EXPECT_NE(body.find("ClientToken=wc-20261124-031500-ab12"), std::string::npos) << body;
+    EXPECT_NE(body.find("IamInstanceProfile.Name=hoist-instance-us-east-1"), std::string::npos) << body;
+  }
+}
+
+TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  server.script("/", {{{"status", 400},
+                       {"code", "InvalidParameterValue"},
+                       {"message", "Value (t3.tiny) for parameter instanceType is invalid."},
+                       {"format", "ec2"}}});
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), "ami-1", "hoist-instance-us-east-1"),
+               hoist::aws::AwsError);
+  EXPECT_EQ(server.stats("/")["count"], 1);
 }
