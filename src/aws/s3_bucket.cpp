@@ -53,7 +53,7 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
   bool created = false;
   // HEAD first: in us-east-1 S3 answers 200 to re-creating our own bucket,
   // so only HEAD tells "created now" from "already ours".
-  if (!head_bucket(bucket)) {
+  if (settings.known_missing || !head_bucket(bucket)) {
     HttpRequest r;
     r.method = "PUT";
     r.path = bucket_path(bucket);

@@ -183,11 +183,9 @@ int run_job(job::RunOptions o, Globals& g) {
   // the user's own locations has passed (a bad s3:// INPUT or OUTPUT must
   // leave the account as it was).
   auto s3_checks = std::async(std::launch::async, [&] { check_s3_locations(s3, o); });
-  auto bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, false); });
-  auto repo = std::async(std::launch::async,
-                         [&] { return job::ensure_repository(c.session, job.repository, job.project, false); });
-  auto profile = std::async(std::launch::async,
-                            [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, false); });
+  auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
+  auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
+  auto profile = std::async(std::launch::async, [&] { return job::probe_instance_profile(c.session, c.account); });
   auto ami = std::async(std::launch::async,
                         [&] { return job::find_ami(c.session, job.plan.type.arch, job.plan.type.gpus > 0); });
   // Are the code and the inputs already in the bucket, each as a whole?
@@ -214,17 +212,17 @@ int run_job(job::RunOptions o, Globals& g) {
   auto profile_r = profile.get();
   if (check_error) std::rethrow_exception(check_error);
   if (!o.dry_run) {
-    // A cold account: create what is missing, in parallel (each step is
-    // race-safe against another hoist doing the same).
+    // A cold account: create what the probes found missing, in parallel
+    // (each step is race-safe against another hoist doing the same).
     std::future<job::EnsureResult> mk_bucket, mk_repo, mk_profile;
     if (!bucket_r.existed)
-      mk_bucket = std::async(std::launch::async, [&] { return job::ensure_bucket(c.session, job.bucket, true); });
+      mk_bucket = std::async(std::launch::async, [&] { return job::create_bucket(c.session, job.bucket); });
     if (!repo_r.existed)
       mk_repo = std::async(std::launch::async,
-                           [&] { return job::ensure_repository(c.session, job.repository, job.project, true); });
+                           [&] { return job::create_repository(c.session, job.repository, job.project); });
     if (!profile_r.existed)
       mk_profile = std::async(std::launch::async,
-                              [&] { return job::ensure_instance_profile(c.session, c.account, job.bucket, true); });
+                              [&] { return job::create_instance_profile(c.session, c.account, job.bucket); });
     if (mk_bucket.valid()) bucket_r = mk_bucket.get();
     if (mk_repo.valid()) repo_r = mk_repo.get();
     if (mk_profile.valid()) profile_r = mk_profile.get();

@@ -1,5 +1,6 @@
 #include "job/account.hpp"
 
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "aws/ecr.hpp"
@@ -160,25 +161,33 @@ std::string user_policy(const AccountFacts& a) {
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
 }
 
-EnsureResult ensure_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool create) {
+EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
   aws::S3 s3(session);
-  if (s3.head_bucket(bucket)) return {true, "s3://" + bucket};
-  if (!create) return {false, "s3://" + bucket};
+  return {s3.head_bucket(bucket), "s3://" + bucket};
+}
+
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
+  aws::S3 s3(session);
   aws::BucketSettings settings;
   settings.tags = managed_tags();
   // The policy denies every request not made over TLS, so it can only go on a
   // bucket reached over https (always, on AWS); a plain-http emulator would
   // lock itself out.
   settings.tls_only_policy = session->config.endpoint("s3").rfind("https://", 0) == 0;
+  settings.known_missing = true;
   bool created = s3.create_bucket(bucket, settings);
   return {!created, "s3://" + bucket};
 }
 
-EnsureResult ensure_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
-                               const std::string& project, bool create) {
+EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository) {
   aws::Ecr ecr(session);
   if (auto repo = ecr.describe_repository(repository)) return {true, repo->uri};
-  if (!create) return {false, repository};
+  return {false, repository};
+}
+
+EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                               const std::string& project) {
+  aws::Ecr ecr(session);
   auto tags = managed_tags();
   tags[kProjectTag] = project;
   aws::RepositorySpec spec;
@@ -187,31 +196,43 @@ EnsureResult ensure_repository(const std::shared_ptr<aws::Session>& session, con
   spec.scan_on_push = true;
   auto created = ecr.create_repository(spec);
   ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(10));
-  return {false, created.repository.uri};
+  return {!created.created, created.repository.uri};
 }
 
-EnsureResult ensure_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                     const std::string& bucket, bool create) {
+EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
   aws::Iam iam(session);
   const std::string name = role_name(account.region);
+  // A profile without its role is what an interrupted run leaves: not there yet.
   auto profile = iam.get_instance_profile(name);
   if (profile && !profile->roles.empty()) return {true, profile->arn};
-  if (!create) return {false, name};
-  // Each step tolerates "already exists", so two runs racing here both succeed.
-  if (!iam.get_role(name)) {
-    aws::RoleSpec spec;
-    spec.name = name;
-    spec.path = kIamPath;
-    spec.assume_role_policy = instance_trust_policy();
-    spec.description = "hoist job instances in " + account.region;
-    spec.tags = managed_tags();
-    iam.create_role(spec);
+  return {false, name};
+}
+
+EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                     const std::string& bucket) {
+  aws::Iam iam(session);
+  const std::string name = role_name(account.region);
+  aws::RoleSpec spec;
+  spec.name = name;
+  spec.path = kIamPath;
+  spec.assume_role_policy = instance_trust_policy();
+  spec.description = "hoist job instances in " + account.region;
+  spec.tags = managed_tags();
+  // Three round trips: the role; then its policy and the profile together;
+  // then the role into the profile.
+  const bool created = iam.create_role(spec);
+  auto profile = std::async(std::launch::async, [&] { iam.create_instance_profile(name, kIamPath, managed_tags()); });
+  std::exception_ptr policy_error;
+  try {
+    iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
+  } catch (...) {
+    policy_error = std::current_exception();
   }
-  iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
-  if (!profile) iam.create_instance_profile(name, kIamPath, managed_tags());
+  profile.get();
+  if (policy_error) std::rethrow_exception(policy_error);
   iam.add_role_to_instance_profile(name, name);
-  profile = iam.get_instance_profile(name);
-  return {false, profile ? profile->arn : name};
+  // RunInstances takes the profile by name as well as by ARN.
+  return {!created, name};
 }
 
 }  // namespace hoist::job

@@ -29,15 +29,22 @@ std::string user_policy(const AccountFacts& account);
 
 struct EnsureResult {
   bool existed = false;  // nothing had to be created
-  std::string detail;    // URI / ARN
+  std::string detail;    // URI / ARN / name
 };
 
-// When `create` is false nothing is created: a missing resource is reported
-// with existed=false (for --dry-run).
-EnsureResult ensure_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool create);
-EnsureResult ensure_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
-                               const std::string& project, bool create);
-EnsureResult ensure_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                     const std::string& bucket, bool create);
+// Read-only probes (one request each, for --dry-run and the first step of a
+// run): is the resource there and complete? Nothing is created.
+EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
+EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
+EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+
+// Create what a probe found missing, without probing again. Every step
+// tolerates "already exists", so another hoist creating the same resource at
+// the same moment (or a half-made one left by an interrupted run) is fine.
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
+EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                               const std::string& project);
+EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                     const std::string& bucket);
 
 }  // namespace hoist::job

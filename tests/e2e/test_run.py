@@ -541,6 +541,46 @@ class FreshAccountTests(E2EBase):
         self.assertEqual([r for r in snap["roles"] if r.startswith("hoist")], [ROLE])
         self.assertEqual(len([r for r in snap["instance_profiles"] if r.startswith("hoist")]), 1)
         self.assertEqual(self.emu.live_hoist_instances(), [])
+        self.assert_account_configured()
+
+    def assert_account_configured(self):
+        """The account-level resources the first runs created: hardened
+        bucket, repositories with their lifecycle policy, one least-privilege
+        instance role inside its profile, all tagged."""
+        managed = {"Key": "hoist:managed", "Value": "true"}
+        pab = self.s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
+        self.assertEqual(set(pab.values()), {True}, pab)
+        rules = self.s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
+        self.assertEqual(rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
+        self.assertIn(managed, self.s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"])
+
+        for project in ("wordcount", "csvstats"):
+            repo = self.ecr.describe_repositories(repositoryNames=["hoist/" + project])["repositories"][0]
+            self.assertTrue(repo["imageScanningConfiguration"]["scanOnPush"])
+            tags = self.ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+            self.assertIn(managed, tags)
+            self.assertIn({"Key": "hoist:project", "Value": project}, tags)
+            policy = json.loads(self.ecr.get_lifecycle_policy(
+                repositoryName="hoist/" + project)["lifecyclePolicyText"])
+            self.assertEqual([r["selection"]["countType"] for r in policy["rules"]], ["imageCountMoreThan"])
+
+        role = self.iam.get_role(RoleName=ROLE)["Role"]
+        self.assertEqual(role["Path"], "/hoist/")
+        trust = role["AssumeRolePolicyDocument"]
+        trust = json.loads(trust) if isinstance(trust, str) else trust
+        self.assertEqual([s["Principal"] for s in trust["Statement"]], [{"Service": "ec2.amazonaws.com"}])
+        self.assertIn(managed, self.iam.list_role_tags(RoleName=ROLE)["Tags"])
+        self.assertEqual(self.iam.list_role_policies(RoleName=ROLE)["PolicyNames"], ["hoist-instance"])
+        doc = self.iam.get_role_policy(RoleName=ROLE, PolicyName="hoist-instance")["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        resources = {s["Sid"]: s["Resource"] for s in doc["Statement"]}
+        self.assertEqual(resources["JobBucket"], "arn:aws:s3:::" + BUCKET)
+        self.assertEqual(resources["JobObjects"], "arn:aws:s3:::%s/*" % BUCKET)
+        self.assertEqual([sid for sid, r in resources.items() if r == "*"], ["RegistryLogin"])
+        profile = self.iam.get_instance_profile(InstanceProfileName=ROLE)["InstanceProfile"]
+        self.assertEqual(profile["Path"], "/hoist/")
+        self.assertEqual([r["RoleName"] for r in profile["Roles"]], [ROLE])
+        self.assertIn(managed, profile["Tags"])  # moto lacks ListInstanceProfileTags
 
 
 if __name__ == "__main__":
