@@ -30,10 +30,13 @@ constexpr std::array<std::string_view, 14> kThrottlingCodes = {
     "EC2ThrottledException",
 };
 // TransientRetryableChecker._TRANSIENT_ERROR_CODES, plus the codes of AWS's
-// own server faults, so they retry whatever status carries them.
-constexpr std::array<std::string_view, 6> kTransientCodes = {
-    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-    "InternalError",  "InternalFailure",         "ServiceUnavailable",
+// own server faults, so they retry whatever status carries them, plus S3's
+// OperationAborted (409, "A conflicting conditional operation is currently in
+// progress against this resource. Please try again."): what S3 answers when
+// two requests configure one bucket at once, as two first runs do.
+constexpr std::array<std::string_view, 7> kTransientCodes = {
+    "RequestTimeout",  "RequestTimeoutException", "PriorRequestNotComplete", "InternalError",
+    "InternalFailure", "ServiceUnavailable",      "OperationAborted",
 };
 constexpr std::array<long, 4> kTransientStatuses = {500, 502, 503, 504};
 

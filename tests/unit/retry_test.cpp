@@ -34,6 +34,10 @@ TEST(Classify, TransientCodesAndStatuses) {
   for (const char* code :
        {"RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"})
     EXPECT_EQ(classify(400, code), Retryability::transient) << code;
+  // S3's answer to two runs configuring one bucket at once says "Please try again".
+  EXPECT_EQ(classify(409, "OperationAborted"), Retryability::transient);
+  for (const char* code : {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"})
+    EXPECT_EQ(classify(409, code), Retryability::no) << code;
   for (long status : {500L, 502L, 503L, 504L}) EXPECT_EQ(classify(status, ""), Retryability::transient) << status;
   EXPECT_EQ(classify(0, ""), Retryability::transient);  // connection error
 }
