@@ -219,8 +219,13 @@ std::vector<Image> Ec2::describe_images(const std::vector<std::string>& ids) {
   auto doc = query_call(client_, "DescribeImages", p);
   std::vector<Image> out;
   each_item(doc->document_element().child("imagesSet"), [&](const pugi::xml_node& item) {
-    out.push_back(Image{text(item, "imageId"), text(item, "name"), text(item, "architecture"),
-                        text(item, "rootDeviceName"), text(item, "imageState")});
+    Image image{text(item, "imageId"), text(item, "name"), text(item, "architecture"), text(item, "rootDeviceName"),
+                text(item, "imageState")};
+    each_item(item.child("blockDeviceMapping"), [&](const pugi::xml_node& mapping) {
+      if (text(mapping, "deviceName") == image.root_device_name)
+        image.root_volume_gib = static_cast<int>(to_int(mapping.child("ebs").child("volumeSize").child_value()));
+    });
+    out.push_back(std::move(image));
   });
   return out;
 }

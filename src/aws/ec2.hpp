@@ -59,6 +59,9 @@ struct Image {
   std::string architecture;  // "x86_64", "arm64"
   std::string root_device_name;
   std::string state;
+  // The root device's snapshot size: EC2 refuses a smaller root disk
+  // ("Volume of size 30GB is smaller than snapshot ..."). 0 when not given.
+  int root_volume_gib = 0;
 };
 
 struct InstanceTypeInfo {

@@ -10,8 +10,12 @@
 namespace hoist::cli {
 
 Connected connect(const aws::Overrides& overrides) {
+  return connect(aws::Session::create(overrides));
+}
+
+Connected connect(std::shared_ptr<aws::Session> session) {
   Connected c;
-  c.session = aws::Session::create(overrides);
+  c.session = std::move(session);
   aws::Sts sts(c.session);
   auto who = sts.get_caller_identity();
   c.account.account_id = who.account;

@@ -18,6 +18,8 @@ struct Connected {
 
 // Resolves config and credentials and asks STS who we are.
 Connected connect(const aws::Overrides& overrides);
+// Asks STS who we are, with a session made already.
+Connected connect(std::shared_ptr<aws::Session> session);
 
 // Human-readable sizes and rates: "1.2 MB", "640 B".
 std::string human_bytes(double bytes);

@@ -56,6 +56,7 @@ std::string describe_type(const job::InstancePlan& plan) {
     s += ")";
   }
   s += plan.spot ? ", spot" : ", on-demand";
+  s += ", " + std::to_string(plan.disk_gib) + " GiB disk";
   return s;
 }
 
@@ -166,8 +167,12 @@ int run_job(job::RunOptions o, Globals& g) {
                                   human_bytes(static_cast<double>(job::total_bytes(job.inputs))) + ")"
                             : "input " + job.input_s3));
 
-  // 2. Who we are; then, all at once, what already exists (read-only).
-  Connected c = connect(g.aws);
+  // 2. Who we are (and meanwhile which image to boot, which needs no
+  // account id); then, all at once, what already exists (read-only).
+  auto session = aws::Session::create(g.aws);
+  auto image = std::async(std::launch::async,
+                          [&] { return job::find_image(session, job.plan.type.arch, job.plan.type.gpus > 0); });
+  Connected c = connect(session);
   job.account = c.account.account_id;
   job.region = c.account.region;
   job.bucket = c.bucket;
@@ -186,8 +191,6 @@ int run_job(job::RunOptions o, Globals& g) {
   auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
   auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
   auto profile = std::async(std::launch::async, [&] { return job::probe_instance_profile(c.session, c.account); });
-  auto ami = std::async(std::launch::async,
-                        [&] { return job::find_ami(c.session, job.plan.type.arch, job.plan.type.gpus > 0); });
   // Are the code and the inputs already in the bucket, each as a whole?
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
@@ -211,6 +214,12 @@ int run_job(job::RunOptions o, Globals& g) {
   auto repo_r = repo.get();
   auto profile_r = profile.get();
   if (check_error) std::rethrow_exception(check_error);
+  // A region without the image fails here too, before anything is created.
+  const job::MachineImage machine_image = image.get();
+  const int asked_disk = job.plan.disk_gib;
+  if (job.plan.fit_image(machine_image.root_gib))
+    say("disk: " + std::to_string(job.plan.disk_gib) + " GiB, the size of the image itself (asked " +
+        std::to_string(asked_disk) + ")");
   if (!o.dry_run) {
     // A cold account: create what the probes found missing, in parallel
     // (each step is race-safe against another hoist doing the same).
@@ -227,7 +236,6 @@ int run_job(job::RunOptions o, Globals& g) {
     if (mk_repo.valid()) repo_r = mk_repo.get();
     if (mk_profile.valid()) profile_r = mk_profile.get();
   }
-  std::string image_id = ami.get();
   if (auto p = spot_price.get()) {
     job.plan.usd_per_hour = *p + job::kEbsUsdPerGibHour * job.plan.disk_gib;
     job.plan.price_known = true;
@@ -239,7 +247,7 @@ int run_job(job::RunOptions o, Globals& g) {
     auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
     say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
         mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
-    say("image " + image_id + ", image key " + job.image.key.substr(0, 12));
+    say("image " + machine_image.id + ", image key " + job.image.key.substr(0, 12));
     const job::MarkerCheck marker_check = markers.get();
     const auto plan = job::plan_stage(s3, job.bucket, {&job.code, &job.inputs}, &marker_check);
     say("would upload " + std::to_string(plan.to_send.size()) + " of " + std::to_string(plan.stats.files) + " files (" +
@@ -302,7 +310,7 @@ int run_job(job::RunOptions o, Globals& g) {
   put_status.get();
   job::Launched launched;
   try {
-    launched = job::launch_instance(c.session, job, image_id, profile_r.detail);
+    launched = job::launch_instance(c.session, job, machine_image, profile_r.detail);
   } catch (...) {
     launching["phase"] = "failed";
     launching["error"] = "the instance could not be launched";
@@ -396,7 +404,7 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--gpus", o->gpus, "At least this many GPUs");
   app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
   app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
-  app->add_option("--disk", o->disk_gib, "Root disk size in GiB (default 30)");
+  app->add_option("--disk", o->disk_gib, "Root disk size in GiB (default 30; at least the size of the image itself)");
   app->add_option("--max-runtime", *max_runtime, "The instance ends itself after this long (default 4h): 90s, 45m, 4h");
   app->add_option("--python", o->python, "Python version of the image (default 3.11)");
   app->add_flag("--detach", o->detach, "Return once the job is launched");

@@ -26,15 +26,24 @@ std::string ami_parameter(const std::string& arch, bool gpu) {
   return "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-" + arch;
 }
 
-std::string find_ami(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu) {
+MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu) {
   aws::Ssm ssm(session);
   const std::string name = ami_parameter(arch, gpu);
   auto value = ssm.get_parameter(name);
+  const std::string what = std::string(gpu ? "GPU " : "") + "Amazon Linux 2023 image for " + arch;
   if (!value || value->empty())
-    throw Fatal(Exit::launch_failed, "no " + std::string(gpu ? "GPU " : "") + "Amazon Linux 2023 image for " + arch +
-                                         " in this region (SSM parameter " + name +
+    throw Fatal(Exit::launch_failed, "no " + what + " in this region (SSM parameter " + name +
                                          " not found): pick another --region or instance type");
-  return *value;
+  aws::Ec2 ec2(session);
+  auto images = ec2.describe_images({*value});
+  if (images.empty())
+    throw Fatal(Exit::launch_failed, "the " + what + " named by SSM parameter " + name + " (" + *value +
+                                         ") is not visible in this region: pick another --region");
+  MachineImage image;
+  image.id = *value;
+  if (!images[0].root_device_name.empty()) image.root_device = images[0].root_device_name;
+  image.root_gib = images[0].root_volume_gib;
+  return image;
 }
 
 namespace {
@@ -94,11 +103,11 @@ bool instance_profile_not_visible_yet(const aws::AwsError& error) {
          message.find("instance profile") != std::string::npos;
 }
 
-Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const std::string& image_id,
+Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
                          const std::string& instance_profile) {
   aws::Ec2 ec2(session);
   aws::RunArgs args;
-  args.image_id = image_id;
+  args.image_id = image.id;
   args.instance_type = job.plan.type.name;
   args.instance_profile = instance_profile;
   args.user_data = user_data(job.bucket, job.id, job.region);
@@ -106,7 +115,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.tags = job_tags(job.id, job.project);
   args.spot = job.plan.spot;
   args.disk_gib = job.plan.disk_gib;
-  args.root_device_name = "/dev/xvda";  // Amazon Linux 2023 and the DLAMI
+  args.root_device_name = image.root_device;
   std::mt19937 rng(std::random_device{}());
   auto delay = std::chrono::milliseconds(1000);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);

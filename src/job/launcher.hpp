@@ -12,8 +12,15 @@ namespace hoist::job {
 
 // The SSM public parameter naming the AMI for this architecture/GPU need.
 std::string ami_parameter(const std::string& arch, bool gpu);
-// Reads the parameter; Fatal(Exit::launch_failed) when the region lacks it.
-std::string find_ami(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu);
+struct MachineImage {
+  std::string id;
+  std::string root_device = "/dev/xvda";
+  int root_gib = 0;  // the smallest root disk EC2 accepts for it (0: unknown)
+};
+// Reads the parameter, then the image's root device and size (the GPU
+// images' root snapshots are far larger than a CPU job's default disk).
+// Fatal(Exit::launch_failed) when the region lacks either.
+MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu);
 
 // The user data: the job's coordinates, then bootstrap.sh with agent.py
 // inlined, gzip-compressed when it would exceed EC2's 16 KiB limit.
@@ -33,7 +40,7 @@ bool instance_profile_not_visible_yet(const aws::AwsError& error);
 
 // RunInstances, retried with back-off for up to ~2 minutes while a new
 // instance profile is still propagating through IAM.
-Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const std::string& image_id,
+Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
                          const std::string& instance_profile);
 
 }  // namespace hoist::job

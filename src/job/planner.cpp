@@ -113,6 +113,13 @@ double billed_usd(double usd_per_hour, std::chrono::seconds ran) {
   return usd_per_hour * static_cast<double>(billed_seconds(ran).count()) / 3600.0;
 }
 
+bool InstancePlan::fit_image(int image_root_gib) {
+  if (image_root_gib <= disk_gib) return false;
+  usd_per_hour += kEbsUsdPerGibHour * (image_root_gib - disk_gib);
+  disk_gib = image_root_gib;
+  return true;
+}
+
 double InstancePlan::cost_usd(std::chrono::seconds ran) const {
   return billed_usd(usd_per_hour, ran);
 }

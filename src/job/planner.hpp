@@ -46,6 +46,10 @@ struct InstancePlan {
   int disk_gib = 0;
   std::chrono::seconds max_runtime{0};
   [[nodiscard]] double worst_case_usd() const;
+  // Grows the root disk to the image's own size when that is larger (EC2
+  // refuses a root disk smaller than the image's snapshot); the price
+  // follows. True when it grew.
+  bool fit_image(int image_root_gib);
   [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;  // billed_usd of this plan
 };
 

@@ -156,9 +156,10 @@ class RunTests(E2EBase):
         cls.timeout_out = os.path.join(cls.tmp, "timeout-out")
         bg["timeout"] = emu.hoist_bg("run", cls.mirror, "-i", cls.small, "-o", cls.timeout_out,
                                      "--yes", "--max-runtime", "20s", "--", "--sleep", "120")
+        # --disk 8 is below the emulator's images' 15 GiB root snapshot
         cls.cancel_run = emu.hoist("run", cls.mirror, "-i", cls.small, "-o",
                                    os.path.join(cls.tmp, "cancel-out"), "--yes", "--detach",
-                                   "--", "--sleep", "300")
+                                   "--disk", "8", "--", "--sleep", "300")
         # wait until every upload is over (test_04 compares the blobs)
         for run in bg.values():
             run.wait_stderr("hoist: launched", timeout=180)
@@ -413,6 +414,17 @@ class RunTests(E2EBase):
         self.assertRegex(job_id, JOB_ID_RE)
         st = self.emu.wait_phase(job_id, ("running",) + TERMINAL, timeout=90)
         self.assertEqual(st and st["phase"], "running", "%s\n%s" % (st, self.emu.diagnostics(job_id)))
+        # EC2 refuses a root disk smaller than the image's snapshot: hoist
+        # read the image's size (15 GiB here) and said so.
+        self.assertIn("disk: 15 GiB, the size of the image itself (asked 8)", p.stderr)
+        self.assertRegex(p.stderr, r"plan: .*, 15 GiB disk")
+        (inst,) = self.emu.job_instances(job_id)
+        root = [m for m in inst["BlockDeviceMappings"] if m["DeviceName"] == inst["RootDeviceName"]]
+        self.assertEqual(len(root), 1, inst["BlockDeviceMappings"])
+        volume = self.ec2.describe_volumes(VolumeIds=[root[0]["Ebs"]["VolumeId"]])["Volumes"][0]
+        self.assertEqual(volume["Size"], 15)
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertEqual(spec["resources"]["disk_gib"], 15)
         c = self.run_hoist("cancel", job_id, "--grace", "40", timeout=90)
         self.assertEqual(c.returncode, 0, show(c))
         st = self.emu.status(job_id)

@@ -145,6 +145,7 @@ TEST_F(Ec2Test, DescribeImages) {
   EXPECT_EQ(images[0].architecture, "x86_64");
   EXPECT_EQ(images[0].root_device_name, "/dev/xvda");
   EXPECT_EQ(images[0].state, "available");
+  EXPECT_EQ(images[0].root_volume_gib, 15);  // moto's Amazon Linux images
 }
 
 TEST_F(Ec2Test, DescribeInstanceTypes) {

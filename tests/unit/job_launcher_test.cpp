@@ -6,6 +6,7 @@
 #include "aws/credentials.hpp"
 #include "job/launcher.hpp"
 #include "support/fault_server.hpp"
+#include "util/error.hpp"
 
 namespace {
 std::string gunzip(const std::string& in) {
@@ -111,7 +112,8 @@ TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
                                    "invalid. Invalid IAM Instance Profile name"},
                                   {"format", "ec2"}};
   server.script("/", {not_yet, {{"body", kRunInstancesResponse}}});
-  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), "ami-1", "hoist-instance-us-east-1");
+  auto launched =
+      hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "hoist-instance-us-east-1");
   EXPECT_EQ(launched.instance_id, "i-0123456789abcdef0");
   auto stats = server.stats("/");
   ASSERT_EQ(stats["count"], 2);
@@ -130,7 +132,49 @@ TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
                        {"code", "InvalidParameterValue"},
                        {"message", "Value (t3.tiny) for parameter instanceType is invalid."},
                        {"format", "ec2"}}});
-  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), "ami-1", "hoist-instance-us-east-1"),
-               hoist::aws::AwsError);
+  EXPECT_THROW(
+      hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "hoist-instance-us-east-1"),
+      hoist::aws::AwsError);
   EXPECT_EQ(server.stats("/")["count"], 1);
+}
+
+TEST(FindImage, TheRootDiskOfTheImageTheParameterNames) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  // SSM GetParameter, then EC2 DescribeImages: a GPU image whose root
+  // snapshot is larger than a CPU job's disk, with an instance-store device
+  // listed first.
+  const std::string images =
+      "<DescribeImagesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><imagesSet><item>"
+      "<imageId>ami-0dl</imageId><architecture>x86_64</architecture><imageState>available</imageState>"
+      "<rootDeviceName>/dev/sda1</rootDeviceName><blockDeviceMapping>"
+      "<item><deviceName>/dev/sdb</deviceName><virtualName>ephemeral0</virtualName></item>"
+      "<item><deviceName>/dev/sda1</deviceName><ebs><snapshotId>snap-1</snapshotId><volumeSize>75</volumeSize>"
+      "<deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item>"
+      "</blockDeviceMapping></item></imagesSet></DescribeImagesResponse>";
+  server.script("/", {{{"body", nlohmann::json{{"Parameter", {{"Name", "x"}, {"Value", "ami-0dl"}}}}.dump()}},
+                      {{"body", images}}});
+  auto image = hoist::job::find_image(fault_session(), "x86_64", true);
+  EXPECT_EQ(image.id, "ami-0dl");
+  EXPECT_EQ(image.root_device, "/dev/sda1");
+  EXPECT_EQ(image.root_gib, 75);
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 2);
+  const std::string describe = stats["requests"][1]["body"];
+  EXPECT_NE(describe.find("Action=DescribeImages"), std::string::npos) << describe;
+  EXPECT_NE(describe.find("ImageId.1=ami-0dl"), std::string::npos) << describe;
+}
+
+TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  server.script("/", {{{"body", nlohmann::json{{"Parameter", {{"Name", "x"}, {"Value", "ami-gone"}}}}.dump()}},
+                      {{"body", "<DescribeImagesResponse><imagesSet/></DescribeImagesResponse>"}}});
+  try {
+    hoist::job::find_image(fault_session(), "x86_64", false);
+    FAIL() << "no error";
+  } catch (const hoist::Fatal& e) {
+    EXPECT_EQ(e.code(), hoist::Exit::launch_failed);
+    EXPECT_NE(std::string(e.what()).find("ami-gone"), std::string::npos) << e.what();
+  }
 }

@@ -42,6 +42,18 @@ TEST(Planner, CostIsBilledPerSecondWithAOneMinuteMinimum) {
   EXPECT_NEAR(billed_usd(3.6, std::chrono::seconds(0)), 0.06, 1e-12);
 }
 
+TEST(Planner, TheDiskGrowsToTheImagesOwnSizeAndThePriceFollows) {
+  auto p = plan_instance(base());  // 30 GiB asked
+  const double before = p.usd_per_hour;
+  EXPECT_FALSE(p.fit_image(8));  // Amazon Linux: smaller than asked, nothing changes
+  EXPECT_FALSE(p.fit_image(30));
+  EXPECT_EQ(p.disk_gib, 30);
+  EXPECT_DOUBLE_EQ(p.usd_per_hour, before);
+  EXPECT_TRUE(p.fit_image(75));  // a GPU image's root snapshot
+  EXPECT_EQ(p.disk_gib, 75);
+  EXPECT_NEAR(p.usd_per_hour, before + 45 * kEbsUsdPerGibHour, 1e-12);
+}
+
 TEST(Planner, CheapestFit) {
   auto o = base();
   o.cpus = 16;
