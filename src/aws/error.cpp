@@ -69,6 +69,9 @@ std::string hint(const AwsError& e) {
            "instance.";
   if (e.code == "InsufficientInstanceCapacity" || e.code == "SpotMaxPriceTooLow" || e.code == "InsufficientCapacity")
     return "AWS has no capacity for this instance type right now: try another type, region or on-demand.";
+  if (e.code == "VPCIdNotSpecified")
+    return "This region has no default VPC to launch into: create one with `aws ec2 create-default-vpc`, or pick "
+           "another --region.";
   if (e.http_status >= 500) return "AWS had an internal error; retry later.";
   return {};
 }

@@ -101,6 +101,10 @@ TEST(Describe, HintsPerKindOfFailure) {
   EXPECT_NE(hint_of("NoSuchBucket", 404).find("bucket does not exist"), std::string::npos);
   EXPECT_NE(hint_of("AccessDenied", 403).find("hoist iam-policy"), std::string::npos);
   EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("hoist check"), std::string::npos);
+  EXPECT_NE(hint_of("InsufficientInstanceCapacity", 500).find("try another type"), std::string::npos);
+  EXPECT_NE(hint_of("VcpuLimitExceeded", 400).find("Service Quotas"), std::string::npos);
+  // An account whose default VPC was deleted (common under AWS Organizations).
+  EXPECT_NE(hint_of("VPCIdNotSpecified", 400).find("aws ec2 create-default-vpc"), std::string::npos);
   EXPECT_EQ(hint_of("InvalidParameterValue", 400), "s3 GetObject failed: InvalidParameterValue: m (HTTP 400).");
 }
 
