@@ -165,6 +165,7 @@ Instance Ec2::run_instance(const RunArgs& args) {
     p.emplace_back("BlockDeviceMapping.1.Ebs.DeleteOnTermination", "true");
   }
   if (!args.subnet_id.empty()) p.emplace_back("SubnetId", args.subnet_id);
+  if (!args.availability_zone.empty()) p.emplace_back("Placement.AvailabilityZone", args.availability_zone);
   add_list(p, "SecurityGroupId", args.security_group_ids);
 
   auto doc = query_call(client_, "RunInstances", p);

@@ -21,14 +21,15 @@ using Filters = std::vector<std::pair<std::string, std::vector<std::string>>>;
 struct RunArgs {
   std::string image_id;
   std::string instance_type;
-  std::string instance_profile;  // a name, or an ARN (starts with "arn:")
-  std::string user_data;         // raw bytes (a script, or gzip); base64-encoded here
-  std::string client_token;      // idempotency token, at most 64 ASCII chars
-  Tags tags;                     // applied to the instance and its volumes
-  bool spot = false;             // one-time spot, terminated on interruption
-  int disk_gib = 0;              // root volume size (gp3); 0 keeps the AMI's
-  std::string root_device_name;  // the AMI's, e.g. "/dev/xvda"; needed with disk_gib
-  std::string subnet_id;         // optional: default VPC otherwise
+  std::string instance_profile;   // a name, or an ARN (starts with "arn:")
+  std::string user_data;          // raw bytes (a script, or gzip); base64-encoded here
+  std::string client_token;       // idempotency token, at most 64 ASCII chars
+  Tags tags;                      // applied to the instance and its volumes
+  bool spot = false;              // one-time spot, terminated on interruption
+  int disk_gib = 0;               // root volume size (gp3); 0 keeps the AMI's
+  std::string root_device_name;   // the AMI's, e.g. "/dev/xvda"; needed with disk_gib
+  std::string subnet_id;          // optional: default VPC otherwise
+  std::string availability_zone;  // optional: EC2 picks one otherwise
   std::vector<std::string> security_group_ids;
 
   // Refuses what EC2 would refuse, before anything is sent (std::invalid_argument).

@@ -62,7 +62,8 @@ std::string describe_type(const job::InstancePlan& plan) {
 
 std::string describe_price(const job::InstancePlan& plan) {
   if (!plan.price_known) return "price unknown for " + plan.type.name + " (not in hoist's catalog)";
-  return job::format_usd(plan.usd_per_hour) + "/h" + (plan.spot ? " (spot, current)" : "") + ", at most " +
+  const std::string spot = plan.zone.empty() ? " (spot, current)" : " (spot in " + plan.zone + ", current)";
+  return job::format_usd(plan.usd_per_hour) + "/h" + (plan.spot ? spot : "") + ", at most " +
          job::format_duration(plan.max_runtime) + " -> at most " + job::format_usd(plan.worst_case_usd());
 }
 
@@ -195,13 +196,14 @@ int run_job(job::RunOptions o, Globals& g) {
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
   });
-  auto spot_price = std::async(std::launch::async, [&]() -> std::optional<double> {
-    if (!job.plan.spot) return std::nullopt;
+  // --spot: the current price in each zone, cheapest first.
+  auto spot_zones = std::async(std::launch::async, [&]() -> std::vector<job::ZonePrice> {
+    if (!job.plan.spot) return {};
     aws::Ec2 ec2(c.session);
-    std::optional<double> best;
+    std::vector<job::ZonePrice> prices;
     for (const auto& p : ec2.describe_spot_price_history({job.plan.type.name}))
-      if (!best || p.price < *best) best = p.price;
-    return best;
+      prices.push_back({p.availability_zone, p.price});
+    return job::cheapest_zones(std::move(prices));
   });
   // Every future is waited for before an error leaves this scope.
   std::exception_ptr check_error;
@@ -236,10 +238,8 @@ int run_job(job::RunOptions o, Globals& g) {
     if (mk_repo.valid()) repo_r = mk_repo.get();
     if (mk_profile.valid()) profile_r = mk_profile.get();
   }
-  if (auto p = spot_price.get()) {
-    job.plan.usd_per_hour = *p + job::kEbsUsdPerGibHour * job.plan.disk_gib;
-    job.plan.price_known = true;
-  }
+  job.plan.spot_zones = spot_zones.get();
+  if (!job.plan.spot_zones.empty()) job.plan.price_spot_in(job.plan.spot_zones.front().zone);
 
   say("plan: " + describe_type(job.plan) + ", " + describe_price(job.plan));
   say("job " + job.id + " in " + job.region + " (bucket " + job.bucket + ")");
@@ -318,7 +318,14 @@ int run_job(job::RunOptions o, Globals& g) {
     job::release_job_resources(c.session, job.id, "");
     throw;
   }
-  say("launched " + launched.instance_id + " (" + job.plan.type.name + ")");
+  say("launched " + launched.instance_id + " (" + job.plan.type.name +
+      (launched.zone.empty() ? "" : " in " + launched.zone) + ")");
+  if (job.plan.spot && !launched.zone.empty() && launched.zone != job.plan.zone && !job.plan.zone.empty()) {
+    // Placed in a dearer zone than the cheapest: the spec says what it costs.
+    job.plan.price_spot_in(launched.zone);
+    say("spot price in " + launched.zone + ": " + job::format_usd(job.plan.usd_per_hour) + "/h");
+    s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
+  }
   const std::string follow = "hoist logs " + job.id + " -f";
   if (o.detach) {
     say("detached; follow with `" + follow + "`, stop with `hoist cancel " + job.id + "`");

@@ -94,13 +94,24 @@ std::string user_data(const std::string& bucket, const std::string& job_id, cons
   return script;
 }
 
-bool instance_profile_not_visible_yet(const aws::AwsError& error) {
-  if (!error.is("InvalidParameterValue")) return false;
+namespace {
+// Whether EC2's message contains `needle` (lowercase), whatever its case.
+bool says(const aws::AwsError& error, std::string_view needle) {
   std::string message = error.aws_message;
   std::transform(message.begin(), message.end(), message.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return message.find("iaminstanceprofile") != std::string::npos ||
-         message.find("instance profile") != std::string::npos;
+  return message.find(needle) != std::string::npos;
+}
+}  // namespace
+
+bool instance_profile_not_visible_yet(const aws::AwsError& error) {
+  return error.is("InvalidParameterValue") && (says(error, "iaminstanceprofile") || says(error, "instance profile"));
+}
+
+bool zone_unusable(const aws::AwsError& error) {
+  if (error.is("InsufficientInstanceCapacity") || error.is("InsufficientCapacity") || error.is("Unsupported"))
+    return true;
+  return says(error, "default subnet");  // "No default subnet for availability zone: 'us-east-1f'."
 }
 
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
@@ -116,14 +127,34 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.spot = job.plan.spot;
   args.disk_gib = job.plan.disk_gib;
   args.root_device_name = image.root_device;
+  // --spot: the zones cheapest first, then anywhere EC2 likes (a zone added
+  // after the default VPC was made has no default subnet to launch into).
+  std::vector<std::string> zones;
+  if (job.plan.spot)
+    for (const auto& z : job.plan.spot_zones) zones.push_back(z.zone);
+  if (!zones.empty()) zones.emplace_back();
+  std::size_t zone = 0;
+  if (!zones.empty()) args.availability_zone = zones[0];
   std::mt19937 rng(std::random_device{}());
   auto delay = std::chrono::milliseconds(1000);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   for (;;) {
     try {
       aws::Instance inst = ec2.run_instance(args);
-      return {inst.id, inst.launch_time};
+      return {inst.id, inst.launch_time,
+              inst.availability_zone.empty() ? args.availability_zone : inst.availability_zone};
     } catch (const aws::AwsError& e) {
+      if (zone_unusable(e) && zone + 1 < zones.size()) {
+        log::info("cannot launch a " + args.instance_type + " spot instance in " + zones[zone] + " (" + e.code +
+                  "); trying " + (zones[zone + 1].empty() ? std::string("any zone") : zones[zone + 1]));
+        ++zone;
+        args.availability_zone = zones[zone];
+        // A new token: the refused request launched nothing, and EC2 ties a
+        // token to its parameters.
+        std::string token = job.id + "-z" + std::to_string(zone);
+        args.client_token = token.size() > 64 ? token.substr(token.size() - 64) : token;
+        continue;
+      }
       // A just-created instance profile is not visible to EC2 for a few seconds.
       if (!instance_profile_not_visible_yet(e) || std::chrono::steady_clock::now() > deadline) throw;
       log::verbose("instance profile not yet visible to EC2; retrying RunInstances");

@@ -30,7 +30,13 @@ std::string gzip(const std::string& data);
 struct Launched {
   std::string instance_id;
   std::string launch_time;
+  std::string zone;  // its availability zone, when EC2 says
 };
+
+// Whether RunInstances failed only because of the availability zone asked
+// for (no capacity, the type not offered there, no default subnet there):
+// another zone may do.
+bool zone_unusable(const aws::AwsError& error);
 
 // Whether RunInstances failed only because EC2 cannot see a just-created
 // instance profile yet. EC2 says "Value (NAME) for parameter
@@ -39,7 +45,10 @@ struct Launched {
 bool instance_profile_not_visible_yet(const aws::AwsError& error);
 
 // RunInstances, retried with back-off for up to ~2 minutes while a new
-// instance profile is still propagating through IAM.
+// instance profile is still propagating through IAM. A spot plan with zones
+// is placed in the cheapest first, then the next when one cannot take it,
+// and last wherever EC2 chooses (each attempt with its own idempotency
+// token: a refused request launched nothing).
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
                          const std::string& instance_profile);
 

@@ -113,6 +113,28 @@ double billed_usd(double usd_per_hour, std::chrono::seconds ran) {
   return usd_per_hour * static_cast<double>(billed_seconds(ran).count()) / 3600.0;
 }
 
+std::vector<ZonePrice> cheapest_zones(std::vector<ZonePrice> prices) {
+  std::sort(prices.begin(), prices.end(), [](const ZonePrice& a, const ZonePrice& b) {
+    return a.zone != b.zone ? a.zone < b.zone : a.usd_per_hour < b.usd_per_hour;
+  });
+  prices.erase(std::unique(prices.begin(), prices.end(),
+                           [](const ZonePrice& a, const ZonePrice& b) { return a.zone == b.zone; }),
+               prices.end());
+  std::stable_sort(prices.begin(), prices.end(),
+                   [](const ZonePrice& a, const ZonePrice& b) { return a.usd_per_hour < b.usd_per_hour; });
+  return prices;
+}
+
+void InstancePlan::price_spot_in(const std::string& where) {
+  for (const auto& z : spot_zones) {
+    if (z.zone != where) continue;
+    usd_per_hour = z.usd_per_hour + kEbsUsdPerGibHour * disk_gib;
+    price_known = true;
+    zone = where;
+    return;
+  }
+}
+
 bool InstancePlan::fit_image(int image_root_gib) {
   if (image_root_gib <= disk_gib) return false;
   usd_per_hour += kEbsUsdPerGibHour * (image_root_gib - disk_gib);

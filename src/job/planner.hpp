@@ -38,9 +38,21 @@ std::chrono::seconds billed_seconds(std::chrono::seconds ran);
 // What `ran` of an instance at `usd_per_hour` is billed.
 double billed_usd(double usd_per_hour, std::chrono::seconds ran);
 
+// A spot price in one availability zone.
+struct ZonePrice {
+  std::string zone;
+  double usd_per_hour = 0;
+};
+// One price per zone (its lowest), cheapest zone first; ties by zone name.
+std::vector<ZonePrice> cheapest_zones(std::vector<ZonePrice> prices);
+
 struct InstancePlan {
   InstanceType type;
   bool spot = false;
+  // --spot: the zones to try, cheapest first (empty: EC2 picks one). The
+  // price below is that of the zone the instance is (to be) in.
+  std::vector<ZonePrice> spot_zones;
+  std::string zone;         // the zone usd_per_hour is for ("" when not priced by zone)
   double usd_per_hour = 0;  // instance (spot or on-demand) + disk
   bool price_known = true;  // false for a type missing from the catalog
   int disk_gib = 0;
@@ -50,6 +62,8 @@ struct InstancePlan {
   // refuses a root disk smaller than the image's snapshot); the price
   // follows. True when it grew.
   bool fit_image(int image_root_gib);
+  // Prices the plan at the spot price of `where` (one of spot_zones).
+  void price_spot_in(const std::string& where);
   [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;  // billed_usd of this plan
 };
 

@@ -146,7 +146,7 @@ class RunTests(E2EBase):
         cls.s3_cwd = os.path.join(cls.tmp, "s3-cwd")
         os.makedirs(cls.s3_cwd)
         bg["s3"] = emu.hoist_bg("run", WORDCOUNT, "-i", "s3://%s/datasets/wc/" % S3_IN,
-                                "-o", "s3://%s/results/" % S3_OUT, "--yes", cwd=cls.s3_cwd)
+                                "-o", "s3://%s/results/" % S3_OUT, "--yes", "--spot", cwd=cls.s3_cwd)
         cls.big = os.urandom(BIG_SIZE)
         cls.awkward_in = write_tree(os.path.join(cls.tmp, "awkward-input"),
                                     dict(AWKWARD, **{BIG_NAME: cls.big}))
@@ -246,6 +246,17 @@ class RunTests(E2EBase):
         self.assertEqual(spec["input_s3"], "s3://%s/datasets/wc/" % in_bucket)
         self.assertEqual(self.emu.objects(BUCKET, "jobs/%s/output/" % job_id), {})
         self.assert_job_instance_terminated(job_id)
+        # --spot: a spot instance, priced from the spot market before and after
+        (inst,) = self.emu.job_instances(job_id)
+        self.assertEqual(inst.get("InstanceLifecycle"), "spot", inst)
+        self.assertTrue(spec["resources"]["spot"])
+        # the emulator prices every zone the same: the first by name is the cheapest
+        zone = re.search(r"plan: t3\.medium .*, spot, .*\(spot in (us-east-1[a-z]), current\)", p.stderr)
+        self.assertIsNotNone(zone, p.stderr)
+        self.assertEqual(zone[1], "us-east-1a")
+        self.assertEqual(inst["Placement"]["AvailabilityZone"], zone[1])
+        self.assertIn("(t3.medium in us-east-1a)", p.stderr)
+        self.assertRegex(p.stderr, r"cost: about \$\d.* \(t3\.medium spot for ")
         # the per-job grant to the foreign buckets is gone with the job
         names = self.iam.list_role_policies(RoleName=ROLE)["PolicyNames"]
         self.assertNotIn("job-" + job_id, names)

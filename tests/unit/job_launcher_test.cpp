@@ -178,3 +178,61 @@ TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
     EXPECT_NE(std::string(e.what()).find("ami-gone"), std::string::npos) << e.what();
   }
 }
+
+TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  const std::string placed_in_b =
+      "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
+      "<instanceId>i-0b</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime>"
+      "<placement><availabilityZone>us-east-1b</availabilityZone></placement>"
+      "<instanceState><name>pending</name></instanceState></item></instancesSet></RunInstancesResponse>";
+  server.script("/", {{{"status", 500},
+                       {"code", "InsufficientInstanceCapacity"},
+                       {"message", "There is no Spot capacity available that matches your request."},
+                       {"format", "ec2"}},
+                      {{"body", placed_in_b}}});
+  auto job = launch_job();
+  job.plan.spot = true;
+  job.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.012}, {"us-east-1c", 0.015}};
+  auto launched = hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p");
+  EXPECT_EQ(launched.instance_id, "i-0b");
+  EXPECT_EQ(launched.zone, "us-east-1b");
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 2);  // no resend into the full zone: straight to the next
+  const std::string first = stats["requests"][0]["body"], second = stats["requests"][1]["body"];
+  EXPECT_NE(first.find("Placement.AvailabilityZone=us-east-1a"), std::string::npos) << first;
+  EXPECT_NE(first.find("ClientToken=wc-20261124-031500-ab12&"), std::string::npos) << first;
+  EXPECT_NE(second.find("Placement.AvailabilityZone=us-east-1b"), std::string::npos) << second;
+  EXPECT_NE(second.find("ClientToken=wc-20261124-031500-ab12-z1"), std::string::npos) << second;
+}
+
+TEST(LaunchRetry, NoRoomAnywhereIsTheUsersError) {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  const nlohmann::json no_room = {{"status", 500},
+                                  {"code", "InsufficientInstanceCapacity"},
+                                  {"message", "We currently do not have sufficient capacity."},
+                                  {"format", "ec2"}};
+  server.script("/", {no_room, no_room, no_room});
+  auto job = launch_job();
+  job.plan.spot = true;
+  job.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.012}};
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p"), hoist::aws::AwsError);
+  // us-east-1a, us-east-1b, then wherever EC2 likes: no room at all.
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 3);
+  const std::string last = stats["requests"][2]["body"];
+  EXPECT_EQ(last.find("Placement.AvailabilityZone"), std::string::npos) << last;
+}
+
+TEST(LaunchRetry, WhatMakesAZoneUnusable) {
+  using hoist::job::zone_unusable;
+  EXPECT_TRUE(zone_unusable(ec2_error("InsufficientInstanceCapacity", "no Spot capacity")));
+  EXPECT_TRUE(zone_unusable(ec2_error("Unsupported",
+                                      "Your requested instance type (g6.xlarge) is not supported in "
+                                      "your requested Availability Zone (us-east-1e).")));
+  EXPECT_TRUE(zone_unusable(ec2_error("InvalidInput", "No default subnet for availability zone: 'us-east-1f'.")));
+  EXPECT_FALSE(zone_unusable(ec2_error("VcpuLimitExceeded", "You have requested more vCPU capacity")));
+  EXPECT_FALSE(zone_unusable(ec2_error("InvalidParameterValue", "Value (t3.tiny) for parameter instanceType")));
+}

@@ -54,6 +54,31 @@ TEST(Planner, TheDiskGrowsToTheImagesOwnSizeAndThePriceFollows) {
   EXPECT_NEAR(p.usd_per_hour, before + 45 * kEbsUsdPerGibHour, 1e-12);
 }
 
+TEST(Planner, SpotZonesCheapestFirstOnePricePerZone) {
+  auto zones = cheapest_zones({{"us-east-1c", 0.020},
+                               {"us-east-1a", 0.031},
+                               {"us-east-1b", 0.020},
+                               {"us-east-1a", 0.018},
+                               {"us-east-1d", 0.025}});
+  ASSERT_EQ(zones.size(), 4u);
+  EXPECT_EQ(zones[0].zone, "us-east-1a");  // its lowest price, 0.018
+  EXPECT_DOUBLE_EQ(zones[0].usd_per_hour, 0.018);
+  EXPECT_EQ(zones[1].zone, "us-east-1b");  // a tie, by name
+  EXPECT_EQ(zones[2].zone, "us-east-1c");
+  EXPECT_EQ(zones[3].zone, "us-east-1d");
+  EXPECT_TRUE(cheapest_zones({}).empty());
+
+  auto o = base();
+  o.spot = true;
+  auto p = plan_instance(o);
+  p.spot_zones = zones;
+  p.price_spot_in("us-east-1c");
+  EXPECT_EQ(p.zone, "us-east-1c");
+  EXPECT_NEAR(p.usd_per_hour, 0.020 + 30 * kEbsUsdPerGibHour, 1e-12);
+  p.price_spot_in("eu-west-1a");  // not a zone of the plan: unchanged
+  EXPECT_EQ(p.zone, "us-east-1c");
+}
+
 TEST(Planner, CheapestFit) {
   auto o = base();
   o.cpus = 16;

@@ -38,6 +38,8 @@ TEST(Classify, TransientCodesAndStatuses) {
   EXPECT_EQ(classify(409, "OperationAborted"), Retryability::transient);
   for (const char* code : {"BucketAlreadyExists", "BucketAlreadyOwnedByYou"})
     EXPECT_EQ(classify(409, code), Retryability::no) << code;
+  // EC2's "no room in this zone" comes as a 500 but is the launcher's to handle (next zone).
+  EXPECT_EQ(classify(500, "InsufficientInstanceCapacity"), Retryability::no);
   for (long status : {500L, 502L, 503L, 504L}) EXPECT_EQ(classify(status, ""), Retryability::transient) << status;
   EXPECT_EQ(classify(0, ""), Retryability::transient);  // connection error
 }
