@@ -76,6 +76,13 @@ TEST(LaunchRetry, OnlyAnInstanceProfileEc2CannotSeeYetIsWorthWaitingFor) {
 }
 
 namespace {
+// The fault server with no scripts and no requests counted.
+const hoist::test::FaultServer& fresh_fault_server() {
+  const auto& server = hoist::test::FaultServer::instance();
+  server.reset();
+  return server;
+}
+
 std::shared_ptr<hoist::aws::Session> fault_session() {
   auto session = std::make_shared<hoist::aws::Session>();
   session->config.overrides.endpoint_url = hoist::test::FaultServer::instance().endpoint();
@@ -103,8 +110,7 @@ const char* const kRunInstancesResponse =
 }  // namespace
 
 TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   const nlohmann::json not_yet = {{"status", 400},
                                   {"code", "InvalidParameterValue"},
                                   {"message",
@@ -126,8 +132,7 @@ TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
 }
 
 TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   server.script("/", {{{"status", 400},
                        {"code", "InvalidParameterValue"},
                        {"message", "Value (t3.tiny) for parameter instanceType is invalid."},
@@ -139,8 +144,7 @@ TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
 }
 
 TEST(FindImage, TheRootDiskOfTheImageTheParameterNames) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   // SSM GetParameter, then EC2 DescribeImages: a GPU image whose root
   // snapshot is larger than a CPU job's disk, with an instance-store device
   // listed first.
@@ -166,8 +170,7 @@ TEST(FindImage, TheRootDiskOfTheImageTheParameterNames) {
 }
 
 TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   server.script("/", {{{"body", nlohmann::json{{"Parameter", {{"Name", "x"}, {"Value", "ami-gone"}}}}.dump()}},
                       {{"body", "<DescribeImagesResponse><imagesSet/></DescribeImagesResponse>"}}});
   try {
@@ -180,8 +183,7 @@ TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
 }
 
 TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   const std::string placed_in_b =
       "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
       "<instanceId>i-0b</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime>"
@@ -208,8 +210,7 @@ TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
 }
 
 TEST(LaunchRetry, NoRoomAnywhereIsTheUsersError) {
-  const auto& server = hoist::test::FaultServer::instance();
-  server.reset();
+  const auto& server = fresh_fault_server();
   const nlohmann::json no_room = {{"status", 500},
                                   {"code", "InsufficientInstanceCapacity"},
                                   {"message", "We currently do not have sufficient capacity."},
