@@ -508,11 +508,15 @@ class FreshAccountTests(E2EBase):
         self.assertEqual(self.emu.snapshot()["buckets"], ["e2e-half-empty"])
 
     # The account-level resources are only probed until the user's own s3://
-    # locations have been checked: a bad one leaves the account untouched.
+    # locations and the image to boot have been checked: a bad one leaves the
+    # account untouched.
     def test_1b_bad_s3_locations(self):
         cases = [
             ("empty s3 input prefix", [self.mirror, "-i", "s3://e2e-half-empty/nothing-here/", "-o", self.out], 13),
             ("s3 output bucket missing", [self.mirror, "-i", self.small, "-o", "s3://e2e-no-such-bucket/r/"], 14),
+            # The emulator has no GPU image (no Deep Learning AMI parameter in
+            # its SSM): a region without the image fails before creating.
+            ("no GPU image in the region", [self.mirror, "-i", self.small, "-o", self.out, "--gpus", "1"], 20),
         ]
         for what, args, code in cases:
             with self.subTest(what):
