@@ -221,15 +221,11 @@ EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& sessio
   // Three round trips: the role; then its policy and the profile together;
   // then the role into the profile.
   const bool created = iam.create_role(spec);
+  // (A std::async future waits in its destructor: an error here leaves
+  // nothing running.)
   auto profile = std::async(std::launch::async, [&] { iam.create_instance_profile(name, kIamPath, managed_tags()); });
-  std::exception_ptr policy_error;
-  try {
-    iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
-  } catch (...) {
-    policy_error = std::current_exception();
-  }
+  iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
   profile.get();
-  if (policy_error) std::rethrow_exception(policy_error);
   iam.add_role_to_instance_profile(name, name);
   // RunInstances takes the profile by name as well as by ARN.
   return {!created, name};
