@@ -320,9 +320,8 @@ int run_job(job::RunOptions o, Globals& g) {
   }
   say("launched " + launched.instance_id + " (" + job.plan.type.name +
       (launched.zone.empty() ? "" : " in " + launched.zone) + ")");
-  if (job.plan.spot && !launched.zone.empty() && launched.zone != job.plan.zone && !job.plan.zone.empty()) {
-    // Placed in a dearer zone than the cheapest: the spec says what it costs.
-    job.plan.price_spot_in(launched.zone);
+  // Spot, placed in a dearer zone than the cheapest: the spec says what it costs.
+  if (launched.zone != job.plan.zone && job.plan.price_spot_in(launched.zone)) {
     say("spot price in " + launched.zone + ": " + job::format_usd(job.plan.usd_per_hour) + "/h");
     s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
   }

@@ -125,14 +125,15 @@ std::vector<ZonePrice> cheapest_zones(std::vector<ZonePrice> prices) {
   return prices;
 }
 
-void InstancePlan::price_spot_in(const std::string& where) {
+bool InstancePlan::price_spot_in(const std::string& where) {
   for (const auto& z : spot_zones) {
     if (z.zone != where) continue;
     usd_per_hour = z.usd_per_hour + kEbsUsdPerGibHour * disk_gib;
     price_known = true;
     zone = where;
-    return;
+    return true;
   }
+  return false;
 }
 
 bool InstancePlan::fit_image(int image_root_gib) {

@@ -62,8 +62,9 @@ struct InstancePlan {
   // refuses a root disk smaller than the image's snapshot); the price
   // follows. True when it grew.
   bool fit_image(int image_root_gib);
-  // Prices the plan at the spot price of `where` (one of spot_zones).
-  void price_spot_in(const std::string& where);
+  // Prices the plan at the spot price of `where`; false (and nothing
+  // changed) when it is not one of spot_zones.
+  bool price_spot_in(const std::string& where);
   [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;  // billed_usd of this plan
 };
 

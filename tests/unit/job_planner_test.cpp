@@ -72,10 +72,10 @@ TEST(Planner, SpotZonesCheapestFirstOnePricePerZone) {
   o.spot = true;
   auto p = plan_instance(o);
   p.spot_zones = zones;
-  p.price_spot_in("us-east-1c");
+  EXPECT_TRUE(p.price_spot_in("us-east-1c"));
   EXPECT_EQ(p.zone, "us-east-1c");
   EXPECT_NEAR(p.usd_per_hour, 0.020 + 30 * kEbsUsdPerGibHour, 1e-12);
-  p.price_spot_in("eu-west-1a");  // not a zone of the plan: unchanged
+  EXPECT_FALSE(p.price_spot_in("eu-west-1a"));  // not a zone of the plan: unchanged
   EXPECT_EQ(p.zone, "us-east-1c");
 }
 
