@@ -67,7 +67,7 @@ std::string hint(const AwsError& e) {
   if (e.code == "VcpuLimitExceeded" || e.code == "InstanceLimitExceeded" || e.code == "MaxSpotInstanceCountExceeded")
     return "An account quota is reached: request an increase in the Service Quotas console, or use a smaller "
            "instance.";
-  if (e.code == "InsufficientInstanceCapacity" || e.code == "SpotMaxPriceTooLow" || e.code == "InsufficientCapacity")
+  if (e.no_capacity() || e.code == "SpotMaxPriceTooLow")
     return "AWS has no capacity for this instance type right now: try another type, region or on-demand.";
   if (e.code == "VPCIdNotSpecified")
     return "This region has no default VPC to launch into: create one with `aws ec2 create-default-vpc`, or pick "
@@ -95,6 +95,14 @@ bool AwsError::access_denied() const {
 bool AwsError::not_found() const {
   if (http_status == 404) return true;
   return code.starts_with("NoSuch") || code.find("NotFound") != std::string::npos;
+}
+
+bool is_capacity_code(std::string_view code) {
+  return code == "InsufficientInstanceCapacity" || code == "InsufficientCapacity";
+}
+
+bool AwsError::no_capacity() const {
+  return is_capacity_code(code);
 }
 
 std::string describe(const AwsError& error) {

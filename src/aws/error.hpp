@@ -3,6 +3,7 @@
 // code, and what to do about it.
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace hoist::aws {
 
@@ -20,7 +21,12 @@ class AwsError : public std::runtime_error {
   [[nodiscard]] bool is(std::string_view c) const { return code == c; }
   [[nodiscard]] bool access_denied() const;
   [[nodiscard]] bool not_found() const;  // 404 or a *NotFound / NoSuch* code
+  [[nodiscard]] bool no_capacity() const;
 };
+
+// EC2 has no room for the instance where it was asked
+// (InsufficientInstanceCapacity, InsufficientCapacity).
+bool is_capacity_code(std::string_view code);
 
 // One line for the user: "s3 PutObject failed: AccessDenied: ... (request id
 // X). <what to do>".

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "aws/error.hpp"
 #include "util/error.hpp"
 
 namespace hoist::aws {
@@ -38,7 +39,6 @@ constexpr std::array<std::string_view, 7> kTransientCodes = {
     "RequestTimeout",  "RequestTimeoutException", "PriorRequestNotComplete", "InternalError",
     "InternalFailure", "ServiceUnavailable",      "OperationAborted",
 };
-constexpr std::array<std::string_view, 2> kNoRoomCodes = {"InsufficientInstanceCapacity", "InsufficientCapacity"};
 constexpr std::array<long, 4> kTransientStatuses = {500, 502, 503, 504};
 
 template <typename Array, typename T>
@@ -67,7 +67,7 @@ Retryability classify(long http_status, std::string_view code) {
   // EC2 sends these with HTTP 500, but the same request seconds later rarely
   // finds room; the launcher's better move is another zone (or the user's:
   // another type), so they are not resent here.
-  if (contains(kNoRoomCodes, code)) return Retryability::no;
+  if (is_capacity_code(code)) return Retryability::no;
   // 429 without a code is throttling too (the SDKs' "too_many_requests").
   if (http_status == 429) return Retryability::throttling;
   if (contains(kTransientCodes, code)) return Retryability::transient;

@@ -109,8 +109,7 @@ bool instance_profile_not_visible_yet(const aws::AwsError& error) {
 }
 
 bool zone_unusable(const aws::AwsError& error) {
-  if (error.is("InsufficientInstanceCapacity") || error.is("InsufficientCapacity") || error.is("Unsupported"))
-    return true;
+  if (error.no_capacity() || error.is("Unsupported")) return true;
   return says(error, "default subnet");  // "No default subnet for availability zone: 'us-east-1f'."
 }
 
