@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -16,11 +17,6 @@ std::string trim(std::string_view s) {
   if (b == std::string_view::npos) return {};
   auto e = s.find_last_not_of(" \t\r\n");
   return std::string(s.substr(b, e - b + 1));
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 std::string upper(std::string s) {
@@ -51,11 +47,11 @@ std::string endpoint_id(const std::string& service) {
   std::string id = service;
   std::replace(id.begin(), id.end(), '-', '_');
   std::replace(id.begin(), id.end(), ' ', '_');
-  return lower(id);
+  return ascii_lower(id);
 }
 
 bool truthy(const std::optional<std::string>& v) {
-  return v && lower(trim(*v)) == "true";
+  return v && ascii_lower(trim(*v)) == "true";
 }
 
 }  // namespace
@@ -87,14 +83,14 @@ IniFile parse_ini(const std::string& text, const std::string& file_name) {
     auto eq = t.find('=');
     if (indented && !last_key.empty()) {
       if (!nested.empty() && eq != std::string::npos) {
-        (*section)[nested + "." + lower(trim(t.substr(0, eq)))] = trim(t.substr(eq + 1));
+        (*section)[nested + "." + ascii_lower(trim(t.substr(0, eq)))] = trim(t.substr(eq + 1));
       } else {
         (*section)[last_key] += "\n" + t;  // a continued value
       }
       continue;
     }
     if (eq == std::string::npos) fail("expected 'key = value'");
-    std::string key = lower(trim(t.substr(0, eq)));
+    std::string key = ascii_lower(trim(t.substr(0, eq)));
     if (key.empty()) fail("empty key");
     std::string value = trim(t.substr(eq + 1));
     (*section)[key] = value;
@@ -213,7 +209,7 @@ bool Config::custom_endpoint(const std::string& service) const {
   auto url = configured_endpoint(service);
   if (!url) return false;
   // AWS's own endpoints are https://<name>.amazonaws.com[.cn][/...].
-  std::string u = lower(*url);
+  std::string u = ascii_lower(*url);
   if (u.rfind("https://", 0) != 0) return true;
   std::string host = u.substr(8, u.find_first_of("/:", 8) - 8);
   auto ends_with = [&](std::string_view s) { return host.size() >= s.size() && host.ends_with(s); };

@@ -1,9 +1,9 @@
 #include "aws/imds.hpp"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "aws/credentials_sources.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -15,9 +15,7 @@ Imds::Imds(const Config& config) : http_(sources::metadata_http(std::chrono::sec
   if (!e) e = config.get(config.profile_name(), "ec2_metadata_service_endpoint");
   endpoint_ = e.value_or("http://169.254.169.254");
   while (!endpoint_.empty() && endpoint_.back() == '/') endpoint_.pop_back();
-  auto d = config.env("AWS_EC2_METADATA_DISABLED").value_or("");
-  std::transform(d.begin(), d.end(), d.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  disabled_ = d == "true";
+  disabled_ = ascii_lower(config.env("AWS_EC2_METADATA_DISABLED").value_or("")) == "true";
 }
 
 HttpResponse Imds::send(HttpRequest request) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "aws/crypto.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws::sigv4 {
 namespace {
@@ -17,16 +18,8 @@ constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 // sha256("") — the payload hash of an empty body.
 constexpr std::string_view kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) {
-  return lower(a) == lower(b);
+  return ascii_lower(a) == ascii_lower(b);
 }
 
 // The ASCII characters Python's str.split() treats as whitespace.
@@ -122,7 +115,7 @@ std::string format_time(std::chrono::system_clock::time_point t, const char* for
 std::map<std::string, std::vector<std::string>> headers_to_sign(const HttpRequest& request) {
   std::map<std::string, std::vector<std::string>> out;
   for (const auto& [name, value] : request.headers) {
-    std::string key = lower(name);
+    std::string key = ascii_lower(name);
     if (!is_unsigned_header(key)) out[key].push_back(value);
   }
   if (!out.contains("host")) out["host"].push_back(request.host());

@@ -3,7 +3,6 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cctype>
 #include <random>
 #include <thread>
 
@@ -14,6 +13,7 @@
 #include "util/embedded.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hoist::job {
 
@@ -97,10 +97,7 @@ std::string user_data(const std::string& bucket, const std::string& job_id, cons
 namespace {
 // Whether EC2's message contains `needle` (lowercase), whatever its case.
 bool says(const aws::AwsError& error, std::string_view needle) {
-  std::string message = error.aws_message;
-  std::transform(message.begin(), message.end(), message.begin(),
-                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return message.find(needle) != std::string::npos;
+  return ascii_lower(error.aws_message).find(needle) != std::string::npos;
 }
 }  // namespace
 
