@@ -103,10 +103,14 @@ hoist::job::Job launch_job() {
   return job;
 }
 
-const char* const kRunInstancesResponse =
-    "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
-    "<instanceId>i-0123456789abcdef0</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime>"
-    "<instanceState><name>pending</name></instanceState></item></instancesSet></RunInstancesResponse>";
+// EC2's answer to a RunInstances that started instance `id` in `zone`.
+std::string run_instances_response(const std::string& id, const std::string& zone) {
+  return "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
+         "<instanceId>" +
+         id + "</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime><placement><availabilityZone>" + zone +
+         "</availabilityZone></placement><instanceState><name>pending</name></instanceState></item></instancesSet>"
+         "</RunInstancesResponse>";
+}
 }  // namespace
 
 TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
@@ -117,7 +121,7 @@ TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
                                    "Value (hoist-instance-us-east-1) for parameter iamInstanceProfile.name is "
                                    "invalid. Invalid IAM Instance Profile name"},
                                   {"format", "ec2"}};
-  server.script("/", {not_yet, {{"body", kRunInstancesResponse}}});
+  server.script("/", {not_yet, {{"body", run_instances_response("i-0123456789abcdef0", "us-east-1a")}}});
   auto launched =
       hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "hoist-instance-us-east-1");
   EXPECT_EQ(launched.instance_id, "i-0123456789abcdef0");
@@ -184,16 +188,11 @@ TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
 
 TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
   const auto& server = fresh_fault_server();
-  const std::string placed_in_b =
-      "<RunInstancesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><instancesSet><item>"
-      "<instanceId>i-0b</instanceId><launchTime>2026-11-24T03:15:02.000Z</launchTime>"
-      "<placement><availabilityZone>us-east-1b</availabilityZone></placement>"
-      "<instanceState><name>pending</name></instanceState></item></instancesSet></RunInstancesResponse>";
   server.script("/", {{{"status", 500},
                        {"code", "InsufficientInstanceCapacity"},
                        {"message", "There is no Spot capacity available that matches your request."},
                        {"format", "ec2"}},
-                      {{"body", placed_in_b}}});
+                      {{"body", run_instances_response("i-0b", "us-east-1b")}}});
   auto job = launch_job();
   job.plan.spot = true;
   job.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.012}, {"us-east-1c", 0.015}};
