@@ -6,6 +6,7 @@
 
 #include "aws/crypto.hpp"
 #include "aws/error.hpp"
+#include "aws/partition.hpp"
 #include "aws/protocols.hpp"
 #include "aws/sigv4.hpp"
 #include "util/error.hpp"
@@ -144,8 +145,9 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
     request.headers.emplace_back("User-Agent", std::string("hoist/") + HOIST_VERSION);
 
   sigv4::SigningParams params;
-  // Global services (IAM) sign for us-east-1 whatever the session's region.
-  params.region = service_.global ? "us-east-1" : session_->region;
+  // Global services (IAM) sign for their partition's one region (us-east-1
+  // in the commercial one) whatever the session's region.
+  params.region = service_.global ? std::string(partition_of(session_->region).iam_region) : session_->region;
   params.service = service_.signing_name;
   params.s3_rules = service_.protocol == Protocol::rest_xml;
   params.unsigned_payload = options.unsigned_payload;

@@ -18,7 +18,7 @@ struct Service {
   std::string signing_name;  // "s3", "ec2", "logs", ...
   Protocol protocol;
   std::string api_version;  // query protocol: "2016-11-15"; json: target prefix "AmazonSSM"
-  bool global = false;      // IAM: signed for us-east-1 whatever the region
+  bool global = false;      // IAM: signed for its partition's region (us-east-1) whatever the region
 };
 
 // What every client shares for one hoist invocation.

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "aws/partition.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -199,21 +200,19 @@ std::string Config::endpoint(const std::string& service) const {
     while (!url.empty() && url.back() == '/') url.pop_back();
     return url;
   }
-  if (service == "iam") return "https://iam.amazonaws.com";
-  std::string r = region();
-  std::string suffix = r.rfind("cn-", 0) == 0 ? ".amazonaws.com.cn" : ".amazonaws.com";
-  return "https://" + service + "." + r + suffix;
+  const std::string r = region();
+  const Partition& p = partition_of(r);
+  if (service == "iam") return "https://" + std::string(p.iam_host);
+  return "https://" + service + "." + r + "." + std::string(p.dns_suffix);
 }
 
 bool Config::custom_endpoint(const std::string& service) const {
   auto url = configured_endpoint(service);
   if (!url) return false;
-  // AWS's own endpoints are https://<name>.amazonaws.com[.cn][/...].
+  // AWS's own endpoints are https://<name>.<partition's DNS suffix>[/...].
   std::string u = ascii_lower(*url);
   if (u.rfind("https://", 0) != 0) return true;
-  std::string host = u.substr(8, u.find_first_of("/:", 8) - 8);
-  auto ends_with = [&](std::string_view s) { return host.size() >= s.size() && host.ends_with(s); };
-  return !(ends_with(".amazonaws.com") || ends_with(".amazonaws.com.cn"));
+  return !is_aws_host(u.substr(8, u.find_first_of("/:", 8) - 8));
 }
 
 std::optional<std::string> Config::env(const std::string& name) const {

@@ -5,6 +5,7 @@
 #include <pugixml.hpp>
 
 #include "aws/error.hpp"
+#include "aws/partition.hpp"
 #include "aws/protocols.hpp"
 #include "aws/sigv4.hpp"
 
@@ -96,14 +97,8 @@ std::optional<std::uint64_t> byte_count(std::string_view text, const std::string
   return n;
 }
 
-std::string partition(const std::string& region) {
-  if (region.rfind("cn-", 0) == 0) return "aws-cn";
-  if (region.rfind("us-gov-", 0) == 0) return "aws-us-gov";
-  return "aws";
-}
-
 std::string tls_only_policy(const std::string& bucket, const std::string& region) {
-  const std::string arn = "arn:" + partition(region) + ":s3:::" + bucket;
+  const std::string arn = "arn:" + std::string(partition_of(region).name) + ":s3:::" + bucket;
   nlohmann::json policy = {{"Version", "2012-10-17"},
                            {"Statement",
                             {{{"Sid", "DenyInsecureTransport"},

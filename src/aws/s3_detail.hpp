@@ -33,9 +33,6 @@ void throw_if_error_body(const std::string& operation, const HttpResponse& respo
 std::optional<std::uint64_t> byte_count(std::string_view text, const std::string& operation,
                                         const HttpResponse& response);
 
-// AWS's partition for a region, for ARNs: aws, aws-cn, aws-us-gov.
-std::string partition(const std::string& region);
-
 // A bucket policy denying every request that does not come over TLS, to the
 // bucket and its objects.
 std::string tls_only_policy(const std::string& bucket, const std::string& region);

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "aws/partition.hpp"
 #include "aws/sts.hpp"
 #include "job/naming.hpp"
 
@@ -21,7 +22,7 @@ Connected connect(std::shared_ptr<aws::Session> session) {
   c.account.account_id = who.account;
   c.account.caller_arn = who.arn;
   c.account.region = c.session->region;
-  c.account.partition = job::partition_of(c.session->region);
+  c.account.partition = std::string(aws::partition_of(c.session->region).name);
   c.bucket = job::bucket_name(who.account, c.session->region);
   return c;
 }

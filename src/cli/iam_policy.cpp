@@ -1,6 +1,7 @@
 // `hoist iam-policy`: the least-privilege policy a person needs to use hoist.
 #include <iostream>
 
+#include "aws/partition.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "job/account.hpp"
@@ -19,7 +20,7 @@ Command register_iam_policy(CLI::App& parent, Globals& g) {
             } else {
               facts.account_id = *account;
               facts.region = g.aws.region;
-              facts.partition = job::partition_of(g.aws.region);
+              facts.partition = std::string(aws::partition_of(g.aws.region).name);
             }
             std::cout << job::user_policy(facts) << "\n";
             return 0;

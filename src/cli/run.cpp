@@ -13,6 +13,7 @@
 #include "aws/ecr.hpp"
 #include "aws/error.hpp"
 #include "aws/iam.hpp"
+#include "aws/partition.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
@@ -180,7 +181,8 @@ int run_job(job::RunOptions o, Globals& g) {
   job.created = std::chrono::system_clock::now();
   job.id = job::new_job_id(job.project, job.created);
   job.repository = job::repository_name(job.project);
-  job.registry = c.account.account_id + ".dkr.ecr." + job.region + ".amazonaws.com";
+  job.registry =
+      c.account.account_id + ".dkr.ecr." + job.region + "." + std::string(aws::partition_of(job.region).dns_suffix);
   job.output_s3 =
       job::is_s3_uri(o.output) ? normalise_prefix_uri(o.output) : "s3://" + job.bucket + "/" + job.prefix() + "output/";
   aws::S3 s3(c.session);

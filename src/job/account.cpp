@@ -13,12 +13,6 @@ namespace hoist::job {
 
 using nlohmann::json;
 
-std::string partition_of(const std::string& region) {
-  if (region.rfind("cn-", 0) == 0) return "aws-cn";
-  if (region.rfind("us-gov-", 0) == 0) return "aws-us-gov";
-  return "aws";
-}
-
 std::string instance_trust_policy() {
   return json{
       {"Version", "2012-10-17"},

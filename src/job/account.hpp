@@ -13,10 +13,8 @@ struct AccountFacts {
   std::string account_id;
   std::string caller_arn;
   std::string region;
-  std::string partition;  // "aws", "aws-cn", "aws-us-gov"
+  std::string partition;  // for ARNs: aws::partition_of(region).name
 };
-
-std::string partition_of(const std::string& region);
 
 // The instance role's trust and permission policies (JSON): its bucket, the
 // hoist/* repositories, terminating only itself, and its /hoist/ log groups.

@@ -4,6 +4,9 @@
 #include <random>
 #include <regex>
 
+#include "aws/partition.hpp"
+#include "aws/sigv4.hpp"
+
 namespace hoist::job {
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
@@ -63,8 +66,10 @@ std::string job_prefix(const std::string& job_id) {
 }
 
 std::string console_url(const std::string& bucket, const std::string& region, const std::string& prefix) {
-  return "https://s3.console.aws.amazon.com/s3/buckets/" + bucket + "?region=" + region + "&prefix=" + prefix +
-         "&showversions=false";
+  const std::string_view host = aws::partition_of(region).console_host;
+  if (host.empty()) return "s3://" + bucket + "/" + prefix;  // no console we know of (isolated regions)
+  return "https://" + std::string(host) + "/s3/buckets/" + bucket + "?region=" + region +
+         "&prefix=" + aws::sigv4::uri_encode(prefix, true) + "&showversions=false";
 }
 
 }  // namespace hoist::job

@@ -146,6 +146,20 @@ TEST_F(ClientTest, GlobalServicesSignForUsEast1) {
   EXPECT_NE(auth.find("/us-east-1/iam/aws4_request"), std::string::npos) << auth;
 }
 
+// China's and GovCloud's IAM sign for their own partition's region: a
+// us-east-1 scope there is refused.
+TEST_F(ClientTest, GlobalServicesSignForTheirPartitionsRegion) {
+  for (const auto& [region, scope] :
+       {std::pair{"cn-northwest-1", "/cn-north-1/iam/"}, std::pair{"us-gov-east-1", "/us-gov-west-1/iam/"}}) {
+    server().reset();
+    session_->region = region;
+    Client client(session_, kIam);
+    client.send("Ping", get("/global"));
+    const std::string auth = server().stats("/global")["requests"][0]["headers"]["authorization"];
+    EXPECT_NE(auth.find(scope), std::string::npos) << region << ": " << auth;
+  }
+}
+
 TEST_F(ClientTest, S3SendsThePayloadHashHeader) {
   Client client(session_, kS3);
   HttpRequest r = get("/bucket/key");

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "aws/partition.hpp"
 #include "support/aws_env.hpp"
 #include "util/error.hpp"
 
@@ -153,6 +154,35 @@ TEST(Config, DefaultEndpoints) {
   EXPECT_TRUE(c.s3_path_style());
 }
 
+// China has its own DNS suffix; China and GovCloud have their own IAM
+// endpoints (botocore's endpoints.json).
+TEST(Config, PartitionEndpoints) {
+  AwsEnv env;
+  env.set("AWS_REGION", "cn-northwest-1");
+  auto cn = Config::load({});
+  EXPECT_EQ(cn.endpoint("s3"), "https://s3.cn-northwest-1.amazonaws.com.cn");
+  EXPECT_EQ(cn.endpoint("iam"), "https://iam.cn-north-1.amazonaws.com.cn");
+  env.set("AWS_REGION", "us-gov-west-1");
+  auto gov = Config::load({});
+  EXPECT_EQ(gov.endpoint("ec2"), "https://ec2.us-gov-west-1.amazonaws.com");
+  EXPECT_EQ(gov.endpoint("iam"), "https://iam.us-gov.amazonaws.com");
+}
+
+TEST(Partition, ByRegionName) {
+  EXPECT_EQ(partition_of("eu-west-3").name, "aws");
+  EXPECT_EQ(partition_of("us-east-1").name, "aws");
+  EXPECT_EQ(partition_of("cn-north-1").name, "aws-cn");
+  EXPECT_EQ(partition_of("us-gov-east-1").name, "aws-us-gov");
+  EXPECT_EQ(partition_of("us-iso-east-1").name, "aws-iso");
+  EXPECT_EQ(partition_of("us-isob-east-1").name, "aws-iso-b");
+  EXPECT_EQ(partition_of("").name, "aws");
+  EXPECT_TRUE(is_aws_host("s3.cn-north-1.amazonaws.com.cn"));
+  EXPECT_TRUE(is_aws_host("sts.us-east-1.amazonaws.com"));
+  EXPECT_FALSE(is_aws_host("amazonaws.com"));
+  EXPECT_FALSE(is_aws_host("evilamazonaws.com"));
+  EXPECT_FALSE(is_aws_host("s3.amazonaws.com.example.org"));
+}
+
 TEST(Config, EndpointPrecedence) {
   AwsEnv env;
   env.set("AWS_REGION", "us-east-1");
@@ -190,9 +220,13 @@ TEST(Config, CustomEndpointDetection) {
   env.set("AWS_REGION", "us-east-1");
   env.set("AWS_ENDPOINT_URL_STS", "https://sts.us-east-1.amazonaws.com");
   env.set("AWS_ENDPOINT_URL_S3", "https://minio.example.com");
+  env.set("AWS_ENDPOINT_URL_SSM", "https://ssm.cn-north-1.amazonaws.com.cn");
+  env.set("AWS_ENDPOINT_URL_EC2", "https://ec2.amazonaws.com.evil.example");
   auto c = Config::load({});
   EXPECT_FALSE(c.custom_endpoint("sts"));
   EXPECT_TRUE(c.custom_endpoint("s3"));
+  EXPECT_FALSE(c.custom_endpoint("ssm"));
+  EXPECT_TRUE(c.custom_endpoint("ec2"));
 }
 
 TEST(Config, SsoSessionSection) {

@@ -136,6 +136,20 @@ TEST(Naming, JobIdsAndNames) {
   EXPECT_EQ(job_of_policy("hoist-instance"), std::nullopt);  // the role's own policy
 }
 
+TEST(Naming, ConsoleLinksPerPartitionWithTheirPrefixEncoded) {
+  EXPECT_EQ(console_url("b", "eu-west-1", "jobs/x/output/"),
+            "https://s3.console.aws.amazon.com/s3/buckets/b?region=eu-west-1&prefix=jobs/x/output/&showversions=false");
+  EXPECT_EQ(console_url("b", "cn-north-1", "out/"),
+            "https://console.amazonaws.cn/s3/buckets/b?region=cn-north-1&prefix=out/&showversions=false");
+  EXPECT_EQ(console_url("b", "us-gov-west-1", "out/"),
+            "https://console.amazonaws-us-gov.com/s3/buckets/b?region=us-gov-west-1&prefix=out/&showversions=false");
+  // A prefix of the user's own s3:// output may hold anything a key can.
+  EXPECT_EQ(console_url("b", "eu-west-1", "my results/a&b=c+d/"),
+            "https://s3.console.aws.amazon.com/s3/buckets/"
+            "b?region=eu-west-1&prefix=my%20results/a%26b%3Dc%2Bd/&showversions=false");
+  EXPECT_EQ(console_url("b", "us-iso-east-1", "out/"), "s3://b/out/");  // no console we know of
+}
+
 TEST(Manifest, SafeRelativeNames) {
   EXPECT_TRUE(safe_relative_name("a/b c+d=e&f%g'h\"i/é.txt"));
   EXPECT_FALSE(safe_relative_name(""));
