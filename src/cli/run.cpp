@@ -172,8 +172,9 @@ int run_job(job::RunOptions o, Globals& g) {
   // 2. Who we are (and meanwhile which image to boot, which needs no
   // account id); then, all at once, what already exists (read-only).
   auto session = aws::Session::create(g.aws);
-  auto image = std::async(std::launch::async,
-                          [&] { return job::find_image(session, job.plan.type.arch, job.plan.type.gpus > 0); });
+  auto image = std::async(std::launch::async, [&] {
+    return job::find_image(session, job.plan.type.arch, job.plan.type.gpus > 0, o.image);
+  });
   Connected c = connect(session);
   job.account = c.account.account_id;
   job.region = c.account.region;
@@ -220,6 +221,7 @@ int run_job(job::RunOptions o, Globals& g) {
   if (check_error) std::rethrow_exception(check_error);
   // A region without the image fails here too, before anything is created.
   const job::MachineImage machine_image = image.get();
+  job.ami = machine_image.id;
   const int asked_disk = job.plan.disk_gib;
   if (job.plan.fit_image(machine_image.root_gib))
     say("disk: " + std::to_string(job.plan.disk_gib) + " GiB, the size of the image itself (asked " +
@@ -249,7 +251,8 @@ int run_job(job::RunOptions o, Globals& g) {
     auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
     say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
         mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
-    say("image " + machine_image.id + ", image key " + job.image.key.substr(0, 12));
+    say("machine image " + machine_image.id + (o.image.empty() ? "" : " (--image)") + ", container image key " +
+        job.image.key.substr(0, 12));
     const job::MarkerCheck marker_check = markers.get();
     const auto plan = job::plan_stage(s3, job.bucket, {&job.code, &job.inputs}, &marker_check);
     say("would upload " + std::to_string(plan.to_send.size()) + " of " + std::to_string(plan.stats.files) + " files (" +
@@ -415,6 +418,9 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--disk", o->disk_gib, "Root disk size in GiB (default 30; at least the size of the image itself)");
   app->add_option("--max-runtime", *max_runtime, "The instance ends itself after this long (default 4h): 90s, 45m, 4h");
   app->add_option("--python", o->python, "Python version of the image (default 3.11)");
+  app->add_option("--image", o->image,
+                  "AMI to boot instead of Amazon Linux 2023 (or the Deep Learning AMI for GPUs); it must ship what "
+                  "they do: bash, curl, python3, the aws CLI, dnf or docker (and NVIDIA drivers for GPUs)");
   app->add_flag("--detach", o->detach, "Return once the job is launched");
   app->add_flag("--dry-run", o->dry_run, "Print the plan and its price; create nothing");
   app->add_flag("--rehash", o->rehash,

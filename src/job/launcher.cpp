@@ -26,7 +26,42 @@ std::string ami_parameter(const std::string& arch, bool gpu) {
   return "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-" + arch;
 }
 
-MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu) {
+namespace {
+MachineImage machine_image(const aws::Image& image) {
+  MachineImage out;
+  out.id = image.id;
+  if (!image.root_device_name.empty()) out.root_device = image.root_device_name;
+  out.root_gib = image.root_volume_gib;
+  return out;
+}
+
+// The user's own --image: it must exist in the region, be ready, and suit
+// the instance type's architecture (EC2 would refuse it only at launch).
+MachineImage chosen_image(aws::Ec2& ec2, const std::string& region, const std::string& arch, const std::string& id) {
+  std::vector<aws::Image> images;
+  try {
+    images = ec2.describe_images({id});
+  } catch (const aws::AwsError& e) {
+    if (!e.code.starts_with("InvalidAMIID")) throw;  // .NotFound, .Malformed, .Unavailable
+  }
+  if (images.empty())
+    throw Fatal(Exit::not_found, "image " + id + " is not visible in " + region +
+                                     ": check the id and --region (an AMI belongs to one region)");
+  const aws::Image& image = images.front();
+  if (!image.architecture.empty() && image.architecture != arch)
+    throw Fatal(Exit::bad_option, "image " + id + " is for " + image.architecture + " but the instance type is " +
+                                      arch + ": pick an --image or --instance-type of the same architecture");
+  if (!image.state.empty() && image.state != "available")
+    throw Fatal(Exit::bad_option,
+                "image " + id + " is " + image.state + ", not available: wait for it or pick another --image");
+  return machine_image(image);
+}
+}  // namespace
+
+MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu,
+                        const std::string& chosen) {
+  aws::Ec2 ec2(session);
+  if (!chosen.empty()) return chosen_image(ec2, session->region, arch, chosen);
   aws::Ssm ssm(session);
   const std::string name = ami_parameter(arch, gpu);
   auto value = ssm.get_parameter(name);
@@ -34,16 +69,11 @@ MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std:
   if (!value || value->empty())
     throw Fatal(Exit::launch_failed, "no " + what + " in this region (SSM parameter " + name +
                                          " not found): pick another --region or instance type");
-  aws::Ec2 ec2(session);
   auto images = ec2.describe_images({*value});
   if (images.empty())
     throw Fatal(Exit::launch_failed, "the " + what + " named by SSM parameter " + name + " (" + *value +
                                          ") is not visible in this region: pick another --region");
-  MachineImage image;
-  image.id = *value;
-  if (!images[0].root_device_name.empty()) image.root_device = images[0].root_device_name;
-  image.root_gib = images[0].root_volume_gib;
-  return image;
+  return machine_image(images.front());
 }
 
 namespace {

@@ -19,8 +19,12 @@ struct MachineImage {
 };
 // Reads the parameter, then the image's root device and size (the GPU
 // images' root snapshots are far larger than a CPU job's default disk).
-// Fatal(Exit::launch_failed) when the region lacks either.
-MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu);
+// Fatal(Exit::launch_failed) when the region lacks either. With `chosen`
+// (the user's --image) that image instead: Fatal(Exit::not_found) when the
+// region has no such image, Fatal(Exit::bad_option) when it is not available
+// or is for another architecture than `arch`.
+MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu,
+                        const std::string& chosen = "");
 
 // The user data: the job's coordinates, then bootstrap.sh with agent.py
 // inlined, gzip-compressed when it would exceed EC2's 16 KiB limit.

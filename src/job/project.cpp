@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,11 @@ std::string trim(std::string s) {
 
 bool is_s3_uri(const std::string& s) {
   return s.rfind("s3://", 0) == 0;
+}
+
+bool is_ami_id(const std::string& s) {
+  if (!s.starts_with("ami-") || (s.size() != 4 + 8 && s.size() != 4 + 17)) return false;
+  return std::all_of(s.begin() + 4, s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::chrono::seconds parse_duration(const std::string& text, const std::string& option) {
@@ -147,6 +153,7 @@ FileSettings apply_project_file(RunOptions& o) {
     str("instance_type", o.instance_type);
     str("gpu_type", o.gpu_type);
     str("python", o.python);
+    str("image", o.image);
     num("cpus", o.cpus);
     num("memory", o.memory_gib);
     num("gpus", o.gpus);
@@ -207,6 +214,10 @@ void validate(const RunOptions& o) {
   }
   if (o.cpus < 0 || o.gpus < 0 || o.memory_gib < 0)
     throw Fatal(Exit::bad_option, "--cpus, --memory and --gpus must not be negative");
+  if (!o.image.empty() && !is_ami_id(o.image))
+    throw Fatal(
+        Exit::bad_option,
+        "--image '" + o.image + "' is not an AMI id: pass ami- and its 8 or 17 hex digits, e.g. ami-0abcdef1234567890");
   if (o.disk_gib < 8 || o.disk_gib > 16384)
     throw Fatal(Exit::bad_option, "--disk " + std::to_string(o.disk_gib) + " is out of range: pick 8 to 16384 GiB");
 }

@@ -26,6 +26,7 @@ struct RunOptions {
   int disk_gib = 0;
   std::chrono::seconds max_runtime{0};
   std::string python;
+  std::string image;  // --image: an AMI id instead of Amazon Linux 2023 / the Deep Learning AMI
   bool detach = false;
   bool dry_run = false;
   bool rehash = false;  // hash every file again instead of trusting the local hash cache
@@ -66,5 +67,7 @@ std::string project_name(const RunOptions& options);
 Manifest code_files(const std::string& project_dir);
 
 bool is_s3_uri(const std::string& s);
+// "ami-" and 8 or 17 lower-case hex digits, as EC2 names images.
+bool is_ami_id(const std::string& s);
 
 }  // namespace hoist::job

@@ -32,6 +32,7 @@ nlohmann::json Job::to_json() const {
                     {"gpus", plan.type.gpus},
                     {"spot", plan.spot},
                     {"disk_gib", plan.disk_gib},
+                    {"ami", ami},
                     {"usd_per_hour", plan.usd_per_hour},
                     {"price_known", plan.price_known}};
   j["max_runtime_seconds"] = options.max_runtime.count();

@@ -20,6 +20,7 @@ struct Job {
   std::string bucket;
   RunOptions options;
   InstancePlan plan;
+  std::string ami;  // the machine image booted
   ImageSpec image;
   std::string registry;    // <account>.dkr.ecr.<region>.amazonaws.com
   std::string repository;  // hoist/<project>

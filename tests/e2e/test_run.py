@@ -153,6 +153,14 @@ class RunTests(E2EBase):
         cls.awkward_out = os.path.join(cls.tmp, "awkward-out")
         bg["awkward"] = emu.hoist_bg("run", cls.mirror, "-i", cls.awkward_in, "-o",
                                      cls.awkward_out, "--yes")
+        # A GPU job on an image of the user's choosing (--image): the emulator
+        # has no Deep Learning AMI parameter, but it has images.
+        cls.gpu_ami = cls.ec2.describe_images(Filters=[
+            {"Name": "name", "Values": ["Deep Learning AMI Amazon Linux*"]},
+            {"Name": "architecture", "Values": ["x86_64"]}])["Images"][0]["ImageId"]
+        cls.gpu_out = os.path.join(cls.tmp, "gpu-out")
+        bg["gpu"] = emu.hoist_bg("run", cls.mirror, "-i", cls.small, "-o", cls.gpu_out, "--yes",
+                                 "--gpus", "1", "--image", cls.gpu_ami)
         cls.timeout_out = os.path.join(cls.tmp, "timeout-out")
         bg["timeout"] = emu.hoist_bg("run", cls.mirror, "-i", cls.small, "-o", cls.timeout_out,
                                      "--yes", "--max-runtime", "20s", "--", "--sleep", "120")
@@ -454,6 +462,21 @@ class RunTests(E2EBase):
         self.assertEqual(st["phase"], "timed_out", st)
         self.assert_job_instance_terminated(job_id)
 
+    def test_10_gpu_on_an_image_of_ones_own(self):
+        p, job_id = self.collect("gpu")
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id))
+        self.assertEqual(tree(self.gpu_out), SMALL)
+        plan = re.search(r"plan: (\S+) .*1x ", p.stderr)
+        self.assertIsNotNone(plan, p.stderr)
+        (inst,) = self.emu.job_instances(job_id)
+        self.assertEqual(inst["ImageId"], self.gpu_ami)
+        self.assertEqual(inst["InstanceType"], plan[1])
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertEqual(spec["resources"]["ami"], self.gpu_ami)
+        self.assertEqual(spec["resources"]["instance_type"], plan[1])
+        self.assertGreaterEqual(spec["resources"]["gpus"], 1)
+        self.assert_job_instance_terminated(job_id)
+
     def test_99_nothing_left_running(self):
         for name in self.bg:
             self.bg[name].wait(timeout=240)
@@ -501,6 +524,7 @@ class FreshAccountTests(E2EBase):
             ("output is a file", [self.mirror, "-i", self.small, "-o", a_file], 14),
             ("bad --max-runtime", [self.mirror, "-i", self.small, "-o", out, "--max-runtime", "abc"], 15),
             ("bad --instance-type", [self.mirror, "-i", self.small, "-o", out, "--instance-type", "nope"], 15),
+            ("--image not an AMI id", [self.mirror, "-i", self.small, "-o", out, "--image", "al2023"], 15),
         ]
         for what, args, code in cases:
             with self.subTest(what):
@@ -511,12 +535,18 @@ class FreshAccountTests(E2EBase):
     # locations and the image to boot have been checked: a bad one leaves the
     # account untouched.
     def test_1b_bad_s3_locations(self):
+        arm64 = self.ec2.describe_images(
+            Filters=[{"Name": "architecture", "Values": ["arm64"]}])["Images"][0]["ImageId"]
         cases = [
             ("empty s3 input prefix", [self.mirror, "-i", "s3://e2e-half-empty/nothing-here/", "-o", self.out], 13),
             ("s3 output bucket missing", [self.mirror, "-i", self.small, "-o", "s3://e2e-no-such-bucket/r/"], 14),
             # The emulator has no GPU image (no Deep Learning AMI parameter in
             # its SSM): a region without the image fails before creating.
             ("no GPU image in the region", [self.mirror, "-i", self.small, "-o", self.out, "--gpus", "1"], 20),
+            ("--image not in the region",
+             [self.mirror, "-i", self.small, "-o", self.out, "--image", "ami-0123456789abcdef0"], 16),
+            ("--image of another architecture",
+             [self.mirror, "-i", self.small, "-o", self.out, "--image", arm64, "--instance-type", "t3.small"], 15),
         ]
         for what, args, code in cases:
             with self.subTest(what):

@@ -186,6 +186,67 @@ TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
   }
 }
 
+namespace {
+std::string one_image(const std::string& id, const std::string& arch, const std::string& state) {
+  return "<DescribeImagesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><imagesSet><item><imageId>" + id +
+         "</imageId><architecture>" + arch + "</architecture><imageState>" + state +
+         "</imageState><rootDeviceName>/dev/sda1</rootDeviceName><blockDeviceMapping><item><deviceName>/dev/sda1"
+         "</deviceName><ebs><volumeSize>60</volumeSize></ebs></item></blockDeviceMapping></item></imagesSet>"
+         "</DescribeImagesResponse>";
+}
+
+hoist::Exit find_image_fails(const std::string& arch, const std::string& id, std::string* message) {
+  try {
+    hoist::job::find_image(fault_session(), arch, false, id);
+  } catch (const hoist::Fatal& e) {
+    *message = e.what();
+    return e.code();
+  }
+  return hoist::Exit::ok;
+}
+}  // namespace
+
+// --image: no SSM parameter, one DescribeImages of the user's image.
+TEST(FindImage, TheUsersOwnImageIsReadNotLookedUp) {
+  const auto& server = fresh_fault_server();
+  server.script("/", {{{"body", one_image("ami-0123456789abcdef0", "x86_64", "available")}}});
+  auto image = hoist::job::find_image(fault_session(), "x86_64", true, "ami-0123456789abcdef0");
+  EXPECT_EQ(image.id, "ami-0123456789abcdef0");
+  EXPECT_EQ(image.root_device, "/dev/sda1");
+  EXPECT_EQ(image.root_gib, 60);
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 1);
+  const std::string describe = stats["requests"][0]["body"];
+  EXPECT_NE(describe.find("Action=DescribeImages"), std::string::npos) << describe;
+  EXPECT_NE(describe.find("ImageId.1=ami-0123456789abcdef0"), std::string::npos) << describe;
+}
+
+TEST(FindImage, TheUsersOwnImageMustExistBeReadyAndFitTheInstanceType) {
+  const auto& server = fresh_fault_server();
+  std::string message;
+  server.script("/", {{{"status", 400},
+                       {"code", "InvalidAMIID.NotFound"},
+                       {"message", "The image id '[ami-0123456789abcdef0]' does not exist"},
+                       {"format", "ec2"}}});
+  EXPECT_EQ(find_image_fails("x86_64", "ami-0123456789abcdef0", &message), hoist::Exit::not_found);
+  EXPECT_NE(message.find("not visible in us-east-1"), std::string::npos) << message;
+  EXPECT_EQ(server.stats("/")["count"], 1);  // a missing image is not worth retrying
+
+  server.reset();
+  server.script("/", {{{"body", one_image("ami-0123456789abcdef0", "arm64", "available")}}});
+  EXPECT_EQ(find_image_fails("x86_64", "ami-0123456789abcdef0", &message), hoist::Exit::bad_option);
+  EXPECT_NE(message.find("is for arm64 but the instance type is x86_64"), std::string::npos) << message;
+
+  server.reset();
+  server.script("/", {{{"body", one_image("ami-0123456789abcdef0", "x86_64", "pending")}}});
+  EXPECT_EQ(find_image_fails("x86_64", "ami-0123456789abcdef0", &message), hoist::Exit::bad_option);
+  EXPECT_NE(message.find("is pending, not available"), std::string::npos) << message;
+
+  server.reset();  // EC2 answers an id of someone else's private image with an empty list
+  server.script("/", {{{"body", "<DescribeImagesResponse><imagesSet/></DescribeImagesResponse>"}}});
+  EXPECT_EQ(find_image_fails("x86_64", "ami-0123456789abcdef0", &message), hoist::Exit::not_found);
+}
+
 TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
   const auto& server = fresh_fault_server();
   server.script("/", {{{"status", 500},

@@ -64,7 +64,8 @@ TEST(Project, FileSettingsFillOnlyWhatTheCommandLineLeftUnset) {
   TempDir d;
   d.write(
       "hoist.toml",
-      "script = \"run.py\"\ninstance_type = \"c7i.large\"\nmax_runtime = \"2h\"\ndisk = 40\nregion = \"eu-west-1\"\n");
+      "script = \"run.py\"\ninstance_type = \"c7i.large\"\nmax_runtime = \"2h\"\ndisk = 40\nregion = \"eu-west-1\"\n"
+      "image = \"ami-0123456789abcdef0\"\n");
   RunOptions o;
   o.project_dir = d.path.string();
   o.instance_type = "t3.large";
@@ -73,8 +74,19 @@ TEST(Project, FileSettingsFillOnlyWhatTheCommandLineLeftUnset) {
   EXPECT_EQ(o.instance_type, "t3.large");
   EXPECT_EQ(o.max_runtime.count(), 7200);
   EXPECT_EQ(o.disk_gib, 40);
+  EXPECT_EQ(o.image, "ami-0123456789abcdef0");
   EXPECT_EQ(o.python, "3.11");
   EXPECT_EQ(fs_settings.region, "eu-west-1");
+}
+
+TEST(Project, AmiIds) {
+  EXPECT_TRUE(is_ami_id("ami-12345678"));
+  EXPECT_TRUE(is_ami_id("ami-0123456789abcdef0"));
+  EXPECT_FALSE(is_ami_id("ami-"));
+  EXPECT_FALSE(is_ami_id("ami-1234567"));
+  EXPECT_FALSE(is_ami_id("ami-0123456789ABCDEF0"));
+  EXPECT_FALSE(is_ami_id("ami-0123456789abcdefg"));
+  EXPECT_FALSE(is_ami_id("resolve:ssm:/aws/service/x"));
 }
 
 TEST(Project, ValidationExitCodes) {
@@ -103,6 +115,10 @@ TEST(Project, ValidationExitCodes) {
   o.disk_gib = 2;
   EXPECT_EQ(code_of([&] { validate(o); }), Exit::bad_option);
   o.disk_gib = 30;
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
+  o.image = "al2023";
+  EXPECT_EQ(code_of([&] { validate(o); }), Exit::bad_option);
+  o.image = "ami-0123456789abcdef0";
   EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
   o.input = "s3://bucket/prefix";  // checked later, against S3
   EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
