@@ -242,6 +242,9 @@ int run_job(job::RunOptions o, Globals& g) {
     if (mk_repo.valid()) repo_r = mk_repo.get();
     if (mk_profile.valid()) profile_r = mk_profile.get();
   }
+  // Missing at the probe and (unless a dry run) made by this run: it holds
+  // nothing yet, so staging need not ask which blobs it has.
+  const bool bucket_new = !bucket_r.existed;
   job.plan.spot_zones = spot_zones.get();
   if (!job.plan.spot_zones.empty()) job.plan.price_spot_in(job.plan.spot_zones.front().zone);
 
@@ -253,7 +256,8 @@ int run_job(job::RunOptions o, Globals& g) {
         mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
     say("machine image " + machine_image.id + (o.image.empty() ? "" : " (--image)") + ", container image key " +
         job.image.key.substr(0, 12));
-    const job::MarkerCheck marker_check = markers.get();
+    job::MarkerCheck marker_check = markers.get();
+    marker_check.bucket_new = bucket_new;
     const auto plan = job::plan_stage(s3, job.bucket, {&job.code, &job.inputs}, &marker_check);
     say("would upload " + std::to_string(plan.to_send.size()) + " of " + std::to_string(plan.stats.files) + " files (" +
         human_bytes(static_cast<double>(plan.send_bytes)) + "); " + std::to_string(plan.stats.skipped_files) +
@@ -280,7 +284,10 @@ int run_job(job::RunOptions o, Globals& g) {
               << human_bytes(static_cast<double>(s.sent_bytes)) << " (" << human_bytes(rate) << "/s), "
               << s.skipped_files << " already there    " << std::flush;
   };
-  const job::MarkerCheck marker_check = markers.get();
+  job::MarkerCheck marker_check = markers.get();
+  // (Another hoist creating the bucket at the same moment may have sent a
+  // few blobs already: sending them again is harmless.)
+  marker_check.bucket_new = bucket_new;
   auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show, &marker_check);
   if (tty) std::cerr << "\r";
   say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) +

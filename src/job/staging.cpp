@@ -143,7 +143,12 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
   std::vector<const FileEntry*> to_check;
   for (const FileEntry* b : distinct_blobs(unmarked))
     if (!present.count(b->sha256)) to_check.push_back(b);
-  auto missing = missing_blobs(s3, bucket, to_check, stats.check_requests);
+  std::set<std::string> missing;
+  if (plan.markers.bucket_new) {
+    for (const FileEntry* b : to_check) missing.insert(b->sha256);
+  } else {
+    missing = missing_blobs(s3, bucket, to_check, stats.check_requests);
+  }
   for (const FileEntry* b : blobs) {
     if (missing.count(b->sha256)) {
       plan.to_send.push_back(b);

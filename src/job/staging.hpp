@@ -46,6 +46,9 @@ void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<cons
 struct MarkerCheck {
   std::vector<std::string> keys;
   std::vector<char> present;
+  // Set by the caller when the bucket did not exist before this run: every
+  // blob is missing, and asking the bucket would only cost a round trip.
+  bool bucket_new = false;
 };
 MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests);
 

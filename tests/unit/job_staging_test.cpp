@@ -117,6 +117,25 @@ TEST_F(StagingTest, ManyFilesAreFoundByListingAboutOneRequestPerThousand) {
   EXPECT_LE(third.check_requests, 1u + 3u);  // a new set: its marker, then 2,501 keys in 3 pages
 }
 
+// A bucket the run has just created: no blob is asked for, all are sent.
+TEST_F(StagingTest, ANewBucketIsNotAskedWhatItHolds) {
+  aws::S3 s3(session);
+  const std::string bucket = "stage-new-bucket";
+  s3.create_bucket(bucket, {});
+  auto m = make_files(5, "new");
+  auto checked = job::check_markers(s3, bucket, {&m});
+  checked.bucket_new = true;
+  auto plan = job::plan_stage(s3, bucket, {&m}, &checked);
+  EXPECT_EQ(plan.to_send.size(), 5u);
+  EXPECT_EQ(plan.stats.check_requests, 1u);  // the marker HEAD made beforehand, and nothing since
+  auto stats = job::stage(s3, bucket, {&m}, {}, &checked);
+  EXPECT_EQ(stats.uploaded_files, 5u);
+  EXPECT_EQ(stats.check_requests, 1u);
+  // Once it holds them, a bucket that is not new is asked as before.
+  checked.bucket_new = false;
+  EXPECT_EQ(job::plan_stage(s3, bucket, {&m}, &checked).to_send.size(), 0u);
+}
+
 TEST_F(StagingTest, MissingBucketMeansEverythingIsMissing) {
   aws::S3 s3(session);
   auto m = make_files(3, "nb");
