@@ -8,6 +8,7 @@
 #include "aws/crypto.hpp"
 #include "aws/error.hpp"
 #include "aws/protocols.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -105,12 +106,7 @@ InstanceTypeInfo parse_instance_type(const pugi::xml_node& item) {
 }
 
 std::string iso8601_now() {
-  std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return format_utc(std::chrono::system_clock::now(), "%Y-%m-%dT%H:%M:%SZ");
 }
 
 }  // namespace

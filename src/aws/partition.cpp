@@ -1,5 +1,6 @@
 #include "aws/partition.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace hoist::aws {
@@ -29,12 +30,10 @@ const Partition& partition_of(std::string_view region) {
 }
 
 bool is_aws_host(std::string_view host) {
-  for (const Entry& e : kPartitions) {
+  return std::ranges::any_of(kPartitions, [&](const Entry& e) {
     const std::string_view suffix = e.partition.dns_suffix;
-    if (host.size() > suffix.size() && host.ends_with(suffix) && host[host.size() - suffix.size() - 1] == '.')
-      return true;
-  }
-  return false;
+    return host.size() > suffix.size() && host.ends_with(suffix) && host[host.size() - suffix.size() - 1] == '.';
+  });
 }
 
 }  // namespace hoist::aws

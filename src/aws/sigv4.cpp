@@ -97,20 +97,6 @@ std::string payload_hash_for(const HttpRequest& request, const SigningParams& pa
   return body_hash(request.body);
 }
 
-std::tm utc(std::chrono::system_clock::time_point t) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&seconds, &tm);
-  return tm;
-}
-
-std::string format_time(std::chrono::system_clock::time_point t, const char* format) {
-  std::tm tm = utc(t);
-  std::array<char, 32> buffer{};
-  const std::size_t n = std::strftime(buffer.data(), buffer.size(), format, &tm);
-  return {buffer.data(), n};
-}
-
 // Host and the rest of the signable headers, lower-cased and grouped by name.
 std::map<std::string, std::vector<std::string>> headers_to_sign(const HttpRequest& request) {
   std::map<std::string, std::vector<std::string>> out;
@@ -154,7 +140,7 @@ bool is_unsigned_header(std::string_view lower_name) {
 }
 
 std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
+  static constexpr std::string_view kHex = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size() * 3);
   for (char ch : s) {
@@ -195,10 +181,10 @@ std::string canonical_uri(std::string_view path, bool s3_rules) {
 }
 
 std::string amz_date(std::chrono::system_clock::time_point t) {
-  return format_time(t, "%Y%m%dT%H%M%SZ");
+  return format_utc(t, "%Y%m%dT%H%M%SZ");
 }
 std::string date_stamp(std::chrono::system_clock::time_point t) {
-  return format_time(t, "%Y%m%d");
+  return format_utc(t, "%Y%m%d");
 }
 
 std::string canonical_request(const HttpRequest& request, const SigningParams& params, std::string_view payload_hash,

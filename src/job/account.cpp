@@ -22,7 +22,9 @@ std::string instance_trust_policy() {
 }
 
 std::string instance_policy(const AccountFacts& a, const std::string& bucket) {
-  const std::string p = a.partition, r = a.region, id = a.account_id;
+  const std::string& p = a.partition;
+  const std::string& r = a.region;
+  const std::string& id = a.account_id;
   json statements = json::array({
       {{"Sid", "JobBucket"},
        {"Effect", "Allow"},
@@ -88,7 +90,8 @@ std::string job_access_policy(const AccountFacts& a, const std::string& input_s3
 }
 
 std::string user_policy(const AccountFacts& a) {
-  const std::string p = a.partition, id = a.account_id;
+  const std::string& p = a.partition;
+  const std::string& id = a.account_id;
   const std::string r = a.region.empty() ? "*" : a.region;
   const std::string bucket = "arn:" + p + ":s3:::hoist-" + id + "-*";
   json statements = json::array({

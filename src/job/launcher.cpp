@@ -120,7 +120,7 @@ std::string user_data(const std::string& bucket, const std::string& job_id, cons
   std::string script = "#!/bin/bash\nHOIST_BUCKET=" + shell_quote(bucket) + "\nHOIST_JOB_ID=" + shell_quote(job_id) +
                        "\nHOIST_REGION=" + shell_quote(region) + "\n" + bootstrap;
   // EC2 takes at most 16 KiB of user data before base64; cloud-init unpacks gzip.
-  if (script.size() > 12 * 1024) return gzip(script);
+  if (script.size() > std::size_t{12} * 1024) return gzip(script);
   return script;
 }
 

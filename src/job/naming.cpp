@@ -6,27 +6,19 @@
 
 #include "aws/partition.hpp"
 #include "aws/sigv4.hpp"
+#include "util/text.hpp"
 
 namespace hoist::job {
 
 std::string iso8601(std::chrono::system_clock::time_point t) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return format_utc(t, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string new_job_id(const std::string& project, std::chrono::system_clock::time_point now) {
-  std::time_t tt = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const std::string stamp = format_utc(now, "%Y%m%d-%H%M%S");
+  static constexpr std::string_view alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   std::random_device rd;
-  std::uniform_int_distribution<int> pick(0, 35);
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
   std::string suffix;
   for (int i = 0; i < 4; ++i) suffix += alphabet[pick(rd)];
   return project + "-" + stamp + "-" + suffix;

@@ -1,6 +1,7 @@
 #include "job/planner.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdio>
 #include <regex>
@@ -126,14 +127,12 @@ std::vector<ZonePrice> cheapest_zones(std::vector<ZonePrice> prices) {
 }
 
 bool InstancePlan::price_spot_in(const std::string& where) {
-  for (const auto& z : spot_zones) {
-    if (z.zone != where) continue;
-    usd_per_hour = z.usd_per_hour + kEbsUsdPerGibHour * disk_gib;
-    price_known = true;
-    zone = where;
-    return true;
-  }
-  return false;
+  const auto z = std::ranges::find(spot_zones, where, &ZonePrice::zone);
+  if (z == spot_zones.end()) return false;
+  usd_per_hour = z->usd_per_hour + kEbsUsdPerGibHour * disk_gib;
+  price_known = true;
+  zone = where;
+  return true;
 }
 
 bool InstancePlan::fit_image(int image_root_gib) {
@@ -191,9 +190,9 @@ InstancePlan plan_instance(const RunOptions& o) {
 }
 
 std::string format_usd(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, usd < 0.1 ? "$%.4f" : "$%.2f", usd);
-  return buf;
+  std::array<char, 32> buf{};
+  std::snprintf(buf.data(), buf.size(), usd < 0.1 ? "$%.4f" : "$%.2f", usd);
+  return buf.data();
 }
 
 }  // namespace hoist::job

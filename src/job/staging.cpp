@@ -39,7 +39,7 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
     std::vector<char> absent(blobs.size(), 0);
     aws::parallel_for(blobs.size(), std::min<std::size_t>(blobs.size(), 16), [&](std::size_t i) {
       auto info = head_if_there(s3, bucket, blob_key(blobs[i]->sha256));
-      absent[i] = !info || info->size != blobs[i]->size;
+      absent[i] = static_cast<char>(!info || info->size != blobs[i]->size);
     });
     requests += blobs.size();
     for (std::size_t i = 0; i < blobs.size(); ++i)
@@ -107,8 +107,9 @@ MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vec
   for (const Manifest* m : manifests)
     if (auto key = set_key(*m); !key.empty()) check.keys.push_back(std::move(key));
   check.present.assign(check.keys.size(), 0);
-  aws::parallel_for(check.keys.size(), std::max<std::size_t>(check.keys.size(), 1),
-                    [&](std::size_t i) { check.present[i] = head_if_there(s3, bucket, check.keys[i]).has_value(); });
+  aws::parallel_for(check.keys.size(), std::max<std::size_t>(check.keys.size(), 1), [&](std::size_t i) {
+    check.present[i] = static_cast<char>(head_if_there(s3, bucket, check.keys[i]).has_value());
+  });
   return check;
 }
 
@@ -142,7 +143,7 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
   // 2. The blobs of the other folders, one by one or by listing.
   std::vector<const FileEntry*> to_check;
   for (const FileEntry* b : distinct_blobs(unmarked))
-    if (!present.count(b->sha256)) to_check.push_back(b);
+    if (!present.contains(b->sha256)) to_check.push_back(b);
   std::set<std::string> missing;
   if (plan.markers.bucket_new) {
     for (const FileEntry* b : to_check) missing.insert(b->sha256);
@@ -150,7 +151,7 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
     missing = missing_blobs(s3, bucket, to_check, stats.check_requests);
   }
   for (const FileEntry* b : blobs) {
-    if (missing.count(b->sha256)) {
+    if (missing.contains(b->sha256)) {
       plan.to_send.push_back(b);
       plan.send_bytes += b->size;
     } else {

@@ -1,5 +1,8 @@
 #pragma once
 // Small text helpers shared across the layers.
+#include <array>
+#include <chrono>
+#include <ctime>
 #include <string>
 #include <string_view>
 
@@ -12,6 +15,16 @@ inline std::string ascii_lower(std::string_view s) {
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+// A time in UTC, by a strftime format (at most 63 characters of output).
+inline std::string format_utc(std::chrono::system_clock::time_point t, const char* format) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  std::array<char, 64> buffer{};
+  const std::size_t n = std::strftime(buffer.data(), buffer.size(), format, &tm);
+  return {buffer.data(), n};
 }
 
 }  // namespace hoist
