@@ -8,6 +8,26 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 
+namespace {
+// One line, as for every other bad input, and the documented exit status 2
+// (CLI11's own codes are 100 and up).
+int usage_error(CLI::App& app, const CLI::ParseError& e) {
+  std::string where = "hoist";
+  std::string message = e.what();
+  for (CLI::App* sub : app.get_subcommands()) {
+    where += " " + sub->get_name();
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
+      // CLI11 lists them last first; say them in the order they were typed.
+      std::string extras;
+      for (const auto& arg : sub->remaining()) extras += (extras.empty() ? "" : " ") + arg;
+      if (!extras.empty()) message = "unexpected argument(s): " + extras;
+    }
+  }
+  std::cerr << "hoist: error: " << hoist::log::redact(message) << ": see " << where << " --help\n";
+  return static_cast<int>(hoist::Exit::usage);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace hoist;
   CLI::App app{"hoist: run a local Python project on AWS with one command, and leave nothing costly behind."};
@@ -28,7 +48,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    return usage_error(app, e);
   }
   log::set_level(globals.quiet ? log::Level::quiet : globals.verbose ? log::Level::verbose : log::Level::info);
   if (const char* d = std::getenv("HOIST_DEBUG"); d && *d) log::set_level(log::Level::debug);

@@ -525,6 +525,10 @@ class FreshAccountTests(E2EBase):
             ("bad --max-runtime", [self.mirror, "-i", self.small, "-o", out, "--max-runtime", "abc"], 15),
             ("bad --instance-type", [self.mirror, "-i", self.small, "-o", out, "--instance-type", "nope"], 15),
             ("--image not an AMI id", [self.mirror, "-i", self.small, "-o", out, "--image", "al2023"], 15),
+            # the command line itself: status 2, one line, as documented
+            ("--disk not a number", [self.mirror, "-i", self.small, "-o", out, "--disk", "big"], 2),
+            ("an unknown option", [self.mirror, "-i", self.small, "-o", out, "--colour"], 2),
+            ("no project", ["-i", self.small, "-o", out], 2),
         ]
         for what, args, code in cases:
             with self.subTest(what):
