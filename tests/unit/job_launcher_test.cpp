@@ -2,6 +2,7 @@
 #include <zlib.h>
 
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "aws/credentials.hpp"
 #include "job/launcher.hpp"
@@ -147,6 +148,20 @@ TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
   EXPECT_EQ(server.stats("/")["count"], 1);
 }
 
+namespace {
+// What find_image made of the image, and that request `index` was the
+// DescribeImages of it (of `count` requests in all).
+void expect_image(const hoist::job::MachineImage& image, const std::string& id, const std::string& device, int gib,
+                  std::size_t index, std::size_t count) {
+  EXPECT_EQ(std::tie(image.id, image.root_device, image.root_gib), std::make_tuple(id, device, gib));
+  auto stats = hoist::test::FaultServer::instance().stats("/");
+  ASSERT_EQ(stats["count"], count);
+  const std::string describe = stats["requests"][index]["body"];
+  EXPECT_NE(describe.find("Action=DescribeImages"), std::string::npos) << describe;
+  EXPECT_NE(describe.find("ImageId.1=" + id), std::string::npos) << describe;
+}
+}  // namespace
+
 TEST(FindImage, TheRootDiskOfTheImageTheParameterNames) {
   const auto& server = fresh_fault_server();
   // SSM GetParameter, then EC2 DescribeImages: a GPU image whose root
@@ -162,15 +177,7 @@ TEST(FindImage, TheRootDiskOfTheImageTheParameterNames) {
       "</blockDeviceMapping></item></imagesSet></DescribeImagesResponse>";
   server.script("/", {{{"body", nlohmann::json{{"Parameter", {{"Name", "x"}, {"Value", "ami-0dl"}}}}.dump()}},
                       {{"body", images}}});
-  auto image = hoist::job::find_image(fault_session(), "x86_64", true);
-  EXPECT_EQ(image.id, "ami-0dl");
-  EXPECT_EQ(image.root_device, "/dev/sda1");
-  EXPECT_EQ(image.root_gib, 75);
-  auto stats = server.stats("/");
-  ASSERT_EQ(stats["count"], 2);
-  const std::string describe = stats["requests"][1]["body"];
-  EXPECT_NE(describe.find("Action=DescribeImages"), std::string::npos) << describe;
-  EXPECT_NE(describe.find("ImageId.1=ami-0dl"), std::string::npos) << describe;
+  expect_image(hoist::job::find_image(fault_session(), "x86_64", true), "ami-0dl", "/dev/sda1", 75, 1, 2);
 }
 
 TEST(FindImage, AnImageTheRegionDoesNotShowIsALaunchFailure) {
@@ -210,15 +217,8 @@ hoist::Exit find_image_fails(const std::string& arch, const std::string& id, std
 TEST(FindImage, TheUsersOwnImageIsReadNotLookedUp) {
   const auto& server = fresh_fault_server();
   server.script("/", {{{"body", one_image("ami-0123456789abcdef0", "x86_64", "available")}}});
-  auto image = hoist::job::find_image(fault_session(), "x86_64", true, "ami-0123456789abcdef0");
-  EXPECT_EQ(image.id, "ami-0123456789abcdef0");
-  EXPECT_EQ(image.root_device, "/dev/sda1");
-  EXPECT_EQ(image.root_gib, 60);
-  auto stats = server.stats("/");
-  ASSERT_EQ(stats["count"], 1);
-  const std::string describe = stats["requests"][0]["body"];
-  EXPECT_NE(describe.find("Action=DescribeImages"), std::string::npos) << describe;
-  EXPECT_NE(describe.find("ImageId.1=ami-0123456789abcdef0"), std::string::npos) << describe;
+  expect_image(hoist::job::find_image(fault_session(), "x86_64", true, "ami-0123456789abcdef0"),
+               "ami-0123456789abcdef0", "/dev/sda1", 60, 0, 1);  // no SSM request before it
 }
 
 TEST(FindImage, TheUsersOwnImageMustExistBeReadyAndFitTheInstanceType) {
