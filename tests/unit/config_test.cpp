@@ -142,30 +142,28 @@ TEST(Config, MissingRegionIsFatal) {
   EXPECT_NE(message.find("no AWS region"), std::string::npos);
 }
 
+// Per region, by the region's partition: China has its own DNS suffix, and
+// China and GovCloud their own IAM endpoints (botocore's endpoints.json).
 TEST(Config, DefaultEndpoints) {
   AwsEnv env;
+  struct Case {
+    const char *region, *s3, *iam;
+  };
+  for (const Case& c :
+       {Case{"eu-central-1", "https://s3.eu-central-1.amazonaws.com", "https://iam.amazonaws.com"},
+        Case{"cn-northwest-1", "https://s3.cn-northwest-1.amazonaws.com.cn", "https://iam.cn-north-1.amazonaws.com.cn"},
+        Case{"us-gov-west-1", "https://s3.us-gov-west-1.amazonaws.com", "https://iam.us-gov.amazonaws.com"}}) {
+    env.set("AWS_REGION", c.region);
+    auto config = Config::load({});
+    EXPECT_EQ(config.endpoint("s3"), c.s3);
+    EXPECT_EQ(config.endpoint("iam"), c.iam);
+    EXPECT_FALSE(config.custom_endpoint("s3"));
+  }
   env.set("AWS_REGION", "eu-central-1");
   auto c = Config::load({});
   EXPECT_EQ(c.endpoint("sts"), "https://sts.eu-central-1.amazonaws.com");
-  EXPECT_EQ(c.endpoint("s3"), "https://s3.eu-central-1.amazonaws.com");
   EXPECT_EQ(c.endpoint("logs"), "https://logs.eu-central-1.amazonaws.com");
-  EXPECT_EQ(c.endpoint("iam"), "https://iam.amazonaws.com");
-  EXPECT_FALSE(c.custom_endpoint("s3"));
   EXPECT_TRUE(c.s3_path_style());
-}
-
-// China has its own DNS suffix; China and GovCloud have their own IAM
-// endpoints (botocore's endpoints.json).
-TEST(Config, PartitionEndpoints) {
-  AwsEnv env;
-  env.set("AWS_REGION", "cn-northwest-1");
-  auto cn = Config::load({});
-  EXPECT_EQ(cn.endpoint("s3"), "https://s3.cn-northwest-1.amazonaws.com.cn");
-  EXPECT_EQ(cn.endpoint("iam"), "https://iam.cn-north-1.amazonaws.com.cn");
-  env.set("AWS_REGION", "us-gov-west-1");
-  auto gov = Config::load({});
-  EXPECT_EQ(gov.endpoint("ec2"), "https://ec2.us-gov-west-1.amazonaws.com");
-  EXPECT_EQ(gov.endpoint("iam"), "https://iam.us-gov.amazonaws.com");
 }
 
 TEST(Partition, ByRegionName) {
