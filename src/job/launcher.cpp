@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 #include <thread>
 
@@ -140,6 +141,40 @@ bool zone_unusable(const aws::AwsError& error) {
   return says(error, "default subnet");  // "No default subnet for availability zone: 'us-east-1f'."
 }
 
+std::vector<std::string> zones_suggested(const aws::AwsError& error) {
+  std::vector<std::string> zones;
+  if (!error.is("Unsupported")) return zones;
+  const std::string& m = error.aws_message;
+  constexpr std::string_view kLead = " or choosing ";
+  std::size_t at = m.find(kLead);
+  if (at == std::string::npos) return zones;
+  at += kLead.size();
+  while (at < m.size()) {
+    std::size_t end = at;
+    while (end < m.size() && (std::isalnum(static_cast<unsigned char>(m[end])) != 0 || m[end] == '-')) ++end;
+    if (end == at) break;
+    zones.push_back(m.substr(at, end - at));
+    if (m.compare(end, 2, ", ") != 0) break;
+    at = end + 2;
+  }
+  return zones;
+}
+
+namespace {
+// zones[0..tried] (tried already), then the later planned zones EC2 named
+// (cheapest first, for spot), then the other zones it named.
+std::vector<std::string> follow_suggestions(const std::vector<std::string>& zones, std::size_t tried,
+                                            const std::vector<std::string>& suggested) {
+  auto has = [](const std::vector<std::string>& v, const std::string& z) { return std::ranges::find(v, z) != v.end(); };
+  std::vector<std::string> next(zones.begin(), zones.begin() + static_cast<std::ptrdiff_t>(tried) + 1);
+  for (std::size_t i = tried + 1; i < zones.size(); ++i)
+    if (has(suggested, zones[i])) next.push_back(zones[i]);
+  for (const auto& z : suggested)
+    if (!has(next, z)) next.push_back(z);
+  return next;
+}
+}  // namespace
+
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
                          const std::string& instance_profile) {
   aws::Ec2 ec2(session);
@@ -161,6 +196,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   if (!zones.empty()) zones.emplace_back();
   std::size_t zone = 0;
   if (!zones.empty()) args.availability_zone = zones[0];
+  bool took_suggestions = false;
   std::mt19937 rng(std::random_device{}());
   auto delay = std::chrono::milliseconds(1000);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
@@ -170,9 +206,17 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
       return {inst.id, inst.launch_time,
               inst.availability_zone.empty() ? args.availability_zone : inst.availability_zone};
     } catch (const aws::AwsError& e) {
+      // A type EC2 does not offer in a zone (it may even pick such a zone
+      // itself): the zones it names instead come next, once.
+      if (auto suggested = zones_suggested(e); !suggested.empty() && !took_suggestions) {
+        took_suggestions = true;
+        if (zones.empty()) zones.push_back(args.availability_zone);
+        zones = follow_suggestions(zones, zone, suggested);
+      }
       if (zone_unusable(e) && zone + 1 < zones.size()) {
-        log::info("cannot launch a " + args.instance_type + " spot instance in " + zones[zone] + " (" + e.code +
-                  "); trying " + (zones[zone + 1].empty() ? std::string("any zone") : zones[zone + 1]));
+        const std::string here = zones[zone].empty() ? "the zone EC2 chose" : zones[zone];
+        log::info("cannot launch a " + args.instance_type + (args.spot ? " spot" : "") + " instance in " + here + " (" +
+                  e.code + "); trying " + (zones[zone + 1].empty() ? std::string("any zone") : zones[zone + 1]));
         ++zone;
         args.availability_zone = zones[zone];
         // A new token: the refused request launched nothing, and EC2 ties a

@@ -42,6 +42,13 @@ struct Launched {
 // another zone may do.
 bool zone_unusable(const aws::AwsError& error);
 
+// The zones EC2 names when it does not offer a type in the zone it was asked
+// for (or chose itself): "Your requested instance type (g5.xlarge) is not
+// supported in your requested Availability Zone (us-east-1e). Please retry
+// your request by not specifying an Availability Zone or choosing us-east-1a,
+// us-east-1b." gives {us-east-1a, us-east-1b}; empty for any other error.
+std::vector<std::string> zones_suggested(const aws::AwsError& error);
+
 // Whether RunInstances failed only because EC2 cannot see a just-created
 // instance profile yet. EC2 says "Value (NAME) for parameter
 // iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (or

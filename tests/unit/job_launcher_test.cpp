@@ -269,6 +269,76 @@ TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
   EXPECT_NE(second.find("ClientToken=wc-20261124-031500-ab12-z1"), std::string::npos) << second;
 }
 
+TEST(LaunchRetry, TheZonesEc2NamesForATypeItDoesNotOfferEverywhere) {
+  using hoist::job::zones_suggested;
+  auto unsupported = [](const std::string& message) {
+    return hoist::aws::AwsError{"ec2", "RunInstances", "Unsupported", message, "req-1", 400};
+  };
+  EXPECT_EQ(zones_suggested(unsupported(
+                "Your requested instance type (t3.micro) is not supported in your requested Availability Zone "
+                "(us-east-1e). Please retry your request by not specifying an Availability Zone or choosing "
+                "us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f.")),
+            (std::vector<std::string>{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1f"}));
+  EXPECT_EQ(zones_suggested(unsupported(
+                "Your requested instance type (p2.xlarge) is not supported in your requested Availability Zone "
+                "(eu-central-1c). Please retry your request by not specifying an Availability Zone or choosing "
+                "eu-central-1a, eu-central-1b.")),
+            (std::vector<std::string>{"eu-central-1a", "eu-central-1b"}));
+  EXPECT_TRUE(zones_suggested(unsupported("The requested configuration is currently not supported.")).empty());
+  EXPECT_TRUE(zones_suggested(ec2_error("InvalidParameterValue", "... or choosing us-east-1a.")).empty());
+}
+
+// On-demand, EC2 chooses the zone; when it answers that the type is not
+// offered there, the zones it names come next, each with its own token.
+TEST(LaunchRetry, OnDemandGoesWhereEc2SaysTheTypeIsOffered) {
+  const auto& server = fresh_fault_server();
+  server.script("/", {{{"status", 400},
+                       {"code", "Unsupported"},
+                       {"message",
+                        "Your requested instance type (t3.medium) is not supported in your requested Availability "
+                        "Zone (us-east-1e). Please retry your request by not specifying an Availability Zone or "
+                        "choosing us-east-1c, us-east-1d."},
+                       {"format", "ec2"}},
+                      {{"body", run_instances_response("i-0c", "us-east-1c")}}});
+  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p");
+  EXPECT_EQ(launched.instance_id, "i-0c");
+  EXPECT_EQ(launched.zone, "us-east-1c");
+  auto stats = server.stats("/");
+  ASSERT_EQ(stats["count"], 2);
+  const std::string first = stats["requests"][0]["body"], second = stats["requests"][1]["body"];
+  EXPECT_EQ(first.find("Placement.AvailabilityZone"), std::string::npos) << first;
+  EXPECT_NE(second.find("Placement.AvailabilityZone=us-east-1c"), std::string::npos) << second;
+  EXPECT_NE(second.find("ClientToken=wc-20261124-031500-ab12-z1"), std::string::npos) << second;
+
+  // Spot: of the planned zones, cheapest first, only those EC2 named.
+  server.reset();
+  server.script("/", {{{"status", 400},
+                       {"code", "Unsupported"},
+                       {"message",
+                        "Your requested instance type (t3.medium) is not supported in your requested Availability "
+                        "Zone (us-east-1a). Please retry your request by not specifying an Availability Zone or "
+                        "choosing us-east-1d, us-east-1c."},
+                       {"format", "ec2"}},
+                      {{"body", run_instances_response("i-0d", "us-east-1c")}}});
+  auto spot = launch_job();
+  spot.plan.spot = true;
+  spot.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.011}, {"us-east-1c", 0.012}};
+  EXPECT_EQ(hoist::job::launch_instance(fault_session(), spot, {"ami-1", "/dev/xvda", 8}, "p").zone, "us-east-1c");
+  const std::string retried = server.stats("/")["requests"][1]["body"];
+  EXPECT_NE(retried.find("Placement.AvailabilityZone=us-east-1c"), std::string::npos) << retried;
+
+  // Without zones named (the type is not offered in the region at all), the
+  // error is the user's at once.
+  server.reset();
+  server.script("/", {{{"status", 400},
+                       {"code", "Unsupported"},
+                       {"message", "The requested configuration is currently not supported."},
+                       {"format", "ec2"}}});
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p"),
+               hoist::aws::AwsError);
+  EXPECT_EQ(server.stats("/")["count"], 1);
+}
+
 TEST(LaunchRetry, NoRoomAnywhereIsTheUsersError) {
   const auto& server = fresh_fault_server();
   const nlohmann::json no_room = {{"status", 500},
