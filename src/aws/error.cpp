@@ -49,7 +49,9 @@ std::string hint(const AwsError& e) {
   if (e.code == "SignatureDoesNotMatch")
     return "Check the secret access key in use (`hoist check` shows its source) and the system clock.";
   if (one_of(e.code, kBadKeyCodes))
-    return "The access key is not valid here: check which credentials are in use with `hoist check`.";
+    return "The access key is not valid here: check which credentials are in use with `hoist check`, and that "
+           "the region is enabled for the account (regions opened since 2019, such as af-south-1 or ap-east-1, "
+           "must be turned on first).";
   if (e.access_denied()) {
     const std::string permission = missing_permission(e.aws_message);
     return (permission.empty() ? std::string("The credentials lack a permission hoist needs")

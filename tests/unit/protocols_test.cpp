@@ -101,6 +101,8 @@ TEST(Describe, HintsPerKindOfFailure) {
   EXPECT_NE(hint_of("NoSuchBucket", 404).find("bucket does not exist"), std::string::npos);
   EXPECT_NE(hint_of("AccessDenied", 403).find("hoist iam-policy"), std::string::npos);
   EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("hoist check"), std::string::npos);
+  // What STS says to valid keys in an opt-in region the account has not enabled.
+  EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("region is enabled"), std::string::npos);
   EXPECT_NE(hint_of("InsufficientInstanceCapacity", 500).find("try another type"), std::string::npos);
   EXPECT_NE(hint_of("VcpuLimitExceeded", 400).find("Service Quotas"), std::string::npos);
   // An account whose default VPC was deleted (common under AWS Organizations).
