@@ -34,6 +34,17 @@ import xml.etree.ElementTree as ET
 TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
+MAX_PARTS = 10000  # S3's limit per multipart upload
+
+
+def part_size_for(size):
+    """16 MiB, or more (whole MiB) for an output that would need more than
+    S3's 10,000 parts: 16 MiB parts stop at 156 GiB."""
+    mib = 1024 * 1024
+    if size <= PART_SIZE * MAX_PARTS:
+        return PART_SIZE
+    per_part = -(-size // MAX_PARTS)  # ceil(size / MAX_PARTS)
+    return -(-per_part // mib) * mib  # rounded up to a whole MiB
 THREADS = int(os.environ.get("HOIST_TRANSFER_THREADS", "8"))
 POLL = float(os.environ.get("HOIST_POLL_SECONDS", "2"))
 KILL_GRACE = float(os.environ.get("HOIST_KILL_GRACE", "10"))
@@ -358,12 +369,13 @@ class S3:
             "POST", bucket, key, query={"uploads": ""},
             headers={"Content-Type": "application/octet-stream"}), "CreateMultipartUpload")
         upload_id = ET.fromstring(body).findtext("{*}UploadId")
+        part_size = part_size_for(size)
         etags = []
         try:
             with open(path, "rb") as f:
                 num = 0
                 while True:
-                    chunk = f.read(PART_SIZE)
+                    chunk = f.read(part_size)
                     if not chunk:
                         break
                     num += 1

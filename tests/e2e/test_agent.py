@@ -535,6 +535,17 @@ class BootstrapStatic(unittest.TestCase):
                                       amz_date=req.headers["X-Amz-Date"])
             self.assertEqual(ours["authorization"], req.headers["Authorization"], key)
 
+    def test_part_size_keeps_any_output_within_10000_parts(self):
+        agent = load_agent()
+        mib, gib = 1024 * 1024, 1024 ** 3
+        self.assertEqual(agent.part_size_for(100 * mib), 16 * mib)
+        self.assertEqual(agent.part_size_for(16 * mib * 10000), 16 * mib)
+        for size in (16 * mib * 10000 + 1, 200 * gib, 5 * 1024 * gib):  # up to S3's 5 TiB
+            part = agent.part_size_for(size)
+            self.assertEqual(part % mib, 0)
+            self.assertLessEqual(-(-size // part), 10000, size)
+            self.assertLessEqual(part, 5 * gib)  # S3's largest part
+
     def test_sigv4_query_matches_botocore(self):
         agent = load_agent()
         creds = ("AKIDEXAMPLE", "secret", None)
