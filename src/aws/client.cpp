@@ -1,7 +1,10 @@
 #include "aws/client.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <pugixml.hpp>
 
 #include "aws/crypto.hpp"
@@ -14,6 +17,30 @@
 
 namespace hoist::aws {
 namespace {
+
+// What AWS answers a request signed too far from its own time with (the
+// AWS SDKs' clock-skew codes: S3, EC2, query and JSON services).
+bool is_clock_skew_code(std::string_view code) {
+  return code == "RequestTimeTooSkewed" || code == "RequestExpired" || code == "RequestInTheFuture" ||
+         code == "InvalidSignatureException" || code == "SignatureDoesNotMatch" || code == "AuthFailure";
+}
+
+// AWS's time when it answered: the response's Date (RFC 7231 IMF-fixdate).
+std::optional<std::chrono::system_clock::time_point> server_time(const HttpResponse& response) {
+  const std::string date = response.header("Date");
+  std::tm tm{};
+  const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (date.empty() || end == nullptr || *end != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
+
+// SigV4 accepts 5 minutes either way (S3 15): a larger difference between a
+// refused request's time and AWS's is the clock's fault, not the signature's.
+constexpr std::chrono::minutes kClockSkewLimit{4};
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d).count()) + " s";
+}
 
 bool is_expired_token(std::string_view code) {
   return code == "ExpiredToken" || code == "ExpiredTokenException" || code == "RequestExpired";
@@ -159,12 +186,13 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
   RetryPolicy& policy = *session_->retry;
   const Headers unsigned_headers = request.headers;
   bool refreshed_credentials = false;
+  bool adjusted_clock = false;
   bool last_retry_was_timeout = false;
   for (int attempt = 1;; ++attempt) {
     // Each attempt is signed afresh: a retry minutes later needs a new date.
     // Only the headers change, so the body is not copied per attempt.
     request.headers = unsigned_headers;
-    params.time = std::chrono::system_clock::now();
+    params.time = std::chrono::system_clock::now() + std::chrono::milliseconds(session_->clock_offset_ms.load());
     sigv4::sign(request, session_->credentials->get(), params);
 
     HttpResponse response;
@@ -198,6 +226,24 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
     ErrorInfo error = parse_error(service_.protocol, response);
     log::verbose(attempt_line(service_, operation, std::to_string(response.status) + " " + error.code, attempt));
 
+    if (is_clock_skew_code(error.code) && !adjusted_clock) {
+      if (auto aws_time = server_time(response)) {
+        const auto skew = std::chrono::duration_cast<std::chrono::milliseconds>(*aws_time - params.time);
+        if (std::chrono::abs(skew) > kClockSkewLimit) {
+          // Sign with AWS's time from now on, and try once more, at once.
+          adjusted_clock = true;
+          const auto offset =
+              std::chrono::duration_cast<std::chrono::milliseconds>(*aws_time - std::chrono::system_clock::now());
+          if (session_->clock_offset_ms.exchange(offset.count()) == 0)
+            log::warn("this computer's clock is " + seconds_text(std::chrono::abs(offset)) +
+                      (offset.count() > 0 ? " behind" : " ahead of") +
+                      " AWS's: hoist signs with AWS's time (set the clock right: AWS refuses requests "
+                      "signed more than 5 minutes off)");
+          --attempt;
+          continue;
+        }
+      }
+    }
     if (is_expired_token(error.code) && !refreshed_credentials) {
       // Credentials expired under us: fetch new ones and try once more, at once.
       refreshed_credentials = true;

@@ -1,6 +1,8 @@
 #pragma once
 // Sends signed requests to one AWS service with the shared retry policy and
 // turns failures into AwsError. Every AWS call in hoist goes through here.
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,6 +30,10 @@ struct Session {
   std::shared_ptr<CredentialProvider> credentials;
   std::shared_ptr<RetryPolicy> retry;
   HttpOptions http;
+  // AWS's clock minus this computer's, learnt from a response that refused a
+  // request as signed too far from AWS's time (a laptop clock that drifted,
+  // as WSL2's does after sleep); every later request is signed with it.
+  std::atomic<std::int64_t> clock_offset_ms{0};
 
   // Loads config, resolves region and credentials (lazily fetched).
   static std::shared_ptr<Session> create(const Overrides& overrides);

@@ -18,7 +18,8 @@ An ACTION is a JSON object; all keys optional:
             (<ErrorResponse>), "ec2" (<Response><Errors>), "xml" (S3
             <Error>) or "json" (__type); default "xml"
   request_id  the request id to put in the body and x-amzn-RequestId
-  headers   extra response headers, e.g. {"Retry-After": "1"}
+  headers   extra response headers, e.g. {"Retry-After": "1"}; a "Date"
+            replaces the server's own (a server whose clock differs)
   body      a literal response body
   bytes     N: respond with N bytes, byte i = i % 251 (honours Range)
   delay     seconds to wait before answering
@@ -92,6 +93,9 @@ class Handler(BaseHTTPRequestHandler):
             left -= len(chunk)
         return length - left, digest.hexdigest(), small.decode("utf-8", "replace")
 
+    def date_time_string(self, timestamp=None):
+        return getattr(self, "date_override", None) or super().date_time_string(timestamp)
+
     def _send(self, status, body, headers):
         self.send_response(status)
         for k, v in headers.items():
@@ -157,6 +161,7 @@ class Handler(BaseHTTPRequestHandler):
         request_id = action.get("request_id", "req-%d" % int(time.time() * 1000))
         headers = {"x-amzn-RequestId": request_id}
         headers.update(action.get("headers", {}))
+        self.date_override = headers.pop("Date", None)
         if "code" in action:
             body, ctype = error_body(action.get("format", "xml"), action["code"], action.get("message", ""),
                                      request_id)

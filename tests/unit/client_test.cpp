@@ -17,6 +17,7 @@
 #include "support/moto_server.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -173,6 +174,48 @@ TEST_F(ClientTest, S3SendsThePayloadHashHeader) {
   EXPECT_EQ(requests[0]["headers"]["x-amz-content-sha256"],
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
   EXPECT_EQ(requests[1]["headers"]["x-amz-content-sha256"], "UNSIGNED-PAYLOAD");
+}
+
+namespace {
+// Seconds from now to an X-Amz-Date (20261124T031500Z).
+long seconds_ahead(const std::string& amz_date) {
+  std::tm tm{};
+  EXPECT_NE(::strptime(amz_date.c_str(), "%Y%m%dT%H%M%SZ", &tm), nullptr) << amz_date;
+  return static_cast<long>(::timegm(&tm) - std::time(nullptr));
+}
+}  // namespace
+
+// A laptop clock an hour slow: AWS refuses the request as signed too long
+// ago; hoist takes AWS's time from the answer's Date, signs with it at once
+// and keeps it for the session's later requests.
+TEST_F(ClientTest, AClockFarFromAwssIsCorrectedFromTheAnswersDate) {
+  const auto aws_now = std::chrono::system_clock::now() + std::chrono::hours(1);
+  server().script("/skew", {{{"status", 403},
+                             {"code", "RequestTimeTooSkewed"},
+                             {"message", "The difference between the request time and the current time is too large."},
+                             {"headers", {{"Date", format_utc(aws_now, "%a, %d %b %Y %H:%M:%S GMT")}}}}});
+  Client client(session_, kS3);
+  EXPECT_EQ(client.send("PutObject", get("/skew")).status, 200);
+  EXPECT_EQ(client.send("PutObject", get("/skew")).status, 200);
+  auto requests = server().stats("/skew")["requests"];
+  ASSERT_EQ(requests.size(), 3u);  // one refused, then both signed with AWS's time
+  EXPECT_LT(std::abs(seconds_ahead(requests[0]["headers"]["x-amz-date"])), 60);
+  EXPECT_LT(std::abs(seconds_ahead(requests[1]["headers"]["x-amz-date"]) - 3600), 60);
+  EXPECT_LT(std::abs(seconds_ahead(requests[2]["headers"]["x-amz-date"]) - 3600), 60);
+  EXPECT_LT(std::abs(session_->clock_offset_ms.load() - 3'600'000), 60'000);
+  EXPECT_TRUE(delays_.empty());  // no back-off: the clock, not AWS, was the trouble
+}
+
+// A signature refused for another reason, with the clocks agreeing, is not
+// sent again.
+TEST_F(ClientTest, ASignatureErrorWithTheClocksAgreeingIsNotRetried) {
+  server().script("/badsig", {{{"status", 403},
+                               {"code", "SignatureDoesNotMatch"},
+                               {"message", "The request signature we calculated does not match"}}});
+  Client client(session_, kS3);
+  EXPECT_THROW(client.send("PutObject", get("/badsig")), AwsError);
+  EXPECT_EQ(count("/badsig"), 1);
+  EXPECT_EQ(session_->clock_offset_ms.load(), 0);
 }
 
 TEST_F(ClientTest, ThrottlingIsRetriedWithBackOffAndTheRetryAfterHint) {
