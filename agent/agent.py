@@ -32,22 +32,38 @@ import urllib.request
 import xml.etree.ElementTree as ET
 
 TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
+# Objects above the threshold move in parts, several at once: one stream
+# from S3 gives far less than an instance's network can take.
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
+PART_THREADS = 8  # parts in flight per large object...
+PARTS_IN_FLIGHT = threading.BoundedSemaphore(16)  # ...and in all (an upload holds its parts in memory)
 MAX_PARTS = 10000  # S3's limit per multipart upload
+THREADS = int(os.environ.get("HOIST_TRANSFER_THREADS", "8"))
+POLL = float(os.environ.get("HOIST_POLL_SECONDS", "2"))
+KILL_GRACE = float(os.environ.get("HOIST_KILL_GRACE", "10"))
 
 
 def part_size_for(size):
-    """16 MiB, or more (whole MiB) for an output that would need more than
+    """PART_SIZE, or more (whole MiB) for an object that would need more than
     S3's 10,000 parts: 16 MiB parts stop at 156 GiB."""
     mib = 1024 * 1024
     if size <= PART_SIZE * MAX_PARTS:
         return PART_SIZE
     per_part = -(-size // MAX_PARTS)  # ceil(size / MAX_PARTS)
     return -(-per_part // mib) * mib  # rounded up to a whole MiB
-THREADS = int(os.environ.get("HOIST_TRANSFER_THREADS", "8"))
-POLL = float(os.environ.get("HOIST_POLL_SECONDS", "2"))
-KILL_GRACE = float(os.environ.get("HOIST_KILL_GRACE", "10"))
+
+
+def in_parts(size, fn):
+    """Calls fn(number, offset, length) for each part of an object of `size`
+    bytes, PART_THREADS at once; returns the results in part order."""
+    part = part_size_for(size)
+    parts = [(i + 1, off, min(part, size - off)) for i, off in enumerate(range(0, size, part))]
+    def run(p):
+        with PARTS_IN_FLIGHT:
+            return fn(*p)
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(PART_THREADS, len(parts)))) as ex:
+        return list(ex.map(run, parts))
 
 
 def log(msg):
@@ -332,8 +348,11 @@ class S3:
                                       body=data), "PUT s3://%s/%s" % (bucket, key))
 
     def download(self, bucket, key, dest, sha256=None, size=None):
-        """Streams an object to dest (via a temporary file), verifying sha256/size."""
+        """Streams an object to dest (via a temporary file), verifying sha256/size;
+        a large one in ranges fetched at once."""
         tmp = dest + ".hoist-part"
+        if size is not None and size > MULTIPART_THRESHOLD:
+            return self._download_ranges(bucket, key, tmp, dest, sha256, size)
 
         def once():
             h = hashlib.sha256()
@@ -355,6 +374,41 @@ class S3:
         os.replace(tmp, dest)
         return n
 
+    def _download_ranges(self, bucket, key, tmp, dest, sha256, size):
+        with open(tmp, "wb") as f:
+            f.truncate(size)
+        fd = os.open(tmp, os.O_WRONLY)
+        try:
+            def part(number, offset, length):
+                def once():
+                    rng = {"Range": "bytes=%d-%d" % (offset, offset + length - 1)}
+                    pos = offset
+                    with self.request("GET", bucket, key, headers=rng, stream=True) as r:
+                        if r.status != 206:
+                            raise AwsError(r.status, "RangeIgnored", "no partial content for a Range")
+                        while True:
+                            buf = r.read(1 << 20)
+                            if not buf:
+                                break
+                            os.pwrite(fd, buf, pos)
+                            pos += len(buf)
+                    if pos != offset + length:
+                        raise http.client.IncompleteRead(b"", offset + length - pos)
+                retrying(once, "GET s3://%s/%s part %d" % (bucket, key, number))
+            in_parts(size, part)
+        finally:
+            os.close(fd)
+        if sha256:
+            h = hashlib.sha256()
+            with open(tmp, "rb") as f:
+                for buf in iter(lambda: f.read(1 << 20), b""):
+                    h.update(buf)
+            if h.hexdigest() != sha256:
+                os.unlink(tmp)
+                raise ValueError("sha256 mismatch for s3://%s/%s" % (bucket, key))
+        os.replace(tmp, dest)
+        return size
+
     def upload_file(self, path, bucket, key):
         size = os.path.getsize(path)
         if size <= MULTIPART_THRESHOLD:
@@ -369,21 +423,21 @@ class S3:
             "POST", bucket, key, query={"uploads": ""},
             headers={"Content-Type": "application/octet-stream"}), "CreateMultipartUpload")
         upload_id = ET.fromstring(body).findtext("{*}UploadId")
-        part_size = part_size_for(size)
-        etags = []
         try:
-            with open(path, "rb") as f:
-                num = 0
-                while True:
-                    chunk = f.read(part_size)
-                    if not chunk:
-                        break
-                    num += 1
-                    q = {"partNumber": str(num), "uploadId": upload_id}
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                def part(number, offset, length):
+                    chunk = os.pread(fd, length, offset)
+                    if len(chunk) != length:
+                        raise RuntimeError("%s got shorter while it was uploaded" % path)
+                    q = {"partNumber": str(number), "uploadId": upload_id}
                     _, hdrs, _ = retrying(
                         lambda: self.request("PUT", bucket, key, query=q, body=chunk),
-                        "UploadPart %d" % num)
-                    etags.append((num, {k.lower(): v for k, v in hdrs.items()}["etag"]))
+                        "UploadPart %d" % number)
+                    return number, {k.lower(): v for k, v in hdrs.items()}["etag"]
+                etags = in_parts(size, part)
+            finally:
+                os.close(fd)
             xml = "<CompleteMultipartUpload>%s</CompleteMultipartUpload>" % "".join(
                 "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>" % (n, e.replace("&", "&amp;").replace("<", "&lt;"))
                 for n, e in etags)

@@ -492,6 +492,16 @@ class AgentE2E(unittest.TestCase):
                 self.assertEqual(f.read(), data)
             with self.assertRaises(ValueError):
                 s3.download(BUCKET, key, back, sha256="0" * 64)
+            # in ranges (the size is known and above the threshold), parts at once
+            with self.assertRaises(ValueError):
+                s3.download(BUCKET, key, back + "2", sha256="0" * 64, size=len(data))
+            self.assertFalse(os.path.exists(back + "2") or os.path.exists(back + "2.hoist-part"))
+            odd = os.urandom((11 << 20) + 7)  # a short last part
+            self.s3.put_object(Bucket=BUCKET, Key="multipart/odd", Body=odd)
+            s3.download(BUCKET, "multipart/odd", back, sha256=hashlib.sha256(odd).hexdigest(),
+                        size=len(odd))
+            with open(back, "rb") as f:
+                self.assertEqual(f.read(), odd)
             for i in range(5):
                 self.s3.put_object(Bucket=BUCKET, Key="listing/k %d" % i, Body=b"x")
             self.s3.put_object(Bucket=BUCKET, Key="listing/\u00e9/+", Body=b"x")
