@@ -1,7 +1,5 @@
 // `hoist logs JOB [-f]`: the script's output, from any machine.
-#include <csignal>
 #include <iostream>
-#include <thread>
 
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
@@ -24,26 +22,24 @@ Command register_logs(CLI::App& parent, Globals& g) {
             check_job_id(*id);
             Connected c = connect(g.aws);
             aws::S3 s3(c.session);
-            if (!job::read_job(s3, c.bucket, *id))
-              throw Fatal(Exit::not_found, "no job " + *id + " in " + c.bucket + ": see `hoist ls`");
+            auto spec = job::read_job(s3, c.bucket, *id);
+            if (!spec) throw Fatal(Exit::not_found, "no job " + *id + " in " + c.bucket + ": see `hoist ls`");
             if (*bootstrap) {
               auto body = s3.get_object_if_exists(c.bucket, "jobs/" + *id + "/logs/bootstrap.log");
               if (!body) throw Fatal(Exit::not_found, "job " + *id + " has no bootstrap log yet");
               std::cout << *body;
               return 0;
             }
-            job::LogFollower logs(s3, c.bucket, *id);
             auto print = [](const std::string& chunk) { std::cout << chunk << std::flush; };
-            logs.poll(print);
-            while (*follow) {
-              auto st = job::read_status(s3, c.bucket, *id);
-              if (st && st->terminal()) {
-                logs.poll(print);
-                break;
-              }
-              std::this_thread::sleep_for(std::chrono::seconds(1));
-              logs.poll(print);
+            if (!*follow) {
+              job::LogFollower(s3, c.bucket, *id).poll(print);
+              return 0;
             }
+            // The same follower as `hoist run`'s: it waits out a lost network.
+            job::WatchEvents events;
+            events.on_log = print;
+            const auto limit = spec->max_runtime.count() > 0 ? spec->max_runtime : std::chrono::hours(24);
+            job::watch(c.session, c.bucket, *id, "", limit, events);
             return 0;
           }};
 }

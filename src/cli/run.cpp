@@ -357,7 +357,15 @@ int run_job(job::RunOptions o, Globals& g) {
   };
   events.on_log = [](const std::string& chunk) { std::cout << chunk << std::flush; };
   events.detach_requested = [] { return g_interrupts.load() > 0; };
-  auto result = job::watch(c.session, job.bucket, job.id, launched.instance_id, job.options.max_runtime, events);
+  job::WatchResult result;
+  try {
+    result = job::watch(c.session, job.bucket, job.id, launched.instance_id, job.options.max_runtime, events);
+  } catch (const aws::AwsError&) {
+    // Say where the job is before the error (expired credentials, say).
+    say("the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) +
+        "); follow: " + follow + "    stop: hoist cancel " + job.id);
+    throw;
+  }
   std::signal(SIGINT, SIG_DFL);
   if (result.end == job::WatchEnd::detached) {
     std::cerr << "\n";

@@ -10,8 +10,10 @@
 #include "aws/error.hpp"
 #include "aws/http.hpp"
 #include "aws/iam.hpp"
+#include "aws/retry.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "job/project.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -94,6 +96,15 @@ std::map<std::string, aws::Instance> job_instances(const std::shared_ptr<aws::Se
   return by_job_preferring_alive(ec2.describe_instances({{"tag:" + std::string(kManagedTag), {"true"}}}));
 }
 
+namespace {
+// An error that says nothing about the job, only about reaching AWS now: no
+// network (a laptop on the move, asleep, between Wi-Fi networks), AWS's own
+// 5xx, throttling. Following can wait it out; the job goes on in AWS.
+bool out_of_contact(const aws::AwsError& e) {
+  return aws::classify(e.http_status, e.code) != aws::Retryability::no;
+}
+}  // namespace
+
 WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::string& bucket, const std::string& job_id,
                   const std::string& instance_id, std::chrono::seconds max_runtime, const WatchEvents& events) {
   aws::S3 s3(session);
@@ -113,12 +124,10 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
   // optional time_point as maybe-uninitialized).
   bool gone = false;
   std::chrono::steady_clock::time_point gone_since{};
-  const auto poll = std::chrono::milliseconds(1000);
-  for (;;) {
-    if (events.detach_requested && events.detach_requested()) {
-      result.end = WatchEnd::detached;
-      return result;
-    }
+  const auto poll = events.poll;
+
+  // One look at the job: true when the watch is over (result filled in).
+  auto look = [&]() -> bool {
     if (auto st = read_status(s3, bucket, job_id)) {
       result.status = *st;
       if (st->phase != last_phase) {
@@ -143,7 +152,7 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
       show_logs();
       if (events.on_phase) events.on_phase(result.status.phase, result.status);
       result.end = WatchEnd::terminal;
-      return result;
+      return true;
     }
     auto now = std::chrono::steady_clock::now();
     if (now >= next_instance_check && !instance_id.empty()) {
@@ -164,14 +173,48 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
       // The instance may end a moment before its last status write lands.
       if (gone && now - gone_since > std::chrono::seconds(30)) {
         result.end = WatchEnd::lost;
-        return result;
+        return true;
       }
     }
-    if (now - start > max_runtime + std::chrono::minutes(10)) {
+    return false;
+  };
+
+  std::chrono::milliseconds wait = poll;
+  bool out = false;  // out of contact with AWS since `out_since`
+  std::chrono::steady_clock::time_point out_since{};
+  for (;;) {
+    if (events.detach_requested && events.detach_requested()) {
+      result.end = WatchEnd::detached;
+      return result;
+    }
+    try {
+      if (look()) return result;
+      if (out) {
+        const auto away = std::chrono::steady_clock::now() - out_since;
+        log::info("hoist: back in contact with AWS after " +
+                  format_duration(std::chrono::duration_cast<std::chrono::seconds>(away)));
+        out = false;
+      }
+      wait = poll;
+    } catch (const aws::AwsError& e) {
+      if (!out_of_contact(e)) throw;
+      if (!out) {
+        out = true;
+        out_since = std::chrono::steady_clock::now();
+        log::warn("lost contact with AWS (" + e.code + "); still trying, and the job goes on in AWS meanwhile " +
+                  "(Ctrl-C detaches)");
+      }
+      wait = std::min(std::max(wait * 2, std::chrono::milliseconds(2000)), std::chrono::milliseconds(30000));
+    }
+    if (std::chrono::steady_clock::now() - start > max_runtime + std::chrono::minutes(10)) {
       result.end = WatchEnd::overdue;
       return result;
     }
-    std::this_thread::sleep_for(poll);
+    // Sleep in slices, so that a Ctrl-C during a long wait is seen at once.
+    const auto until = std::chrono::steady_clock::now() + wait;
+    while (std::chrono::steady_clock::now() < until && !(events.detach_requested && events.detach_requested()))
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          until - std::chrono::steady_clock::now(), std::chrono::milliseconds(200)));
   }
 }
 

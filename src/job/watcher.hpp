@@ -42,6 +42,7 @@ struct WatchEvents {
   std::function<void(const std::string& phase, const JobStatus&)> on_phase;
   std::function<void(const std::string&)> on_log;
   std::function<bool()> detach_requested;
+  std::chrono::milliseconds poll{1000};  // between two looks at the job
 };
 
 enum class WatchEnd { terminal, detached, lost, overdue };

@@ -19,7 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUCKET, EXAMPLES, REGION, Emulator, tree,  # noqa: E402
+from harness import (BUCKET, EXAMPLES, REGION, CutProxy, Emulator, tree,  # noqa: E402
                      write_tree)
 
 WORDCOUNT = os.path.join(EXAMPLES, "wordcount")
@@ -475,6 +475,27 @@ class RunTests(E2EBase):
         self.assertEqual(spec["resources"]["ami"], self.gpu_ami)
         self.assertEqual(spec["resources"]["instance_type"], plan[1])
         self.assertGreaterEqual(spec["resources"]["gpus"], 1)
+        self.assert_job_instance_terminated(job_id)
+
+    def test_11_following_waits_out_a_lost_network(self):
+        # hoist talks to the emulator through a line that is cut for a while
+        # as the job runs; the instance (the host runner) is not affected.
+        proxy = CutProxy(self.emu.port)
+        self.addCleanup(proxy.close)
+        out = os.path.join(self.tmp, "cut-out")
+        run = self.emu.hoist_bg("run", self.mirror, "-i", self.small, "-o", out, "--yes",
+                                "--endpoint-url", proxy.endpoint, "--", "--sleep", "12")
+        self.assertTrue(run.wait_stderr("[running]", timeout=180), run.stderr)
+        proxy.cut()
+        time.sleep(8)
+        proxy.restore()
+        p = run.result(timeout=180)
+        job_id = job_id_of(p.stderr)
+        self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id))
+        self.assertIn("hoist: warning: lost contact with AWS (NetworkError)", p.stderr)
+        self.assertRegex(p.stderr, r"hoist: back in contact with AWS after \d+s")
+        self.assertIn("mirror done", p.stdout)  # the script's log still came through
+        self.assertEqual(tree(out), SMALL)
         self.assert_job_instance_terminated(job_id)
 
     def test_99_nothing_left_running(self):
