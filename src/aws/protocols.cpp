@@ -4,29 +4,10 @@
 #include <set>
 
 #include "aws/error.hpp"
+#include "aws/sigv4.hpp"
 
 namespace hoist::aws {
 namespace {
-
-// application/x-www-form-urlencoded with RFC 3986 unreserved characters kept,
-// as botocore's query serializer sends it.
-std::string form_encode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u >= 'A' && u <= 'Z') || (u >= 'a' && u <= 'z') || (u >= '0' && u <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    }
-  }
-  return out;
-}
 
 std::string local_name(const char* name) {
   const char* colon = std::strrchr(name, ':');
@@ -39,6 +20,14 @@ std::string xml_text(const pugi::xml_node& node, const char* name) {
   const pugi::xml_node found = node.find_node(
       [name](const pugi::xml_node& n) { return n.type() == pugi::node_element && local_name(n.name()) == name; });
   return found ? found.text().get() : std::string();
+}
+
+std::string form_encode(std::string_view s) {
+  std::string out = sigv4::uri_encode(s, false);
+  // Only a space becomes "%20" (a '%' of the text is "%25"): a '+', as
+  // Python's urlencode makes it.
+  for (std::size_t at = out.find("%20"); at != std::string::npos; at = out.find("%20", at + 1)) out.replace(at, 3, "+");
+  return out;
 }
 
 std::shared_ptr<pugi::xml_document> query_call(Client& client, const std::string& action, const QueryParams& params) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <pugixml.hpp>
 #include <string>
+#include <string_view>
 
 #include "aws/client.hpp"
 
@@ -16,6 +17,11 @@ namespace hoist::aws {
 using QueryParams = std::vector<std::pair<std::string, std::string>>;
 
 // POSTs Action/Version plus params; returns the parsed XML response.
+// A value in an application/x-www-form-urlencoded body, byte for byte as
+// botocore sends query-protocol parameters (Python's urlencode: RFC 3986
+// unreserved characters kept, a space as '+', the rest %XX).
+std::string form_encode(std::string_view s);
+
 std::shared_ptr<pugi::xml_document> query_call(Client& client, const std::string& action, const QueryParams& params);
 
 // POSTs a JSON 1.1 request with X-Amz-Target "<prefix>.<action>".

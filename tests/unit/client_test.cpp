@@ -410,7 +410,7 @@ TEST_F(ClientTest, QueryCallSendsAFormAndParsesXml) {
   EXPECT_EQ(xml_text(*doc, "regionName"), "eu-west-1");
   const auto req = server().stats("/")["requests"][0];
   EXPECT_EQ(req["method"], "POST");
-  EXPECT_EQ(req["body"], "Action=DescribeRegions&Version=2016-11-15&RegionName.1=eu-west-1&Filter.1.Name=a%20b%2Fc");
+  EXPECT_EQ(req["body"], "Action=DescribeRegions&Version=2016-11-15&RegionName.1=eu-west-1&Filter.1.Name=a+b%2Fc");
   EXPECT_EQ(req["headers"]["content-type"], "application/x-www-form-urlencoded; charset=utf-8");
 }
 

@@ -90,6 +90,15 @@ TEST(Describe, NamesTheOperationCodeAndRequest) {
   EXPECT_NE(text.find("`hoist iam-policy`"), std::string::npos) << text;
 }
 
+// As Python's urllib.parse.urlencode writes it, which is what botocore sends
+// (and what moto re-encodes when it checks a signature).
+TEST(QueryProtocol, FormEncodingIsBotocoresByteForByte) {
+  EXPECT_EQ(form_encode("hoist job instances in us-east-1 a+b/c~d*\xc3\xa9 %20"),
+            "hoist+job+instances+in+us-east-1+a%2Bb%2Fc~d%2A%C3%A9+%2520");
+  EXPECT_EQ(form_encode("AZaz09-_.~"), "AZaz09-_.~");
+  EXPECT_EQ(form_encode(""), "");
+}
+
 TEST(Describe, HintsPerKindOfFailure) {
   auto hint_of = [](const std::string& code, long status) {
     return describe(AwsError("s3", "GetObject", code, "m", "", status));
