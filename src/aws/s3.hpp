@@ -50,6 +50,10 @@ struct BucketSettings {
   bool block_public_access = true;
   bool default_encryption = true;
   bool tls_only_policy = true;
+  // Parts of multipart uploads that never completed (a killed upload, an
+  // instance ended mid-upload) are billed but listed nowhere: a lifecycle
+  // rule removes them this many days after they began (0: no rule).
+  int abort_incomplete_uploads_days = 1;
   // The caller's own HeadBucket has just found no bucket: skip ours. (In
   // us-east-1 re-creating one's own bucket answers 200, so without a HEAD
   // "created now" and "already ours" look the same; both are fine here.)

@@ -35,6 +35,14 @@ std::string tagging_xml(const std::map<std::string, std::string>& tags) {
   return xml + "</TagSet></Tagging>";
 }
 
+std::string lifecycle_xml(int abort_incomplete_uploads_days) {
+  return std::string("<LifecycleConfiguration xmlns=\"") + kXmlns +
+         "\"><Rule><ID>hoist-abort-incomplete-uploads</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
+         "<AbortIncompleteMultipartUpload><DaysAfterInitiation>" +
+         std::to_string(abort_incomplete_uploads_days) +
+         "</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>";
+}
+
 // A bucket subresource PUT; S3 requires a body checksum (Content-MD5) for
 // all of these (requestChecksumRequired in the service model).
 HttpRequest subresource_put(const std::string& bucket, const std::string& subresource, std::string body) {
@@ -100,6 +108,9 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
   } else if (settings.tls_only_policy) {
     configure("PutBucketPolicy", subresource_put(bucket, "policy", tls_only_policy(bucket, client_.region())));
   }
+  if (settings.abort_incomplete_uploads_days > 0)
+    configure("PutBucketLifecycleConfiguration",
+              subresource_put(bucket, "lifecycle", lifecycle_xml(settings.abort_incomplete_uploads_days)));
   if (!settings.tags.empty())
     configure("PutBucketTagging", subresource_put(bucket, "tagging", tagging_xml(settings.tags)));
   return created;

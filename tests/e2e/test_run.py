@@ -635,6 +635,10 @@ class FreshAccountTests(E2EBase):
         rules = self.s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"]
         self.assertEqual(rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256")
         self.assertIn(managed, self.s3.get_bucket_tagging(Bucket=BUCKET)["TagSet"])
+        # parts of uploads that never completed are not kept (and billed) for ever
+        (rule,) = self.s3.get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+        self.assertEqual((rule["Status"], rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]),
+                         ("Enabled", 1))
 
         for project in ("wordcount", "csvstats"):
             repo = self.ecr.describe_repositories(repositoryNames=["hoist/" + project])["repositories"][0]
