@@ -66,6 +66,13 @@ def kill_session(sid, grace=2.0):
             time.sleep(0.05)
 
 
+# The keys the runner and the instances it plays use: the emulator's
+# "testing", unless a test that makes moto check IAM gives others. Never the
+# caller's own AWS_ACCESS_KEY_ID, which may be a real key.
+RUNNER_KEY = (os.environ.get("HOIST_RUNNER_ACCESS_KEY_ID", "testing"),
+              os.environ.get("HOIST_RUNNER_SECRET_ACCESS_KEY", "testing"))
+
+
 class Runner:
     def __init__(self, args):
         import boto3  # imported here so --spot-notice works without it
@@ -73,7 +80,7 @@ class Runner:
         self.root = os.path.abspath(args.root)
         os.makedirs(self.root, exist_ok=True)
         self.ec2 = boto3.client("ec2", endpoint_url=args.endpoint_url, region_name=args.region,
-                                aws_access_key_id="testing", aws_secret_access_key="testing")
+                                aws_access_key_id=RUNNER_KEY[0], aws_secret_access_key=RUNNER_KEY[1])
         self.running = {}  # instance id -> Popen
         self.seen = set()
         self.stop = threading.Event()
@@ -120,8 +127,8 @@ class Runner:
             env.pop(k, None)
         env.update({
             "AWS_ENDPOINT_URL": self.args.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_ACCESS_KEY_ID": RUNNER_KEY[0],
+            "AWS_SECRET_ACCESS_KEY": RUNNER_KEY[1],
             "AWS_DEFAULT_REGION": self.args.region,
             "HOIST_INSTANCE_ID": iid,
             "HOIST_RUNTIME": "process",

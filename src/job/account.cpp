@@ -123,9 +123,14 @@ std::string user_policy(const AccountFacts& a) {
         {"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
          "iam:ListRolePolicies", "iam:DeleteRole", "iam:GetInstanceProfile", "iam:CreateInstanceProfile",
          "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
-         "iam:DeleteInstanceProfile", "iam:ListRoles", "iam:ListInstanceProfiles"}},
+         "iam:DeleteInstanceProfile"}},
+       // With the path, as they are once they exist; by name alone too,
+       // since a Get of one that does not exist yet (the first run's probe)
+       // cannot know its path.
        {"Resource",
-        {"arn:" + p + ":iam::" + id + ":role/hoist/*", "arn:" + p + ":iam::" + id + ":instance-profile/hoist/*"}}},
+        {"arn:" + p + ":iam::" + id + ":role/hoist/*", "arn:" + p + ":iam::" + id + ":instance-profile/hoist/*",
+         "arn:" + p + ":iam::" + id + ":role/hoist-instance-*",
+         "arn:" + p + ":iam::" + id + ":instance-profile/hoist-instance-*"}}},
       {{"Sid", "PassOnlyTheInstanceRole"},
        {"Effect", "Allow"},
        {"Action", "iam:PassRole"},

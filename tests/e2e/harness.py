@@ -106,22 +106,37 @@ class Emulator:
                 if time.time() > deadline or self.moto.poll() is not None:
                     raise RuntimeError("moto_server did not start")
                 time.sleep(0.2)
+        self.use_keys("testing", "testing")
+        if self.want_runner:
+            self.start_runner()
+        return self
+
+    def use_keys(self, access_key, secret_key):
+        """The boto3 clients that check outcomes, signing with these keys."""
         kw = dict(endpoint_url=self.endpoint, region_name=REGION,
-                  aws_access_key_id="testing", aws_secret_access_key="testing")
+                  aws_access_key_id=access_key, aws_secret_access_key=secret_key)
         self.s3 = boto3.client("s3", **kw)
         self.ec2 = boto3.client("ec2", **kw)
         self.ecr = boto3.client("ecr", **kw)
         self.iam = boto3.client("iam", **kw)
-        if self.want_runner:
-            renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
-                        HOIST_WATCHDOG_GRACE="30")
-            self.runner = subprocess.Popen(
-                [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
-                 self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
-                 "--log", os.path.join(self.tmp, "runner.log")],
-                env=renv, start_new_session=True, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL)
-        return self
+
+    def start_runner(self, **env):
+        """The host runner; `env` overrides its environment (the instance's keys)."""
+        renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
+                    HOIST_WATCHDOG_GRACE="30", **env)
+        self.runner = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
+             self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
+             "--log", os.path.join(self.tmp, "runner.log")],
+            env=renv, start_new_session=True, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+
+    def enforce_iam(self):
+        """From now on moto checks every request's signature and IAM policies."""
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(
+            self.endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
+            headers={"Content-Type": "text/plain"}), timeout=30).read()
 
     def stop(self):
         for p in (self.runner, self.moto):
@@ -148,9 +163,11 @@ class Emulator:
     def hoist_cmd(self, *args):
         return [find_hoist()] + [str(a) for a in args]
 
-    def hoist(self, *args, timeout=240, cwd=None):
-        """Runs hoist to completion; returns CompletedProcess (text)."""
-        return subprocess.run(self.hoist_cmd(*args), env=self.base_env(), cwd=cwd or self.tmp,
+    def hoist(self, *args, timeout=240, cwd=None, env=None):
+        """Runs hoist to completion; returns CompletedProcess (text). `env`
+        overrides the environment (other keys, say)."""
+        return subprocess.run(self.hoist_cmd(*args), env=dict(self.base_env(), **(env or {})),
+                              cwd=cwd or self.tmp,
                               capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
 
