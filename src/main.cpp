@@ -10,19 +10,24 @@
 
 namespace {
 // One line, as for every other bad input, and the documented exit status 2
-// (CLI11's own codes are 100 and up).
+// (CLI11's own codes are 100 and up), pointing at the --help of the deepest
+// command the line reached ("hoist s3 cp --help").
 int usage_error(CLI::App& app, const CLI::ParseError& e) {
+  CLI::App* at = &app;
   std::string where = "hoist";
-  std::string message = e.what();
-  for (CLI::App* sub : app.get_subcommands()) {
-    where += " " + sub->get_name();
-    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-      // CLI11 lists them last first; say them in the order they were typed.
-      std::string extras;
-      for (const auto& arg : sub->remaining()) extras += (extras.empty() ? "" : " ") + arg;
-      if (!extras.empty()) message = "unexpected argument(s): " + extras;
-    }
+  for (auto subs = at->get_subcommands(); !subs.empty(); subs = at->get_subcommands()) {
+    at = subs.front();
+    where += " " + at->get_name();
   }
+  std::string message = e.what();
+  // What CLI11 could not place, in the order it was typed (its own message
+  // lists extras last first; at the top it only says a command is missing).
+  std::string extras;
+  for (const auto& arg : at->remaining()) extras += (extras.empty() ? "" : " ") + arg;
+  if (!extras.empty() && at == &app)
+    message = "unknown command or option: " + extras;
+  else if (!extras.empty() && dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr)
+    message = "unexpected argument(s): " + extras;
   std::cerr << "hoist: error: " << hoist::log::redact(message) << ": see " << where << " --help\n";
   return static_cast<int>(hoist::Exit::usage);
 }

@@ -482,5 +482,29 @@ class CheckTest(unittest.TestCase):
         self.assertIn("'ghost'", line)
 
 
+
+class CommandLineTest(unittest.TestCase):
+    """A bad command line: status 2, one 'hoist: error:' line naming what was
+    wrong and the --help of the command it reached; nothing is asked of AWS
+    (no credentials are needed to be told)."""
+
+    def test_bad_command_lines(self):
+        env = {"PATH": os.environ.get("PATH", ""), "AWS_CONFIG_FILE": "/dev/null",
+               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
+        cases = [
+            (["frobnicate", "now"], "unknown command or option: frobnicate now: see hoist --help"),
+            (["--colour"], "unknown command or option: --colour: see hoist --help"),
+            ([], "A subcommand is required: see hoist --help"),
+            (["status", "a", "b", "c"], "unexpected argument(s): b c: see hoist status --help"),
+            (["s3", "cp"], "src is required: see hoist s3 cp --help"),
+        ]
+        for args, line in cases:
+            with self.subTest(args):
+                r = subprocess.run([HOIST, *args], env=env, capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(r.stderr, "hoist: error: " + line + "\n")
+
+
 if __name__ == "__main__":
     unittest.main()
