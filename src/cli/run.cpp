@@ -338,6 +338,11 @@ int run_job(job::RunOptions o, Globals& g) {
     s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
   }
   const std::string follow = "hoist logs " + job.id + " -f";
+  // Said whenever hoist stops following a job that goes on without it.
+  const std::string goes_on =
+      "the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) + ")";
+  const std::string commands =
+      "follow: " + follow + "    status: hoist status " + job.id + "    stop: hoist cancel " + job.id;
   if (o.detach) {
     say("detached; follow with `" + follow + "`, stop with `hoist cancel " + job.id + "`");
     std::cout << job.id << "\n";
@@ -362,16 +367,15 @@ int run_job(job::RunOptions o, Globals& g) {
     result = job::watch(c.session, job.bucket, job.id, launched.instance_id, job.options.max_runtime, events);
   } catch (const aws::AwsError&) {
     // Say where the job is before the error (expired credentials, say).
-    say("the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) +
-        "); follow: " + follow + "    stop: hoist cancel " + job.id);
+    say(goes_on);
+    say(commands);
     throw;
   }
   std::signal(SIGINT, SIG_DFL);
   if (result.end == job::WatchEnd::detached) {
     std::cerr << "\n";
-    say("detached: the job goes on in AWS (it ends itself within " + job::format_duration(job.options.max_runtime) +
-        ")");
-    say("follow: " + follow + "    status: hoist status " + job.id + "    stop: hoist cancel " + job.id);
+    say("detached: " + goes_on);
+    say(commands);
     return 130;
   }
   auto wall = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - t0);

@@ -58,8 +58,9 @@ bool instance_profile_not_visible_yet(const aws::AwsError& error);
 // RunInstances, retried with back-off for up to ~2 minutes while a new
 // instance profile is still propagating through IAM. A spot plan with zones
 // is placed in the cheapest first, then the next when one cannot take it,
-// and last wherever EC2 chooses (each attempt with its own idempotency
-// token: a refused request launched nothing).
+// and last wherever EC2 chooses. When EC2 answers that a zone does not offer
+// the type, the zones it names come next (once, spot or on-demand). Each
+// attempt has its own idempotency token: a refused request launched nothing.
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
                          const std::string& instance_profile);
 
