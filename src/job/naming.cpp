@@ -38,12 +38,15 @@ std::string repository_name(const std::string& project) {
 std::string role_name(const std::string& region) {
   return "hoist-instance-" + region;
 }
+namespace {
+constexpr std::string_view kJobPolicyPrefix = "job-";
+}  // namespace
 std::string job_policy_name(const std::string& job_id) {
-  return "job-" + job_id;
+  return std::string(kJobPolicyPrefix) + job_id;
 }
 std::optional<std::string> job_of_policy(const std::string& policy_name) {
-  if (policy_name.rfind("job-", 0) != 0) return std::nullopt;
-  return policy_name.substr(4);
+  if (!policy_name.starts_with(kJobPolicyPrefix)) return std::nullopt;
+  return policy_name.substr(kJobPolicyPrefix.size());
 }
 
 std::map<std::string, std::string> managed_tags() {
