@@ -94,27 +94,63 @@ class AwsError(Exception):
 RETRY_CODES = {"Throttling", "ThrottlingException", "SlowDown", "RequestTimeout",
                "RequestLimitExceeded", "InternalError", "ServiceUnavailable",
                "ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+# IAM is eventually consistent: the role, its per-job policy and the instance
+# profile are made seconds before launch, and for a while after boot S3 and
+# ECR may refuse this instance's credentials, or IMDS may not have them yet.
+# Within IAM_GRACE seconds of the agent's start such refusals are waited out
+# (the AWS SDKs' advice for new roles); after it they are real, and fail at once.
+PROPAGATION_CODES = {"403", "AccessDenied", "AccessDeniedException", "InvalidAccessKeyId",
+                     "InvalidClientTokenId", "UnrecognizedClientException", "InvalidToken"}
+IAM_GRACE = 120.0
+STARTED = time.monotonic()
+
+
+class NoCredentials(Exception):
+    """IMDS has no credentials for this instance (yet)."""
+
+
+def propagating(err):
+    """True when err may be IAM still propagating, and the grace has not run out."""
+    if time.monotonic() - STARTED >= IAM_GRACE:
+        return False
+    if isinstance(err, NoCredentials):
+        return True
+    return isinstance(err, AwsError) and err.status == 403 and err.code in PROPAGATION_CODES
 
 
 def retrying(fn, what, attempts=8, base=0.25, cap=20.0):
-    """Calls fn() with exponential back-off and full jitter on transient errors."""
-    for attempt in range(1, attempts + 1):
+    """Calls fn() with exponential back-off and full jitter on transient
+    errors; an error that may be IAM propagation is retried every few seconds
+    while the grace lasts, without spending the attempts."""
+    attempt = 0
+    waits = 0
+    while True:
         try:
             return fn()
-        except AwsError as e:
+        except (AwsError, NoCredentials) as e:
+            if propagating(e):
+                waits += 1
+                delay = random.uniform(1.0, 3.0)
+                log("%s refused, IAM may still be propagating; again in %.1fs (%d): %s"
+                    % (what, delay, waits, e))
+                time.sleep(delay)
+                continue
+            if isinstance(e, NoCredentials):
+                raise
             transient = e.status >= 500 or e.status == 429 or e.code in RETRY_CODES
-            if not transient or attempt == attempts:
+            attempt += 1
+            if not transient or attempt >= attempts:
                 raise
             err = e
         except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
                 socket.timeout, TimeoutError) as e:
-            if attempt == attempts:
+            attempt += 1
+            if attempt >= attempts:
                 raise
             err = e
         delay = random.uniform(0, min(cap, base * (2 ** attempt)))
         log("retry %d/%d of %s in %.2fs: %s" % (attempt, attempts, what, delay, err))
         time.sleep(delay)
-    raise RuntimeError("unreachable")
 
 
 # ---------------------------------------------------------------- IMDS ------
@@ -186,9 +222,11 @@ class Credentials:
                 return self.value
             role = IMDS.get("/latest/meta-data/iam/security-credentials/")
             if not role:
-                raise RuntimeError("no AWS credentials: no env keys and no instance role in IMDS")
+                raise NoCredentials("no AWS credentials: no env keys and no instance role in IMDS")
             doc = json.loads(IMDS.get("/latest/meta-data/iam/security-credentials/" +
                                       role.strip().splitlines()[0]) or "{}")
+            if not doc.get("AccessKeyId") or not doc.get("SecretAccessKey"):
+                raise NoCredentials("IMDS names role %s but has no credentials for it" % role.strip())
             self.value = (doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"))
             exp = doc.get("Expiration")
             self.expiry = (datetime.datetime.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")

@@ -556,6 +556,62 @@ class BootstrapStatic(unittest.TestCase):
             self.assertLessEqual(-(-size // part), 10000, size)
             self.assertLessEqual(part, 5 * gib)  # S3's largest part
 
+    def test_iam_propagation_is_waited_out_only_within_the_grace(self):
+        agent = load_agent()
+        slept = []
+        calls = []
+
+        def refused_then_ok(errors):
+            def fn():
+                calls.append(1)
+                if errors:
+                    raise errors.pop(0)
+                return "ok"
+            return fn
+
+        with unittest.mock.patch.object(agent.time, "sleep", slept.append), \
+                unittest.mock.patch.object(agent, "log", lambda msg: None):
+            # Just after boot: 20 refusals (more than the 8 attempts of the
+            # back-off) and no credentials in IMDS yet are all waited out.
+            errors = [agent.AwsError(403, "AccessDenied", "not yet")] * 12 + \
+                     [agent.AwsError(403, "403", "")] * 4 + \
+                     [agent.NoCredentials("IMDS has none yet")] * 4
+            self.assertEqual(agent.retrying(refused_then_ok(errors), "GET x"), "ok")
+            self.assertEqual(len(calls), 21)
+            self.assertTrue(all(1.0 <= s <= 3.0 for s in slept), slept)
+
+            # After the grace, a refusal is real: no retry at all.
+            agent.STARTED = time.monotonic() - agent.IAM_GRACE - 1
+            calls.clear()
+            slept.clear()
+            with self.assertRaises(agent.AwsError):
+                agent.retrying(refused_then_ok([agent.AwsError(403, "AccessDenied", "no")]), "GET x")
+            self.assertEqual((len(calls), slept), (1, []))
+            with self.assertRaises(agent.NoCredentials):
+                agent.retrying(refused_then_ok([agent.NoCredentials("none")]), "GET x")
+
+            # Other 4xx are never propagation, even at boot.
+            agent.STARTED = time.monotonic()
+            calls.clear()
+            with self.assertRaises(agent.AwsError):
+                agent.retrying(refused_then_ok([agent.AwsError(404, "NoSuchKey", "gone")]), "GET x")
+            with self.assertRaises(agent.AwsError):
+                agent.retrying(refused_then_ok([agent.AwsError(403, "SignatureDoesNotMatch", "bad")]), "GET x")
+            self.assertEqual(len(calls), 2)
+
+    def test_credentials_missing_from_imds_are_no_credentials(self):
+        agent = load_agent()
+        answers = {"/latest/meta-data/iam/security-credentials/": "hoist-instance-role\n",
+                   "/latest/meta-data/iam/security-credentials/hoist-instance-role": "{}"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        with unittest.mock.patch.dict(os.environ, env, clear=True), \
+                unittest.mock.patch.object(agent.IMDS, "get", answers.get):
+            with self.assertRaises(agent.NoCredentials):
+                agent.Credentials().get()
+            answers["/latest/meta-data/iam/security-credentials/"] = None
+            with self.assertRaises(agent.NoCredentials):
+                agent.Credentials().get()
+
     def test_sigv4_query_matches_botocore(self):
         agent = load_agent()
         creds = ("AKIDEXAMPLE", "secret", None)
