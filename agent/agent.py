@@ -12,6 +12,7 @@ Commands (all read HOIST_BUCKET, HOIST_JOB_ID, HOIST_REGION, HOIST_WORK):
 """
 import base64
 import concurrent.futures
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -42,6 +43,7 @@ MAX_PARTS = 10000  # S3's limit per multipart upload
 THREADS = int(os.environ.get("HOIST_TRANSFER_THREADS", "8"))
 POLL = float(os.environ.get("HOIST_POLL_SECONDS", "2"))
 KILL_GRACE = float(os.environ.get("HOIST_KILL_GRACE", "10"))
+GPU_WAIT = 180.0  # seconds a GPU job waits for the NVIDIA driver after boot
 
 
 def part_size_for(size):
@@ -389,9 +391,18 @@ class S3:
         """Streams an object to dest (via a temporary file), verifying sha256/size;
         a large one in ranges fetched at once."""
         tmp = dest + ".hoist-part"
-        if size is not None and size > MULTIPART_THRESHOLD:
-            return self._download_ranges(bucket, key, tmp, dest, sha256, size)
+        try:
+            if size is not None and size > MULTIPART_THRESHOLD:
+                return self._download_ranges(bucket, key, tmp, dest, sha256, size)
+            return self._download_stream(bucket, key, tmp, dest, sha256, size)
+        except BaseException:
+            # Not a half-written (or, for ranges, a sparse full-size) file
+            # left beside the inputs on a failure.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
+    def _download_stream(self, bucket, key, tmp, dest, sha256, size):
         def once():
             h = hashlib.sha256()
             n = 0
@@ -442,7 +453,6 @@ class S3:
                 for buf in iter(lambda: f.read(1 << 20), b""):
                     h.update(buf)
             if h.hexdigest() != sha256:
-                os.unlink(tmp)
                 raise ValueError("sha256 mismatch for s3://%s/%s" % (bucket, key))
         os.replace(tmp, dest)
         return size
@@ -765,7 +775,8 @@ class Job:
         ctx = os.path.join(self.work, "build")
         os.makedirs(ctx, exist_ok=True)
         with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write(image.get("dockerfile") or "FROM python:%s-slim\n" % image.get("python", "3.11"))
+            f.write(image.get("dockerfile") or  # as the laptop writes it: ECR Public, no Docker Hub limits
+                    "FROM public.ecr.aws/docker/library/python:%s-slim\n" % image.get("python", "3.11"))
         req = os.path.join(self.code, "requirements.txt")
         if os.path.exists(req):
             shutil.copyfile(req, os.path.join(ctx, "requirements.txt"))
@@ -780,12 +791,9 @@ class Job:
         spec = self.spec
         entry = spec.get("entry") or "main.py"
         args = [str(a) for a in spec.get("args") or []]
+        gpu = gpu_flags(int((spec.get("resources") or {}).get("gpus") or 0)) if self.docker_mode() else []
         out = open(self.job_log, "ab")
         if self.docker_mode():
-            gpu = []
-            if shutil.which("nvidia-smi") and subprocess.call(
-                    ["nvidia-smi"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0:
-                gpu = ["--gpus", "all"]
             self.container = "hoist-" + self.job_id
             cmd = (["docker", "run", "--rm", "--name", self.container] + gpu +
                    ["-e", "PYTHONUNBUFFERED=1",
@@ -947,6 +955,36 @@ class Job:
             if phase == "succeeded":
                 phase, error = "failed", "output upload failed: %s" % e
         self.status(phase, error=error, exit_code=exit_code, outputs=outputs)
+
+
+def nvidia_ready():
+    """True when the NVIDIA driver answers (nvidia-smi exits 0)."""
+    if shutil.which("nvidia-smi") is None:
+        return False
+    return subprocess.call(["nvidia-smi"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) == 0
+
+
+def gpu_flags(gpus_wanted, wait=GPU_WAIT):
+    """docker run's flags for the instance's GPUs.
+
+    On a GPU image the driver can still be loading when the job starts, so
+    when the job asked for GPUs it is waited for (up to `wait` seconds); a
+    job that asked for GPUs and gets none fails here, rather than running on
+    the CPU for hours unnoticed. A GPU instance the job did not ask for
+    (`--instance-type g5.xlarge` alone) still gets its GPUs."""
+    deadline = time.monotonic() + (wait if gpus_wanted > 0 else 0)
+    while True:
+        if nvidia_ready():
+            return ["--gpus", "all"]
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(5)
+    if gpus_wanted > 0:
+        raise RuntimeError("the job asked for %d GPU(s) but nvidia-smi found no working NVIDIA "
+                           "driver after %ds: boot a GPU image (hoist's default for GPU "
+                           "types, or --image with an AMI that has the NVIDIA driver and "
+                           "container toolkit)" % (gpus_wanted, int(wait)))
+    return []
 
 
 def parse_s3(uri):

@@ -491,7 +491,12 @@ class AgentE2E(unittest.TestCase):
             with open(back, "rb") as f:
                 self.assertEqual(f.read(), data)
             with self.assertRaises(ValueError):
-                s3.download(BUCKET, key, back, sha256="0" * 64)
+                s3.download(BUCKET, key, back + "1", sha256="0" * 64)
+            self.assertFalse(os.path.exists(back + "1.hoist-part"))
+            # a failed part (the object is gone) leaves no sparse file behind
+            with self.assertRaises(agent.AwsError):
+                s3.download(BUCKET, key + ".gone", back + "3", size=len(data))
+            self.assertFalse(os.path.exists(back + "3") or os.path.exists(back + "3.hoist-part"))
             # in ranges (the size is known and above the threshold), parts at once
             with self.assertRaises(ValueError):
                 s3.download(BUCKET, key, back + "2", sha256="0" * 64, size=len(data))
@@ -598,6 +603,36 @@ class BootstrapStatic(unittest.TestCase):
             with self.assertRaises(agent.AwsError):
                 agent.retrying(refused_then_ok([agent.AwsError(403, "SignatureDoesNotMatch", "bad")]), "GET x")
             self.assertEqual(len(calls), 2)
+
+    def test_gpu_flags_wait_for_the_driver_and_refuse_a_gpu_job_without_one(self):
+        agent = load_agent()
+        answers = []  # what nvidia_ready says, call by call
+        slept = []
+        clock = [1000.0]
+
+        def sleep(s):
+            slept.append(s)
+            clock[0] += s
+
+        with unittest.mock.patch.object(agent, "nvidia_ready", lambda: answers.pop(0)), \
+                unittest.mock.patch.object(agent.time, "sleep", sleep), \
+                unittest.mock.patch.object(agent.time, "monotonic", lambda: clock[0]):
+            # the driver comes up 15 s after the job starts
+            answers[:] = [False, False, False, True]
+            self.assertEqual(agent.gpu_flags(1, wait=60), ["--gpus", "all"])
+            self.assertEqual(sum(slept), 15)
+            # it never does: the GPU job fails with a clear reason
+            answers[:] = [False] * 100
+            with self.assertRaisesRegex(RuntimeError, "asked for 2 GPU.*--image"):
+                agent.gpu_flags(2, wait=60)
+            # a CPU job does not wait, and runs without GPU flags...
+            slept.clear()
+            answers[:] = [False]
+            self.assertEqual(agent.gpu_flags(0, wait=60), [])
+            self.assertEqual(slept, [])
+            # ...unless the instance has GPUs anyway (a GPU type chosen by name)
+            answers[:] = [True]
+            self.assertEqual(agent.gpu_flags(0, wait=60), ["--gpus", "all"])
 
     def test_credentials_missing_from_imds_are_no_credentials(self):
         agent = load_agent()
