@@ -71,11 +71,15 @@ def write_tree(root, files):
 
 
 class Emulator:
-    """One moto_server and (optionally) one host runner, on free ports."""
+    """One moto_server and (optionally) one host runner, on free ports.
 
-    def __init__(self, tmp, runner=True):
+    server "keepalive" serves the same moto over HTTP/1.1 keep-alive
+    (tests/tools/moto_keepalive.py); moto_server closes every connection."""
+
+    def __init__(self, tmp, runner=True, server="moto_server"):
         self.tmp = tmp
         self.want_runner = runner
+        self.server = server
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
         self.moto = self.runner = None
@@ -94,7 +98,9 @@ class Emulator:
 
     def start(self):
         self.moto_log = open(os.path.join(self.tmp, "moto.log"), "wb")
-        self.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+        cmd = {"moto_server": ["moto_server"],
+               "keepalive": [sys.executable, os.path.join(ROOT, "tests", "tools", "moto_keepalive.py")]}
+        self.moto = subprocess.Popen(cmd[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self.moto_log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=self.base_env())
         deadline = time.time() + 60
@@ -110,6 +116,15 @@ class Emulator:
         if self.want_runner:
             self.start_runner()
         return self
+
+    def traffic(self):
+        """(TCP connections accepted, requests answered) so far; only the
+        keepalive server logs its connections."""
+        self.moto_log.flush()
+        with open(os.path.join(self.tmp, "moto.log"), "rb") as f:
+            lines = f.read().splitlines()
+        return (sum(1 for line in lines if line.startswith(b"CONNECTION ")),
+                sum(1 for line in lines if b'] "' in line and b' HTTP/1.' in line))
 
     def use_keys(self, access_key, secret_key):
         """The boto3 clients that check outcomes, signing with these keys."""

@@ -507,6 +507,52 @@ class RunTests(E2EBase):
         self.assertEqual(self.emu.live_hoist_instances(), [])
 
 
+class KeepAliveTests(unittest.TestCase):
+    """moto served over HTTP/1.1 keep-alive, as AWS serves (moto_server
+    closes every connection, so nothing else here sees connection reuse)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="hoist-keepalive-e2e-")
+        cls.emu = Emulator(cls.tmp, runner=False, server="keepalive").start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_staging_reuses_connections_then_a_job_runs(self):
+        files = {"part%d/f%03d.txt" % (i // 100, i): "line %d\n" % i * (i + 1) for i in range(300)}
+        many = write_tree(os.path.join(self.tmp, "many"), files)
+        conns0, reqs0 = self.emu.traffic()
+        p = self.emu.hoist("run", WORDCOUNT, "-i", many, "-o", os.path.join(self.tmp, "many-out"),
+                           "--yes", "--detach")
+        self.assertEqual(p.returncode, 0, show(p))
+        conns, reqs = (a - b for a, b in zip(self.emu.traffic(), (conns0, reqs0)))
+        job_id = p.stdout.strip()
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        self.assertEqual(sorted(spec["inputs"]), sorted(files))
+        for rel, data in files.items():  # every blob arrived whole
+            digest = spec["inputs"][rel]["sha256"]
+            body = self.emu.s3.get_object(Bucket=BUCKET, Key="blobs/sha256/" + digest)["Body"].read()
+            self.assertEqual(body, data.encode(), rel)
+        # 300 blob PUTs and the account's probes on a few dozen connections
+        # at most: one per worker thread, kept, not one per request.
+        self.assertGreater(reqs, 300)
+        self.assertLess(conns * 5, reqs, "%d connections for %d requests" % (conns, reqs))
+
+        # A whole job, followed to its end, on kept connections.
+        self.emu.start_runner()
+        out = os.path.join(self.tmp, "wc-out")
+        p = self.emu.hoist("run", WORDCOUNT, "-i", WC_INPUT, "-o", out, "--yes")
+        self.assertEqual(p.returncode, 0, show(p))
+        rc, expected = local_run(WORDCOUNT, WC_INPUT, os.path.join(self.tmp, "wc-local"))
+        self.assertEqual(rc, 0)
+        self.assertEqual(tree(out), expected)
+        job_id = job_id_of(p.stderr)
+        self.assertEqual(set(self.emu.wait_instances_terminated(job_id, timeout=30)), {"terminated"})
+
+
 class FreshAccountTests(E2EBase):
     """Bad inputs and --dry-run create nothing; then two first runs at once."""
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""moto_server over HTTP/1.1 keep-alive, as S3 and every AWS endpoint serve.
+
+    moto_keepalive.py [-H 127.0.0.1] [-p PORT]
+
+The same moto application `moto_server` runs (moto.server's
+DomainDispatcherApplication), on the same werkzeug server, with one
+difference: werkzeug's handler ends every response with `Connection: close`
+("keep-alive connections aren't handled well by Python's http.server"), so a
+client opens a new TCP connection for every request. Real AWS endpoints keep
+connections open, and on loopback the kernel charges both ends of each
+handshake and teardown to the client, so `moto_server` inflates a client's
+CPU time by a cost that no real endpoint imposes.
+
+Keeping the connection is safe when the next request line starts where this
+request's body ends. So:
+  * a request body with a Content-Length is read to its end after the
+    response (moto does not always read it: an error answered early);
+  * werkzeug's own drain loop, which reads whatever follows the response
+    (the next request, on a kept connection), is pointed at a descriptor
+    that never has data;
+  * a chunked request body, a client saying `Connection: close` or an
+    HTTP/1.0 client still get `Connection: close`.
+
+Besides werkzeug's access log line per request, it logs one line per new
+TCP connection ("CONNECTION <n> from <port>") to stderr, so a test can count
+how many connections a client opened.
+"""
+import argparse
+import itertools
+import os
+import sys
+import threading
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wsgi import LimitedStream
+
+# A pipe whose write end nobody writes: never readable.
+_QUIET_READ, _QUIET_WRITE = os.pipe()
+_CONNECTIONS = itertools.count(1)
+_LOG_LOCK = threading.Lock()
+
+
+class _NeverReadable:
+    """Stands in for the socket in werkzeug's post-response drain loop."""
+
+    def fileno(self):
+        return _QUIET_READ
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 120  # an idle kept connection is closed after this many seconds
+
+    def setup(self):
+        super().setup()
+        n = next(_CONNECTIONS)
+        with _LOG_LOCK:
+            sys.stderr.write(f"CONNECTION {n} from {self.client_address[1]}\n")
+            sys.stderr.flush()
+
+    def _must_close(self):
+        return (self.request_version != "HTTP/1.1"
+                or (self.headers.get("Connection") or "").strip().lower() == "close"
+                or self._body is None)
+
+    def send_header(self, keyword, value):
+        if keyword.lower() == "connection" and value.lower() == "close" and not self._must_close():
+            return  # werkzeug says close on every response; keep this one
+        super().send_header(keyword, value)
+
+    def make_environ(self):
+        environ = super().make_environ()
+        self._body = None
+        if not environ.get("wsgi.input_terminated"):  # not chunked: the length is known
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            self._body = LimitedStream(self.rfile, length)
+            environ["wsgi.input"] = self._body
+        self._socket = self.connection
+        self.connection = _NeverReadable()
+        return environ
+
+    def run_wsgi(self):
+        self._body = None
+        self._socket = None
+        try:
+            super().run_wsgi()
+            if self._body is not None:
+                self._body.exhaust()  # the next request line starts after this body
+        except OSError:
+            self.close_connection = True
+        finally:
+            if self._socket is not None:
+                self.connection = self._socket
+        if self._must_close():
+            self.close_connection = True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-H", "--host", default="127.0.0.1")
+    ap.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    args = ap.parse_args(argv)
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does
+    # Imported here so --help works quickly and without moto's start-up cost.
+    from moto.server import DomainDispatcherApplication, create_backend_app
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
