@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Staging benchmark: hoist vs `aws s3 sync` vs `rclone sync` vs a raw parallel
-PUT loop, all against one moto_server on 127.0.0.1.  See bench/README.md.
+PUT loop, all against moto on 127.0.0.1.  See bench/README.md.
 
   python3 bench/stage_bench.py                 # 1 GB, 10,000 files (the issue's size)
   python3 bench/stage_bench.py --small         # 100 MB, 1,000 files
   python3 bench/stage_bench.py --files 2000 --total-mb 300 --only raw,hoist
+  python3 bench/stage_bench.py --emulator moto_server   # a new TCP connection per request
 
 Nothing here talks to anything but 127.0.0.1: fake credentials, no config
 files, no instance metadata.
@@ -101,13 +102,23 @@ def dataset_files(data: Path) -> list[tuple[str, Path]]:
 
 # ---------------------------------------------------------------- emulator
 
+# How the emulator is served. Both run the same moto application; they differ
+# only in whether a TCP connection outlives its request (see bench/README.md).
+EMULATORS = {
+    # moto's own server: werkzeug answers every request with Connection: close
+    "moto_server": ["moto_server"],
+    # the same moto over HTTP/1.1 keep-alive, as S3 serves
+    "keepalive": [sys.executable, str(REPO / "tests" / "tools" / "moto_keepalive.py")],
+}
+
+
 class Moto:
-    def __init__(self, workdir: Path, name: str = "moto"):
+    def __init__(self, workdir: Path, name: str = "moto", emulator: str = "moto_server"):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"{name}.log"
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
+        self.proc = subprocess.Popen(EMULATORS[emulator] + ["-H", "127.0.0.1", "-p", str(self.port)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         for _ in range(150):
             try:
@@ -128,6 +139,12 @@ class Moto:
                 if m:
                     out.append((m.group(1), m.group(2), int(m.group(3))))
         return out
+
+    def connections(self) -> int:
+        """TCP connections opened so far (logged only by the keepalive emulator)."""
+        self.log.flush()
+        with open(self.log_path, errors="replace") as f:
+            return sum(1 for line in f if line.startswith("CONNECTION "))
 
     def mark(self) -> int:
         """Number of requests logged so far, once the log has stopped growing."""
@@ -250,6 +267,9 @@ def main() -> int:
     ap.add_argument("--workdir", default=os.environ.get("BENCH_DIR", "/tmp/hoist-bench"))
     ap.add_argument("--raw-threads", default="16,32", help="thread counts to try for the raw loop; the best is the limit")
     ap.add_argument("--only", default="raw,aws,rclone,hoist")
+    ap.add_argument("--emulator", choices=sorted(EMULATORS), default="keepalive",
+                    help="keepalive (default: moto with connections kept open, as S3 keeps them) or "
+                         "moto_server (moto's own server: a new TCP connection for every request)")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure every step this many times (each on a fresh emulator) and report the median")
@@ -279,24 +299,27 @@ def main() -> int:
         if moto is not None:
             moto.stop()
         started += 1
-        moto = Moto(run_dir, f"moto-{started:02d}-{tool}")
+        moto = Moto(run_dir, f"moto-{started:02d}-{tool}", a.emulator)
         env = clean_env(moto.endpoint)
-        print(f"# {tool}: fresh moto_server at {moto.endpoint}, log {moto.log_path}", flush=True)
+        print(f"# {tool}: fresh {a.emulator} at {moto.endpoint}, log {moto.log_path}", flush=True)
 
     def step(tool: str, run: str, fn):
         before = moto.mark()
+        conns_before = moto.connections()
         r = fn()
         after = moto.mark()
         reqs = moto.requests()[before:after]
+        conns = moto.connections() - conns_before
         r.update(tool=tool, run=run, rep=current_rep, requests=len(reqs),
                  puts=sum(1 for m, _, _ in reqs if m == "PUT"),
                  # hoist's staging proper: blob LIST/HEAD/PUT (the rest is STS,
                  # IAM, ECR, SSM, job.json, status.json, RunInstances)
                  stage_requests=(sum(1 for _, p, _ in reqs if "blobs" in p) if tool == "hoist" else len(reqs)),
-                 sent=r.get("sent", None))
+                 sent=r.get("sent", None), connections=conns if a.emulator == "keepalive" else len(reqs))
         rows.append(r)
         print(f"  {tool:8} {run:7} wall {r['wall']:7.2f}s  cpu {r.get('cpu') or 0:7.2f}s  "
-              f"rss {(r.get('maxrss_kb') or 0) / 1024:6.1f} MB  requests {len(reqs)}", flush=True)
+              f"rss {(r.get('maxrss_kb') or 0) / 1024:6.1f} MB  requests {len(reqs)}  "
+              f"TCP connections {r['connections']}", flush=True)
         return r
 
     try:
@@ -388,7 +411,7 @@ def main() -> int:
     if a.repeat > 1:
         print(f"Each figure is the median of {a.repeat} runs, each on a fresh emulator (peak RSS: the largest); "
               "the ranges are min-max.")
-    print(f"Data: {a.files} files, {human(total)}; moto_server on 127.0.0.1; {os.cpu_count()} CPUs; "
+    print(f"Data: {a.files} files, {human(total)}; emulator {a.emulator} on 127.0.0.1; {os.cpu_count()} CPUs; "
           f"load average at the end {os.getloadavg()[0]:.1f}")
     if limit:
         print(f"Emulator limit (best raw parallel PUT loop): {limit:.2f} s = {human(total / limit)}/s")
@@ -445,7 +468,7 @@ def main() -> int:
         peak = max(h1["maxrss_kb"], h2["maxrss_kb"]) / 1024
         print(f"- peak memory under 64 MB: {peak:.1f} MB -> {'MET' if peak < 64 else 'NOT MET'}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"files": a.files, "bytes": total, "limit": limit,
+        Path(a.json).write_text(json.dumps({"files": a.files, "bytes": total, "limit": limit, "emulator": a.emulator,
                                             "rows": [{k: v for k, v in r.items() if k != "log"} for r in rows],
                                             "runs": [{k: v for k, v in r.items() if k != "log"} for r in measured]},
                                            indent=2))
