@@ -76,10 +76,11 @@ class Emulator:
     server "keepalive" serves the same moto over HTTP/1.1 keep-alive
     (tests/tools/moto_keepalive.py); moto_server closes every connection."""
 
-    def __init__(self, tmp, runner=True, server="moto_server"):
+    def __init__(self, tmp, runner=True, server="moto_server", server_args=()):
         self.tmp = tmp
         self.want_runner = runner
         self.server = server
+        self.server_args = list(server_args)
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
         self.moto = self.runner = None
@@ -100,7 +101,8 @@ class Emulator:
         self.moto_log = open(os.path.join(self.tmp, "moto.log"), "wb")
         cmd = {"moto_server": ["moto_server"],
                "keepalive": [sys.executable, os.path.join(ROOT, "tests", "tools", "moto_keepalive.py")]}
-        self.moto = subprocess.Popen(cmd[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)],
+        self.moto = subprocess.Popen(cmd[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)]
+                                     + self.server_args,
                                      stdout=self.moto_log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=self.base_env())
         deadline = time.time() + 60

@@ -514,7 +514,10 @@ class KeepAliveTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="hoist-keepalive-e2e-")
-        cls.emu = Emulator(cls.tmp, runner=False, server="keepalive").start()
+        # S3 closes a connection idle for about 20 s; here 1 s, so that the
+        # follower, polling every 2 s, finds its connections closed each time.
+        cls.emu = Emulator(cls.tmp, runner=False, server="keepalive",
+                           server_args=["--idle-timeout", "1"]).start()
 
     @classmethod
     def tearDownClass(cls):

@@ -22,6 +22,10 @@ request's body ends. So:
   * a chunked request body, a client saying `Connection: close` or an
     HTTP/1.0 client still get `Connection: close`.
 
+An idle connection is closed after --idle-timeout seconds (120 by
+default), as S3 closes idle connections: a short one makes a client meet
+connections the server has already closed.
+
 Besides werkzeug's access log line per request, it logs one line per new
 TCP connection ("CONNECTION <n> from <port>") to stderr, so a test can count
 how many connections a client opened.
@@ -50,7 +54,7 @@ class _NeverReadable:
 
 class KeepAliveHandler(WSGIRequestHandler):
     protocol_version = "HTTP/1.1"
-    timeout = 120  # an idle kept connection is closed after this many seconds
+    timeout = 120.0  # an idle kept connection is closed after this many seconds
 
     def setup(self):
         super().setup()
@@ -100,7 +104,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-H", "--host", default="127.0.0.1")
     ap.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
+    ap.add_argument("--idle-timeout", type=float, default=KeepAliveHandler.timeout,
+                    help="close a kept connection idle this many seconds (S3: about 20)")
     args = ap.parse_args(argv)
+    KeepAliveHandler.timeout = args.idle_timeout
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does
     # Imported here so --help works quickly and without moto's start-up cost.
     from moto.server import DomainDispatcherApplication, create_backend_app
