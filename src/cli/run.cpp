@@ -222,10 +222,25 @@ int run_job(job::RunOptions o, Globals& g) {
   // A region without the image fails here too, before anything is created.
   const job::MachineImage machine_image = image.get();
   job.ami = machine_image.id;
+  // The disk: at least the image's own size, and room for the inputs.
   const int asked_disk = job.plan.disk_gib;
-  if (job.plan.fit_image(machine_image.root_gib))
-    say("disk: " + std::to_string(job.plan.disk_gib) + " GiB, the size of the image itself (asked " +
-        std::to_string(asked_disk) + ")");
+  const bool image_grew = job.plan.fit_image(machine_image.root_gib);
+  auto disk_fit = job::InstancePlan::DiskFit::fits;
+  std::string inputs;
+  if (job.input_s3.empty()) {  // (inputs read from s3:// are not sized here: no listing of them)
+    const std::uint64_t input_bytes = job::total_bytes(job.inputs);
+    inputs = human_bytes(static_cast<double>(input_bytes)) + " of inputs";
+    disk_fit = job.plan.fit_inputs(input_bytes, machine_image.root_gib, o.disk_chosen);
+  }
+  const std::string disk = std::to_string(job.plan.disk_gib) + " GiB";
+  if (disk_fit == job::InstancePlan::DiskFit::grew)
+    say("disk: " + disk + ", for the image (" + std::to_string(machine_image.root_gib) + " GiB), the " + inputs +
+        ", the container image and the outputs (asked " + std::to_string(asked_disk) + "; --disk to choose)");
+  else if (image_grew)
+    say("disk: " + disk + ", the size of the image itself (asked " + std::to_string(asked_disk) + ")");
+  if (disk_fit == job::InstancePlan::DiskFit::tight)
+    log::warn("a " + disk + " disk leaves little room beside the " + inputs +
+              " for the container image and the outputs; a job that fills it fails");
   if (!o.dry_run) {
     // A cold account: create what the probes found missing, in parallel
     // (each step is race-safe against another hoist doing the same).

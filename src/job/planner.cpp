@@ -142,6 +142,34 @@ bool InstancePlan::fit_image(int image_root_gib) {
   return true;
 }
 
+InstancePlan::DiskFit InstancePlan::fit_inputs(std::uint64_t input_bytes, int image_root_gib, bool chosen) {
+  constexpr std::uint64_t gib = 1ULL << 30;
+  const auto input_gib = static_cast<std::int64_t>((input_bytes + gib - 1) / gib);
+  // What a system takes at the least (Amazon Linux 2023 uses about 2 GiB of
+  // its 8). A default disk is sized as if the image's snapshot were full:
+  // the few GiB too many cost cents a month, too few fail the job. A chosen
+  // disk is judged by the least, so it is not refused on a guess.
+  constexpr std::int64_t kSystemGib = 2;
+  if (!chosen) {
+    const std::int64_t wanted = std::max<std::int64_t>(image_root_gib, kSystemGib) + input_gib + kDiskRoomGib;
+    if (wanted <= disk_gib) return DiskFit::fits;
+    if (wanted > kMaxDiskGib)
+      throw Fatal(Exit::bad_option, "the inputs (" + std::to_string(input_gib) + " GiB) do not fit on one " +
+                                        std::to_string(kMaxDiskGib) +
+                                        " GiB disk: read them from S3 in the script, or split the job");
+    usd_per_hour += kEbsUsdPerGibHour * static_cast<double>(wanted - disk_gib);
+    disk_gib = static_cast<int>(wanted);
+    return DiskFit::grew;
+  }
+  if (kSystemGib + input_gib > disk_gib)
+    throw Fatal(Exit::bad_option,
+                "a " + std::to_string(disk_gib) + " GiB disk cannot hold the " + std::to_string(input_gib) +
+                    " GiB of inputs: set --disk " +
+                    std::to_string(std::max<std::int64_t>(image_root_gib, kSystemGib) + input_gib + kDiskRoomGib) +
+                    " (or disk in hoist.toml), or leave it out and hoist sizes the disk");
+  return kSystemGib + input_gib + kDiskRoomGib > disk_gib ? DiskFit::tight : DiskFit::fits;
+}
+
 double InstancePlan::cost_usd(std::chrono::seconds ran) const {
   return billed_usd(usd_per_hour, ran);
 }

@@ -25,6 +25,9 @@ struct InstanceType {
 inline constexpr const char* kDefaultInstanceType = "t3.medium";
 // gp3 list price per GiB-month, turned into an hourly rate.
 inline constexpr double kEbsUsdPerGibHour = 0.08 / 730.0;
+// Disk beyond the image and the inputs: the container image (a GPU
+// framework's is several GiB), the outputs and the logs.
+inline constexpr int kDiskRoomGib = 10;
 
 const std::vector<InstanceType>& instance_catalog();
 std::optional<InstanceType> find_instance_type(const std::string& name);
@@ -62,6 +65,16 @@ struct InstancePlan {
   // refuses a root disk smaller than the image's snapshot); the price
   // follows. True when it grew.
   bool fit_image(int image_root_gib);
+  // Room for the inputs: the instance stages them on its root disk, beside
+  // the system, the container image and the outputs.
+  //  - A default disk grows to the image's size + the inputs + kDiskRoomGib
+  //    (price follows): `grew`.
+  //  - A chosen one (--disk, hoist.toml) is kept: `tight` when it leaves
+  //    less than kDiskRoomGib beside the system and the inputs; throws
+  //    Fatal(Exit::bad_option) when the inputs cannot fit at all, since the
+  //    job would fail at staging after its instance had booted.
+  enum class DiskFit { fits, grew, tight };
+  DiskFit fit_inputs(std::uint64_t input_bytes, int image_root_gib, bool chosen);
   // Prices the plan at the spot price of `where`; false (and nothing
   // changed) when it is not one of spot_zones.
   bool price_spot_in(const std::string& where);

@@ -169,6 +169,7 @@ FileSettings apply_project_file(RunOptions& o) {
   }
   if (o.script.empty()) o.script = kDefaultScript;
   if (o.python.empty()) o.python = kDefaultPython;
+  o.disk_chosen = o.disk_gib != 0;
   if (o.disk_gib == 0) o.disk_gib = kDefaultDiskGib;
   if (o.max_runtime.count() == 0) o.max_runtime = kDefaultMaxRuntime;
   return fs_out;
@@ -218,8 +219,9 @@ void validate(const RunOptions& o) {
     throw Fatal(
         Exit::bad_option,
         "--image '" + o.image + "' is not an AMI id: pass ami- and its 8 or 17 hex digits, e.g. ami-0abcdef1234567890");
-  if (o.disk_gib < 8 || o.disk_gib > 16384)
-    throw Fatal(Exit::bad_option, "--disk " + std::to_string(o.disk_gib) + " is out of range: pick 8 to 16384 GiB");
+  if (o.disk_gib < kMinDiskGib || o.disk_gib > kMaxDiskGib)
+    throw Fatal(Exit::bad_option, "--disk " + std::to_string(o.disk_gib) + " is out of range: pick " +
+                                      std::to_string(kMinDiskGib) + " to " + std::to_string(kMaxDiskGib) + " GiB");
 }
 
 std::string project_name(const RunOptions& o) {

@@ -24,6 +24,7 @@ struct RunOptions {
   std::string gpu_type;
   bool spot = false;
   int disk_gib = 0;
+  bool disk_chosen = false;  // --disk or hoist.toml's disk, not the default
   std::chrono::seconds max_runtime{0};
   std::string python;
   std::string image;  // --image: an AMI id instead of Amazon Linux 2023 / the Deep Learning AMI
@@ -34,6 +35,8 @@ struct RunOptions {
 };
 
 inline constexpr int kDefaultDiskGib = 30;
+inline constexpr int kMinDiskGib = 8;
+inline constexpr int kMaxDiskGib = 16384;  // gp3's largest volume
 inline constexpr std::chrono::hours kDefaultMaxRuntime{4};
 inline constexpr const char* kDefaultPython = "3.11";
 inline constexpr const char* kDefaultScript = "main.py";

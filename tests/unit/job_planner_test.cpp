@@ -54,6 +54,59 @@ TEST(Planner, TheDiskGrowsToTheImagesOwnSizeAndThePriceFollows) {
   EXPECT_NEAR(p.usd_per_hour, before + 45 * kEbsUsdPerGibHour, 1e-12);
 }
 
+TEST(Planner, ADefaultDiskGrowsToHoldTheInputs) {
+  constexpr std::uint64_t gib = 1ULL << 30;
+  auto p = plan_instance(base());  // 30 GiB: the default
+  const double before = p.usd_per_hour;
+  // Small inputs beside Amazon Linux's 8 GiB: 30 is enough.
+  EXPECT_EQ(p.fit_inputs(1 * gib, 8, false), InstancePlan::DiskFit::fits);
+  EXPECT_EQ(p.fit_inputs(12 * gib, 8, false), InstancePlan::DiskFit::fits);  // 8 + 12 + 10
+  EXPECT_EQ(p.disk_gib, 30);
+  // 45.5 GiB of inputs: image 8 + inputs 46 + room 10.
+  EXPECT_EQ(p.fit_inputs(45 * gib + gib / 2, 8, false), InstancePlan::DiskFit::grew);
+  EXPECT_EQ(p.disk_gib, 8 + 46 + kDiskRoomGib);
+  EXPECT_NEAR(p.usd_per_hour, before + (p.disk_gib - 30) * kEbsUsdPerGibHour, 1e-12);
+  // A GPU image's 75 GiB snapshot (fit_image made the disk that size) gets
+  // room beyond it even for small inputs.
+  auto g = plan_instance(base());
+  g.fit_image(75);
+  EXPECT_EQ(g.fit_inputs(1000, 75, false), InstancePlan::DiskFit::grew);
+  EXPECT_EQ(g.disk_gib, 75 + 1 + kDiskRoomGib);
+  // An unknown image size (0) counts as the system's least.
+  auto q = plan_instance(base());
+  EXPECT_EQ(q.fit_inputs(20 * gib, 0, false), InstancePlan::DiskFit::grew);
+  EXPECT_EQ(q.disk_gib, 2 + 20 + kDiskRoomGib);
+  // Past the largest volume: an error that says what to do instead.
+  auto r = plan_instance(base());
+  try {
+    r.fit_inputs(20000 * gib, 8, false);
+    FAIL() << "no error";
+  } catch (const Fatal& e) {
+    EXPECT_EQ(e.code(), Exit::bad_option);
+    EXPECT_NE(std::string(e.what()).find("split the job"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Planner, AChosenDiskIsKeptWarnedOrRefusedButNeverGrown) {
+  constexpr std::uint64_t gib = 1ULL << 30;
+  auto p = plan_instance(base());  // as if --disk 30
+  EXPECT_EQ(p.fit_inputs(1 * gib, 8, true), InstancePlan::DiskFit::fits);
+  EXPECT_EQ(p.fit_inputs(18 * gib, 8, true), InstancePlan::DiskFit::fits);   // 2 + 18 + 10
+  EXPECT_EQ(p.fit_inputs(19 * gib, 8, true), InstancePlan::DiskFit::tight);  // less than 10 left
+  EXPECT_EQ(p.fit_inputs(28 * gib, 8, true), InstancePlan::DiskFit::tight);  // fits beside the system, barely
+  EXPECT_EQ(p.disk_gib, 30);
+  try {
+    p.fit_inputs(29 * gib, 8, true);  // 29 + the system's 2 > 30: it would fail at staging
+    FAIL() << "no error";
+  } catch (const Fatal& e) {
+    EXPECT_EQ(e.code(), Exit::bad_option);
+    EXPECT_EQ(std::string(e.what()),
+              "a 30 GiB disk cannot hold the 29 GiB of inputs: set --disk 47 (or disk in hoist.toml), "
+              "or leave it out and hoist sizes the disk");
+  }
+  EXPECT_EQ(p.disk_gib, 30);
+}
+
 TEST(Planner, SpotZonesCheapestFirstOnePricePerZone) {
   auto zones = cheapest_zones({{"us-east-1c", 0.020},
                                {"us-east-1a", 0.031},
