@@ -926,6 +926,8 @@ class Job:
             phase, error = e.reason, str(e)
         except Exception as e:  # noqa: BLE001 - every error ends in a terminal status
             phase, error = "failed", "%s: %s" % (type(e).__name__, e)
+        if phase == "failed":
+            error = (error or "failed") + disk_full_hint(self.work)
         self.finish(phase, error, exit_code)
 
     def finish(self, phase, error, exit_code=None):
@@ -955,6 +957,20 @@ class Job:
             if phase == "succeeded":
                 phase, error = "failed", "output upload failed: %s" % e
         self.status(phase, error=error, exit_code=exit_code, outputs=outputs)
+
+
+def disk_full_hint(path):
+    """What to add to a failure when the disk under path is (nearly) full:
+    staging, the image build or the script itself may have filled it, and
+    each says so in its own words (or not at all)."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return ""
+    if usage.free > max(256 << 20, usage.total // 100):
+        return ""
+    return ("; the instance's %d GiB disk was full: run again with a larger --disk"
+            % round(usage.total / (1 << 30)))
 
 
 def nvidia_ready():

@@ -634,6 +634,20 @@ class BootstrapStatic(unittest.TestCase):
             answers[:] = [True]
             self.assertEqual(agent.gpu_flags(0, wait=60), ["--gpus", "all"])
 
+    def test_a_full_disk_is_named_in_the_failure(self):
+        agent = load_agent()
+        gib, mib = 1 << 30, 1 << 20
+
+        def usage(total, free):
+            return lambda path: agent.shutil._ntuple_diskusage(total, total - free, free)
+
+        with unittest.mock.patch.object(agent.shutil, "disk_usage", usage(30 * gib, 100 * mib)):
+            self.assertEqual(agent.disk_full_hint("/w"),
+                             "; the instance's 30 GiB disk was full: run again with a larger --disk")
+        with unittest.mock.patch.object(agent.shutil, "disk_usage", usage(30 * gib, 20 * gib)):
+            self.assertEqual(agent.disk_full_hint("/w"), "")
+        self.assertEqual(agent.disk_full_hint("/nonexistent/path"), "")
+
     def test_credentials_missing_from_imds_are_no_credentials(self):
         agent = load_agent()
         answers = {"/latest/meta-data/iam/security-credentials/": "hoist-instance-role\n",
