@@ -69,20 +69,30 @@ std::string describe_price(const job::InstancePlan& plan) {
 }
 
 // Checks an s3:// INPUT holds something and an s3:// OUTPUT's bucket exists.
-void check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
+// Pages of an s3:// INPUT listed to size the disk for it; past them (more
+// than 20,000 objects) the size stays unknown.
+constexpr int kInputPagesToSize = 20;
+
+// Checks the user's s3:// locations; returns the total size of an s3://
+// INPUT when it could be listed whole (nullopt otherwise, or for a local one).
+std::optional<std::uint64_t> check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
+  std::optional<std::uint64_t> input_bytes;
   if (job::is_s3_uri(o.input)) {
     auto uri = aws::S3Uri::parse(o.input);
     std::string prefix = uri.key;
     if (!prefix.empty() && prefix.back() != '/') prefix += '/';
-    bool any = false;
+    job::PrefixSize size;
     try {
-      s3.list_page(uri.bucket, prefix, "", 1, [&](const aws::ObjectInfo&) { any = true; });
+      // The first page answers "readable, not empty" in the one request it
+      // always took; a few more size it when it is larger.
+      size = job::size_prefix(s3, uri.bucket, prefix, kInputPagesToSize);
     } catch (const aws::AwsError& e) {
       throw Fatal(Exit::input_missing, "input " + o.input + " cannot be read (" + e.code +
                                            "): check the bucket name and that your credentials may list it");
     }
-    if (!any)
+    if (size.objects == 0)
       throw Fatal(Exit::input_missing, "input " + o.input + " holds no objects: upload your inputs there first");
+    if (size.complete) input_bytes = size.bytes;
   }
   if (job::is_s3_uri(o.output)) {
     auto uri = aws::S3Uri::parse(o.output);
@@ -97,6 +107,7 @@ void check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
       throw Fatal(Exit::output_unwritable,
                   "output bucket " + uri.bucket + " does not exist: create it or pick another -o");
   }
+  return input_bytes;
 }
 
 std::string normalise_prefix_uri(const std::string& uri) {
@@ -191,7 +202,7 @@ int run_job(job::RunOptions o, Globals& g) {
   // Read-only probes all at once; nothing is created until every check of
   // the user's own locations has passed (a bad s3:// INPUT or OUTPUT must
   // leave the account as it was).
-  auto s3_checks = std::async(std::launch::async, [&] { check_s3_locations(s3, o); });
+  auto s3_checks = std::async(std::launch::async, [&] { return check_s3_locations(s3, o); });
   auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
   auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
   auto profile = std::async(std::launch::async, [&] { return job::probe_instance_profile(c.session, c.account); });
@@ -210,8 +221,9 @@ int run_job(job::RunOptions o, Globals& g) {
   });
   // Every future is waited for before an error leaves this scope.
   std::exception_ptr check_error;
+  std::optional<std::uint64_t> s3_input_bytes;
   try {
-    s3_checks.get();
+    s3_input_bytes = s3_checks.get();
   } catch (...) {
     check_error = std::current_exception();
   }
@@ -227,10 +239,15 @@ int run_job(job::RunOptions o, Globals& g) {
   const bool image_grew = job.plan.fit_image(machine_image.root_gib);
   auto disk_fit = job::InstancePlan::DiskFit::fits;
   std::string inputs;
-  if (job.input_s3.empty()) {  // (inputs read from s3:// are not sized here: no listing of them)
-    const std::uint64_t input_bytes = job::total_bytes(job.inputs);
-    inputs = human_bytes(static_cast<double>(input_bytes)) + " of inputs";
-    disk_fit = job.plan.fit_inputs(input_bytes, machine_image.root_gib, o.disk_chosen);
+  const std::optional<std::uint64_t> input_bytes =
+      job.input_s3.empty() ? std::optional(job::total_bytes(job.inputs)) : s3_input_bytes;
+  if (input_bytes) {
+    inputs = human_bytes(static_cast<double>(*input_bytes)) + " of inputs";
+    disk_fit = job.plan.fit_inputs(*input_bytes, machine_image.root_gib, o.disk_chosen);
+  } else {
+    log::warn("input " + job.input_s3 + " was not sized (over " + std::to_string(kInputPagesToSize) +
+              ",000 objects, or a listing page failed): the disk stays " + std::to_string(job.plan.disk_gib) +
+              " GiB; choose --disk if the inputs need more");
   }
   const std::string disk = std::to_string(job.plan.disk_gib) + " GiB";
   if (disk_fit == job::InstancePlan::DiskFit::grew)

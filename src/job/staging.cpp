@@ -31,6 +31,27 @@ std::optional<aws::ObjectInfo> head_if_there(aws::S3& s3, const std::string& buc
 }
 }  // namespace
 
+PrefixSize size_prefix(aws::S3& s3, const std::string& bucket, const std::string& prefix, int max_pages,
+                       int page_size) {
+  PrefixSize size;
+  std::string last;
+  bool truncated = true;
+  for (int page = 0; truncated && page < max_pages; ++page) {
+    try {
+      truncated = s3.list_page(bucket, prefix, last, page_size, [&](const aws::ObjectInfo& info) {
+        ++size.objects;
+        size.bytes += info.size;
+        last = info.key;
+      });
+    } catch (const aws::AwsError&) {
+      if (page == 0) throw;
+      return size;
+    }
+  }
+  size.complete = !truncated;
+  return size;
+}
+
 std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
                                     std::uint64_t& requests, std::size_t head_limit) {
   std::set<std::string> missing;

@@ -33,6 +33,18 @@ std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>&
 // key on, skipping ahead so a request never covers a range with no wanted
 // key: never more requests than HEADs, about one per 1000 files when the
 // bucket holds mostly this job's blobs. A missing bucket means all missing.
+// An s3:// INPUT's objects and bytes, listed `page_size` keys a page for at
+// most `max_pages` pages; `complete` when the listing reached its end.
+struct PrefixSize {
+  std::uint64_t objects = 0;
+  std::uint64_t bytes = 0;
+  bool complete = false;
+};
+// A failing page throws, unless pages before it were read: then the listing
+// stops there, incomplete (the prefix is readable and not empty).
+PrefixSize size_prefix(aws::S3& s3, const std::string& bucket, const std::string& prefix, int max_pages,
+                       int page_size = 1000);
+
 std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
                                     std::uint64_t& requests, std::size_t head_limit = 32);
 

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "aws/crypto.hpp"
+#include "aws/error.hpp"
 #include "job/staging.hpp"
 #include "support/moto_server.hpp"
 
@@ -153,3 +154,27 @@ TEST(DistinctBlobs, IdenticalContentIsSentOnce) {
 }
 
 }  // namespace
+
+TEST_F(StagingTest, AnS3InputIsSizedPageByPageUpToALimit) {
+  aws::S3 s3(session);
+  const std::string bucket = "stage-size-prefix";
+  s3.create_bucket(bucket, {});
+  std::uint64_t total = 0;
+  for (int i = 0; i < 25; ++i) {
+    const std::string body(static_cast<std::size_t>(i * 7 + 1), 'x');
+    s3.put_object(bucket, "in/f" + std::to_string(100 + i), body, "application/octet-stream");
+    total += body.size();
+  }
+  s3.put_object(bucket, "other/f", "not in the prefix", "application/octet-stream");
+  auto whole = job::size_prefix(s3, bucket, "in/", 3, 10);  // 10 + 10 + 5
+  EXPECT_TRUE(whole.complete);
+  EXPECT_EQ(whole.objects, 25u);
+  EXPECT_EQ(whole.bytes, total);
+  auto part = job::size_prefix(s3, bucket, "in/", 2, 10);  // stops after 20: size unknown
+  EXPECT_FALSE(part.complete);
+  EXPECT_EQ(part.objects, 20u);
+  auto none = job::size_prefix(s3, bucket, "nothing/", 3, 10);
+  EXPECT_TRUE(none.complete);
+  EXPECT_EQ(none.objects, 0u);
+  EXPECT_THROW(job::size_prefix(s3, "no-such-bucket-here", "in/", 3, 10), aws::AwsError);
+}
