@@ -68,13 +68,13 @@ std::string describe_price(const job::InstancePlan& plan) {
          job::format_duration(plan.max_runtime) + " -> at most " + job::format_usd(plan.worst_case_usd());
 }
 
-// Checks an s3:// INPUT holds something and an s3:// OUTPUT's bucket exists.
 // Pages of an s3:// INPUT listed to size the disk for it; past them (more
 // than 20,000 objects) the size stays unknown.
 constexpr int kInputPagesToSize = 20;
 
-// Checks the user's s3:// locations; returns the total size of an s3://
-// INPUT when it could be listed whole (nullopt otherwise, or for a local one).
+// Checks an s3:// INPUT holds something and an s3:// OUTPUT's bucket exists;
+// returns the total size of an s3:// INPUT when it could be listed whole
+// (nullopt otherwise, or for a local one).
 std::optional<std::uint64_t> check_s3_locations(aws::S3& s3, const job::RunOptions& o) {
   std::optional<std::uint64_t> input_bytes;
   if (job::is_s3_uri(o.input)) {
@@ -251,8 +251,10 @@ int run_job(job::RunOptions o, Globals& g) {
   }
   const std::string disk = std::to_string(job.plan.disk_gib) + " GiB";
   if (disk_fit == job::InstancePlan::DiskFit::grew)
-    say("disk: " + disk + ", for the image (" + std::to_string(machine_image.root_gib) + " GiB), the " + inputs +
-        ", the container image and the outputs (asked " + std::to_string(asked_disk) + "; --disk to choose)");
+    say("disk: " + disk + ", for the image" +
+        (machine_image.root_gib > 0 ? " (" + std::to_string(machine_image.root_gib) + " GiB)" : std::string()) +
+        ", the " + inputs + ", the container image and the outputs (asked " + std::to_string(asked_disk) +
+        "; --disk to choose)");
   else if (image_grew)
     say("disk: " + disk + ", the size of the image itself (asked " + std::to_string(asked_disk) + ")");
   if (disk_fit == job::InstancePlan::DiskFit::tight)

@@ -27,12 +27,6 @@ struct StageStats {
 // The distinct blobs of several manifests (one entry per sha256).
 std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>& manifests);
 
-// Which of `blobs` the bucket lacks (or holds with another size). Up to
-// `head_limit` blobs are checked with parallel HEADs (one round trip of
-// latency); more are found by listing blobs/sha256/ from the smallest wanted
-// key on, skipping ahead so a request never covers a range with no wanted
-// key: never more requests than HEADs, about one per 1000 files when the
-// bucket holds mostly this job's blobs. A missing bucket means all missing.
 // An s3:// INPUT's objects and bytes, listed `page_size` keys a page for at
 // most `max_pages` pages; `complete` when the listing reached its end.
 struct PrefixSize {
@@ -45,6 +39,12 @@ struct PrefixSize {
 PrefixSize size_prefix(aws::S3& s3, const std::string& bucket, const std::string& prefix, int max_pages,
                        int page_size = 1000);
 
+// Which of `blobs` the bucket lacks (or holds with another size). Up to
+// `head_limit` blobs are checked with parallel HEADs (one round trip of
+// latency); more are found by listing blobs/sha256/ from the smallest wanted
+// key on, skipping ahead so a request never covers a range with no wanted
+// key: never more requests than HEADs, about one per 1000 files when the
+// bucket holds mostly this job's blobs. A missing bucket means all missing.
 std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
                                     std::uint64_t& requests, std::size_t head_limit = 32);
 
