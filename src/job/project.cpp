@@ -24,7 +24,7 @@ std::string read_text(const fs::path& p) {
   return ss.str();
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   std::size_t b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
   std::size_t e = s.find_last_not_of(" \t\r");
@@ -74,7 +74,8 @@ std::chrono::seconds parse_duration(const std::string& text, const std::string& 
     ++i;
   }
   if (total <= 0) throw Fatal(Exit::bad_option, option + " must be longer than zero");
-  if (total > 7 * 86400) throw Fatal(Exit::bad_option, option + " '" + text + "' is over 7 days: pick a shorter limit");
+  if (total > 7LL * 86400)
+    throw Fatal(Exit::bad_option, option + " '" + text + "' is over 7 days: pick a shorter limit");
   return std::chrono::seconds(total);
 }
 
@@ -90,7 +91,8 @@ std::string format_duration(std::chrono::seconds s) {
 std::map<std::string, TomlValue> parse_toml(const std::string& text, const std::string& file_name) {
   std::map<std::string, TomlValue> out;
   std::istringstream in(text);
-  std::string line, section;
+  std::string line;
+  std::string section;
   int n = 0;
   while (std::getline(in, line)) {
     ++n;
@@ -136,7 +138,7 @@ FileSettings apply_project_file(RunOptions& o) {
   if (fs::exists(file, ec)) {
     auto kv = parse_toml(read_text(file), file.string());
     auto num = [&](const std::string& key, auto& field) {
-      if (!kv.count(key) || field) return;
+      if (!kv.contains(key) || field) return;
       try {
         std::size_t used = 0;
         double d = std::stod(kv[key], &used);
@@ -147,7 +149,7 @@ FileSettings apply_project_file(RunOptions& o) {
       }
     };
     auto str = [&](const std::string& key, std::string& field) {
-      if (kv.count(key) && field.empty()) field = kv[key];
+      if (kv.contains(key) && field.empty()) field = kv[key];
     };
     str("script", o.script);
     str("instance_type", o.instance_type);
@@ -158,14 +160,14 @@ FileSettings apply_project_file(RunOptions& o) {
     num("memory", o.memory_gib);
     num("gpus", o.gpus);
     num("disk", o.disk_gib);
-    if (kv.count("spot") && !o.spot) o.spot = kv["spot"] == "true";
-    if (kv.count("max_runtime") && o.max_runtime.count() == 0)
+    if (kv.contains("spot") && !o.spot) o.spot = kv["spot"] == "true";
+    if (kv.contains("max_runtime") && o.max_runtime.count() == 0)
       o.max_runtime = parse_duration(kv["max_runtime"], file.string() + ": max_runtime");
-    if (kv.count("args") && o.args.empty()) {
+    if (kv.contains("args") && o.args.empty()) {
       for (const auto& a : nlohmann::json::parse(kv["args"])) o.args.push_back(a.get<std::string>());
     }
-    fs_out.region = kv.count("region") ? kv["region"] : "";
-    fs_out.profile = kv.count("profile") ? kv["profile"] : "";
+    fs_out.region = kv.contains("region") ? kv["region"] : "";
+    fs_out.profile = kv.contains("profile") ? kv["profile"] : "";
   }
   if (o.script.empty()) o.script = kDefaultScript;
   if (o.python.empty()) o.python = kDefaultPython;
@@ -230,7 +232,7 @@ std::string project_name(const RunOptions& o) {
   fs::path file = fs::path(o.project_dir) / "hoist.toml";
   if (fs::exists(file, ec)) {
     auto kv = parse_toml(read_text(file), file.string());
-    if (kv.count("name")) name = kv["name"];
+    if (kv.contains("name")) name = kv["name"];
   }
   if (name.empty()) name = fs::absolute(o.project_dir, ec).lexically_normal().filename().string();
   if (name.empty()) name = fs::absolute(o.project_dir, ec).lexically_normal().parent_path().filename().string();
