@@ -150,8 +150,8 @@ InstancePlan::DiskFit InstancePlan::fit_inputs(std::uint64_t input_bytes, int im
   // the few GiB too many cost cents a month, too few fail the job. A chosen
   // disk is judged by the least, so it is not refused on a guess.
   constexpr std::int64_t kSystemGib = 2;
+  const std::int64_t wanted = std::max<std::int64_t>(image_root_gib, kSystemGib) + input_gib + kDiskRoomGib;
   if (!chosen) {
-    const std::int64_t wanted = std::max<std::int64_t>(image_root_gib, kSystemGib) + input_gib + kDiskRoomGib;
     if (wanted <= disk_gib) return DiskFit::fits;
     if (wanted > kMaxDiskGib)
       throw Fatal(Exit::bad_option, "the inputs (" + std::to_string(input_gib) + " GiB) do not fit on one " +
@@ -162,11 +162,10 @@ InstancePlan::DiskFit InstancePlan::fit_inputs(std::uint64_t input_bytes, int im
     return DiskFit::grew;
   }
   if (kSystemGib + input_gib > disk_gib)
-    throw Fatal(Exit::bad_option,
-                "a " + std::to_string(disk_gib) + " GiB disk cannot hold the " + std::to_string(input_gib) +
-                    " GiB of inputs: set --disk " +
-                    std::to_string(std::max<std::int64_t>(image_root_gib, kSystemGib) + input_gib + kDiskRoomGib) +
-                    " (or disk in hoist.toml), or leave it out and hoist sizes the disk");
+    throw Fatal(Exit::bad_option, "a " + std::to_string(disk_gib) + " GiB disk cannot hold the " +
+                                      std::to_string(input_gib) + " GiB of inputs: set --disk " +
+                                      std::to_string(wanted) +
+                                      " (or disk in hoist.toml), or leave it out and hoist sizes the disk");
   return kSystemGib + input_gib + kDiskRoomGib > disk_gib ? DiskFit::tight : DiskFit::fits;
 }
 
