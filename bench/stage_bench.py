@@ -102,14 +102,12 @@ def dataset_files(data: Path) -> list[tuple[str, Path]]:
 
 # ---------------------------------------------------------------- emulator
 
-# How the emulator is served. Both run the same moto application; they differ
-# only in whether a TCP connection outlives its request (see bench/README.md).
-EMULATORS = {
-    # moto's own server: werkzeug answers every request with Connection: close
-    "moto_server": ["moto_server"],
-    # the same moto over HTTP/1.1 keep-alive, as S3 serves
-    "keepalive": [sys.executable, str(REPO / "tests" / "tools" / "moto_keepalive.py")],
-}
+# How the emulator is served (see bench/README.md): "moto_server" or
+# "keepalive", the same moto over HTTP/1.1 keep-alive, as S3 serves.
+sys.path.insert(0, str(REPO / "tests" / "tools"))
+import moto_keepalive  # noqa: E402
+
+EMULATORS = moto_keepalive.SERVERS
 
 
 class Moto:
@@ -144,7 +142,7 @@ class Moto:
         """TCP connections opened so far (logged only by the keepalive emulator)."""
         self.log.flush()
         with open(self.log_path, errors="replace") as f:
-            return sum(1 for line in f if line.startswith("CONNECTION "))
+            return moto_keepalive.connections_in(f.read())
 
     def mark(self) -> int:
         """Number of requests logged so far, once the log has stopped growing."""

@@ -20,6 +20,9 @@ import time
 
 import boto3
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import moto_keepalive  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLES = os.path.join(ROOT, "examples")
 REGION = "us-east-1"
@@ -99,9 +102,7 @@ class Emulator:
 
     def start(self):
         self.moto_log = open(os.path.join(self.tmp, "moto.log"), "wb")
-        cmd = {"moto_server": ["moto_server"],
-               "keepalive": [sys.executable, os.path.join(ROOT, "tests", "tools", "moto_keepalive.py")]}
-        self.moto = subprocess.Popen(cmd[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)]
+        self.moto = subprocess.Popen(moto_keepalive.SERVERS[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)]
                                      + self.server_args,
                                      stdout=self.moto_log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=self.base_env())
@@ -123,10 +124,10 @@ class Emulator:
         """(TCP connections accepted, requests answered) so far; only the
         keepalive server logs its connections."""
         self.moto_log.flush()
-        with open(os.path.join(self.tmp, "moto.log"), "rb") as f:
-            lines = f.read().splitlines()
-        return (sum(1 for line in lines if line.startswith(b"CONNECTION ")),
-                sum(1 for line in lines if b'] "' in line and b' HTTP/1.' in line))
+        with open(os.path.join(self.tmp, "moto.log"), errors="replace") as f:
+            text = f.read()
+        return (moto_keepalive.connections_in(text),
+                sum(1 for line in text.splitlines() if '] "' in line and " HTTP/1." in line))
 
     def use_keys(self, access_key, secret_key):
         """The boto3 clients that check outcomes, signing with these keys."""

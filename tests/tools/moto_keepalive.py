@@ -39,6 +39,21 @@ import threading
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wsgi import LimitedStream
 
+# How moto is served, by name: "moto_server" (moto's own, a connection per
+# request) or "keepalive" (this file). The harness and the bench start it so.
+SERVERS = {
+    "moto_server": ["moto_server"],
+    "keepalive": [sys.executable, os.path.abspath(__file__)],
+}
+# The start of the line logged for each TCP connection.
+CONNECTION_LINE = "CONNECTION "
+
+
+def connections_in(log_text):
+    """TCP connections a keepalive server's log records."""
+    return sum(1 for line in log_text.splitlines() if line.startswith(CONNECTION_LINE))
+
+
 # A pipe whose write end nobody writes: never readable.
 _QUIET_READ, _QUIET_WRITE = os.pipe()
 _CONNECTIONS = itertools.count(1)
@@ -60,7 +75,7 @@ class KeepAliveHandler(WSGIRequestHandler):
         super().setup()
         n = next(_CONNECTIONS)
         with _LOG_LOCK:
-            sys.stderr.write(f"CONNECTION {n} from {self.client_address[1]}\n")
+            sys.stderr.write(f"{CONNECTION_LINE}{n} from {self.client_address[1]}\n")
             sys.stderr.flush()
 
     def _must_close(self):
