@@ -468,7 +468,9 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--gpus", o->gpus, "At least this many GPUs");
   app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
   app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
-  app->add_option("--disk", o->disk_gib, "Root disk size in GiB (default 30; at least the size of the image itself)");
+  app->add_option(
+      "--disk", o->disk_gib,
+      "Root disk size in GiB (default 30, or more to hold the image and the inputs; never less than the image)");
   app->add_option("--max-runtime", *max_runtime, "The instance ends itself after this long (default 4h): 90s, 45m, 4h");
   app->add_option("--python", o->python, "Python version of the image (default 3.11)");
   app->add_option("--image", o->image,
