@@ -9,8 +9,18 @@ script's whole session killed.
 
   python3 tools/hostrunner.py --endpoint-url http://127.0.0.1:PORT \
       [--region us-east-1] [--root DIR] [--poll 0.5] [--pidfile F] [--log F] \
-      [--imds-port N]
+      [--imds-port N] [--runtime docker|process] [--docker-host H] \
+      [--registry 127.0.0.1:PORT]
   python3 tools/hostrunner.py --root DIR --spot-notice INSTANCE_ID
+
+--runtime docker (the default) gives each instance DOCKER_HOST (--docker-host,
+default $DOCKER_HOST: scripts/containers.sh engine prints it) and
+HOIST_REGISTRY (--registry, default $HOIST_REGISTRY: tools/ecr_registry.py),
+and a Docker config dir of its own under its root (its `docker login` is its
+own, as on a machine of its own); when the instance ends, containers labelled
+hoist.instance=<its id> are removed, as the machine's end would. --runtime
+process sets HOIST_RUNTIME=process instead (where no engine can run).
+HOIST_DOCKER_NETWORK, when the runner has it, reaches every instance.
 
 With --imds-port (0 = any free port) a local IMDS stub (tools/imds_stub.py) is
 served and each instance gets AWS_EC2_METADATA_SERVICE_ENDPOINT; `--spot-notice
@@ -81,6 +91,13 @@ class Runner:
         os.makedirs(self.root, exist_ok=True)
         self.ec2 = boto3.client("ec2", endpoint_url=args.endpoint_url, region_name=args.region,
                                 aws_access_key_id=RUNNER_KEY[0], aws_secret_access_key=RUNNER_KEY[1])
+        self.docker = args.runtime == "docker"
+        if self.docker:
+            if not args.registry:
+                LOG.warning("docker runtime without --registry: instances get no HOIST_REGISTRY")
+            if self.docker_cli("info", timeout=30) is None:
+                LOG.warning("no Docker engine answers at %s (scripts/containers.sh engine starts one)",
+                            args.docker_host or "the default socket")
         self.running = {}  # instance id -> Popen
         self.seen = set()
         self.stop = threading.Event()
@@ -90,6 +107,29 @@ class Runner:
             srv = imds_stub.start(args.imds_port, os.path.join(self.root, "spot-notices"))
             self.imds_endpoint = "http://127.0.0.1:%d" % srv.server_port
             LOG.info("IMDS stub on %s", self.imds_endpoint)
+
+    def docker_cli(self, *args, timeout=60):
+        """The docker CLI's stdout against the instances' engine; None on failure."""
+        env = dict(os.environ)
+        if self.args.docker_host:
+            env["DOCKER_HOST"] = self.args.docker_host
+        try:
+            p = subprocess.run(["docker"] + list(args), env=env, capture_output=True, text=True,
+                               timeout=timeout, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            LOG.warning("docker %s: %s", " ".join(args), e)
+            return None
+        if p.returncode != 0:
+            LOG.warning("docker %s: %s", " ".join(args), p.stderr.strip()[-300:])
+            return None
+        return p.stdout
+
+    def remove_containers(self, iid):
+        """The end of the machine ends its containers (those labelled with its id)."""
+        out = self.docker_cli("ps", "-aq", "--filter", "label=hoist.instance=" + iid)
+        ids = (out or "").split()
+        if ids and self.docker_cli("rm", "-f", *ids) is not None:
+            LOG.info("%s: removed %d container(s)", iid, len(ids))
 
     def describe(self, filters=None, ids=None):
         kw = {}
@@ -131,10 +171,20 @@ class Runner:
             "AWS_SECRET_ACCESS_KEY": RUNNER_KEY[1],
             "AWS_DEFAULT_REGION": self.args.region,
             "HOIST_INSTANCE_ID": iid,
-            "HOIST_RUNTIME": "process",
             "HOIST_HOST_ROOT": host_root,
             "HOIST_SHUTDOWN_CMD": "touch %s" % shlex.quote(marker),
         })
+        if self.docker:
+            env.pop("HOIST_RUNTIME", None)
+            if self.args.docker_host:
+                env["DOCKER_HOST"] = self.args.docker_host
+            # root's ~/.docker on the instance's own disk
+            env["DOCKER_CONFIG"] = os.path.join(host_root, "root", ".docker")
+        else:
+            env["HOIST_RUNTIME"] = "process"
+            env.pop("DOCKER_HOST", None)
+        if self.args.registry:
+            env["HOIST_REGISTRY"] = self.args.registry
         if self.imds_endpoint:
             env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "%s/%s" % (self.imds_endpoint, iid)
         out = open(os.path.join(self.root, iid + ".log"), "ab")
@@ -152,6 +202,8 @@ class Runner:
         except subprocess.TimeoutExpired:
             pass
         LOG.info("%s: %s (exit %s)", iid, why, proc.returncode)
+        if self.docker:
+            self.remove_containers(iid)
         if terminate:
             try:
                 self.ec2.terminate_instances(InstanceIds=[iid])
@@ -179,7 +231,9 @@ class Runner:
                 self.finish(iid, "user data exited")
 
     def loop(self):
-        LOG.info("watching %s (root %s)", self.args.endpoint_url, self.root)
+        LOG.info("watching %s (root %s, runtime %s%s)", self.args.endpoint_url, self.root,
+                 self.args.runtime, ", engine %s, registry %s" % (self.args.docker_host, self.args.registry)
+                 if self.docker else "")
         while not self.stop.is_set():
             try:
                 self.tick()
@@ -200,6 +254,12 @@ def main():
     ap.add_argument("--log")
     ap.add_argument("--imds-port", type=int, default=None)
     ap.add_argument("--spot-notice", metavar="INSTANCE_ID")
+    ap.add_argument("--runtime", choices=("docker", "process"), default="docker",
+                    help="how instances run their job (default docker)")
+    ap.add_argument("--docker-host", default=os.environ.get("DOCKER_HOST"),
+                    help="the instances' engine (default $DOCKER_HOST)")
+    ap.add_argument("--registry", default=os.environ.get("HOIST_REGISTRY"),
+                    help="the account's registry, host:port (default $HOIST_REGISTRY)")
     args = ap.parse_args()
     if args.spot_notice:
         os.makedirs(args.root, exist_ok=True)
