@@ -7,9 +7,16 @@ independent boto3 clients to check what hoist did.
     p = emu.hoist("run", project, "-i", inp, "-o", out, "--yes")
     emu.s3.list_objects_v2(...)
     emu.stop()
+
+The instances run with the Docker runtime (a real engine from
+scripts/containers.sh and one account's registry, tools/ecr_registry.py, per
+Emulator) or the process runtime (DESIGN B3): Emulator(tmp, runtime=...),
+default $HOIST_TEST_RUNTIME, else DEFAULT_RUNTIME.
 """
+import base64
 import contextlib
 import glob
+import http.client
 import os
 import signal
 import socket
@@ -28,6 +35,15 @@ EXAMPLES = os.path.join(ROOT, "examples")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
 BUCKET = "hoist-%s-%s" % (ACCOUNT, REGION)
+# The instances' runtime when a test does not choose: "docker" (containers on
+# the engine scripts/containers.sh gives) or "process". HOIST_TEST_RUNTIME
+# overrides it for every test.
+DEFAULT_RUNTIME = "process"
+RUNTIME = os.environ.get("HOIST_TEST_RUNTIME") or DEFAULT_RUNTIME
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
+                  "application/vnd.docker.distribution.manifest.list.v2+json",
+                  "application/vnd.oci.image.manifest.v1+json",
+                  "application/vnd.oci.image.index.v1+json")
 
 
 def find_hoist():
@@ -50,6 +66,27 @@ def free_port():
     with contextlib.closing(socket.socket()) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_engine = {}
+
+
+def docker_engine():
+    """DOCKER_HOST of the Docker engine, with the base image built
+    (scripts/containers.sh engine): asked once per process. Raises with the
+    script's own one-line reason when no engine can run."""
+    if "host" not in _engine:
+        p = subprocess.run([os.path.join(ROOT, "scripts", "containers.sh"), "engine"],
+                           capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith("DOCKER_HOST=")]
+        if p.returncode != 0 or not lines:
+            _engine["host"] = None
+            _engine["error"] = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+        else:
+            _engine["host"] = lines[-1].split("=", 1)[1]
+    if _engine["host"] is None:
+        raise RuntimeError("no Docker engine for the docker runtime: %s" % _engine["error"])
+    return _engine["host"]
 
 
 def tree(root, skip=("__pycache__",)):
@@ -77,16 +114,26 @@ class Emulator:
     """One moto_server and (optionally) one host runner, on free ports.
 
     server "keepalive" serves the same moto over HTTP/1.1 keep-alive
-    (tests/tools/moto_keepalive.py); moto_server closes every connection."""
+    (tests/tools/moto_keepalive.py); moto_server closes every connection.
 
-    def __init__(self, tmp, runner=True, server="moto_server", server_args=()):
+    runtime "docker" (default: RUNTIME) runs the instances' containers on the
+    engine docker_engine() gives, pushing to this Emulator's own registry
+    (self.registry, "127.0.0.1:PORT", started with the host runner or on first
+    use); "process" runs them as processes and starts no engine or registry."""
+
+    def __init__(self, tmp, runner=True, server="moto_server", server_args=(), runtime=None):
         self.tmp = tmp
         self.want_runner = runner
         self.server = server
         self.server_args = list(server_args)
+        self.runtime = runtime or RUNTIME
+        if self.runtime not in ("docker", "process"):
+            raise ValueError("runtime %r: docker or process" % self.runtime)
         self.port = free_port()
         self.endpoint = "http://127.0.0.1:%d" % self.port
-        self.moto = self.runner = None
+        self.moto = self.runner = self.registry_proc = None
+        self._registry = None
+        self.docker_host = None
         self.host_root = os.path.join(tmp, "hosts")
 
     def base_env(self):
@@ -101,6 +148,8 @@ class Emulator:
         return env
 
     def start(self):
+        if self.runtime == "docker":
+            self.docker_host = docker_engine()
         self.moto_log = open(os.path.join(self.tmp, "moto.log"), "wb")
         self.moto = subprocess.Popen(moto_keepalive.SERVERS[self.server] + ["-H", "127.0.0.1", "-p", str(self.port)]
                                      + self.server_args,
@@ -139,15 +188,98 @@ class Emulator:
         self.iam = boto3.client("iam", **kw)
 
     def start_runner(self, **env):
-        """The host runner; `env` overrides its environment (the instance's keys)."""
+        """The host runner; `env` overrides its environment (the instance's keys).
+        With the docker runtime the registry starts first, acting on the
+        emulated ECR with the runner's keys (HOIST_RUNNER_ACCESS_KEY_ID...)."""
         renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
                     HOIST_WATCHDOG_GRACE="30", **env)
-        self.runner = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
-             self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
-             "--log", os.path.join(self.tmp, "runner.log")],
-            env=renv, start_new_session=True, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
+               self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
+               "--log", os.path.join(self.tmp, "runner.log"), "--runtime", self.runtime]
+        if self.runtime == "docker":
+            if self._registry is None:
+                self.start_registry(env.get("HOIST_RUNNER_ACCESS_KEY_ID", "testing"),
+                                    env.get("HOIST_RUNNER_SECRET_ACCESS_KEY", "testing"))
+            cmd += ["--docker-host", self.docker_host, "--registry", self._registry]
+        self.runner = subprocess.Popen(cmd, env=renv, start_new_session=True,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # ---- the account's container registry (tools/ecr_registry.py) ----
+    def start_registry(self, access_key="testing", secret_key="testing", timeout=60):
+        """Starts this Emulator's registry; its calls to the emulated ECR sign
+        with these keys (they must be valid once enforce_iam is on)."""
+        state = os.path.join(self.tmp, "registry")
+        os.makedirs(state, exist_ok=True)
+        portfile = os.path.join(state, "port")
+        with contextlib.suppress(OSError):
+            os.unlink(portfile)
+        renv = dict(self.base_env(), HOIST_REGISTRY_ACCESS_KEY_ID=access_key,
+                    HOIST_REGISTRY_SECRET_ACCESS_KEY=secret_key)
+        with open(os.path.join(state, "front.err"), "wb") as err:
+            self.registry_proc = subprocess.Popen(
+                [sys.executable, os.path.join(ROOT, "tools", "ecr_registry.py"), "--moto-endpoint",
+                 self.endpoint, "--region", REGION, "--state", state, "--portfile", portfile],
+                env=renv, start_new_session=True, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.time() + timeout
+        while not os.path.exists(portfile):
+            if self.registry_proc.poll() is not None or time.time() > deadline:
+                with open(os.path.join(state, "front.err"), errors="replace") as f:
+                    raise RuntimeError("tools/ecr_registry.py did not start: %s" % f.read()[-2000:])
+            time.sleep(0.1)
+        with open(portfile) as f:
+            self._registry = "127.0.0.1:%s" % f.read().strip()
+        return self._registry
+
+    @property
+    def registry(self):
+        """The registry's "127.0.0.1:PORT" (started now if it is not yet)."""
+        if self._registry is None:
+            self.start_registry()
+        return self._registry
+
+    def registry_auth(self):
+        """The Authorization header value ECR's token gives (Basic AWS:<password>)."""
+        return "Basic " + self.ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+
+    def registry_get(self, path, method="GET", headers=None, auth=True, body=None):
+        """(status, headers, body) of a request to the registry's HTTP API,
+        e.g. registry_get("/v2/<repo>/manifests/<tag>"), independent of hoist
+        and of Docker, with ECR's Basic auth (auth=False: none). Manifests are
+        asked for in every schema hoist may push; headers are lowercase."""
+        h = {"Accept": ", ".join(MANIFEST_TYPES)}
+        if auth:
+            h["Authorization"] = self.registry_auth()
+        h.update(headers or {})
+        host, port = self.registry.rsplit(":", 1)
+        c = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            c.close()
+
+    def docker_env(self):
+        """The environment for the docker CLI: the engine, and a config dir of
+        this Emulator's own (docker login's credentials stay in it)."""
+        env = dict(self.base_env(), DOCKER_HOST=self.docker_host or docker_engine(),
+                   DOCKER_CONFIG=os.path.join(self.tmp, "docker-config"))
+        return env
+
+    def docker(self, *args, input=None, timeout=600):
+        """Runs the docker CLI against the engine; CompletedProcess (text)."""
+        return subprocess.run(["docker"] + [str(a) for a in args], env=self.docker_env(),
+                              input=input, capture_output=True, text=True, timeout=timeout,
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    def registry_auth_password(self):
+        """The password `docker login --username AWS` takes (ECR's token's)."""
+        return base64.b64decode(self.registry_auth().split()[1]).decode().split(":", 1)[1]
+
+    def docker_login(self):
+        return self.docker("login", "--username", "AWS", "--password-stdin", self.registry,
+                           input=self.registry_auth_password())
 
     def enforce_iam(self):
         """From now on moto checks every request's signature and IAM policies."""
@@ -157,7 +289,7 @@ class Emulator:
             headers={"Content-Type": "text/plain"}), timeout=30).read()
 
     def stop(self):
-        for p in (self.runner, self.moto):
+        for p in (self.runner, self.registry_proc, self.moto):
             if p is None:
                 continue
             with contextlib.suppress(ProcessLookupError):
@@ -269,6 +401,9 @@ class Emulator:
         with contextlib.suppress(OSError):
             with open(os.path.join(self.tmp, "runner.log"), errors="replace") as f:
                 parts.append("--- runner.log (tail)\n" + f.read()[-3000:])
+        with contextlib.suppress(OSError):
+            with open(os.path.join(self.tmp, "registry", "front.log"), errors="replace") as f:
+                parts.append("--- registry/front.log (tail)\n" + f.read()[-2000:])
         if job_id:
             for i in self.job_instances(job_id):
                 p = os.path.join(self.host_root, i["InstanceId"] + ".log")
