@@ -77,11 +77,12 @@ start_dockerd() {
   if ! pid=$(our_pid); then
     rm -f "$pidfile" "$sock"
     echo "containers.sh: starting dockerd (state in $dir, log $dir/dockerd.log)" >&2
-    # Its own session, every descriptor closed or redirected (fd 9 is the lock).
+    # Its own session, every descriptor closed or redirected (fd 9 is the
+    # lock; a caller's pipe on another would never see EOF).
     setsid dockerd --config-file "$dir/daemon.json" --data-root "$dir/data" --exec-root "$dir/exec" \
       -H "unix://$sock" --pidfile "$pidfile" \
       --bridge=none --iptables=false --ip-forward=false --ip-masq=false \
-      </dev/null >>"$dir/dockerd.log" 2>&1 9>&- &
+      </dev/null >>"$dir/dockerd.log" 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
     pid=$!
   fi
   local t0=$SECONDS
