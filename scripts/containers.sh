@@ -158,6 +158,16 @@ base_current() { # HOST HASH: every tag is there with this label
   done
 }
 
+warn_bridge() { # HOST: an engine not ours may give containers a private address
+  local subnets
+  subnets=$(docker -H "$1" network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
+  if [[ -n ${subnets// /} ]]; then
+    echo "containers.sh: warning: the engine at $1 has a bridge network ($subnets): containers on its" \
+      "default network get a private address; unset DOCKER_HOST (or stop that engine) to use a private" \
+      "engine without one" >&2
+  fi
+}
+
 take_lock() {
   mkdir -p "$dir"
   exec 9>"$dir/lock"
@@ -172,6 +182,8 @@ engine)
   if ! host=$(find_engine); then
     start_dockerd
     host="unix://$sock"
+  elif [[ $host != "unix://$sock" ]]; then
+    warn_bridge "$host"
   fi
   hash=$(base_hash)
   base_current "$host" "$hash" || build_base "$host" "$hash"
