@@ -18,7 +18,8 @@ default $DOCKER_HOST: scripts/containers.sh engine prints it) and
 HOIST_REGISTRY (--registry, default $HOIST_REGISTRY: tools/ecr_registry.py),
 and a Docker config dir of its own under its root (its `docker login` is its
 own, as on a machine of its own); when the instance ends, containers labelled
-hoist.instance=<its id> are removed, as the machine's end would. --runtime
+hoist.instance=<its id> are removed, as the machine's end would, and when the
+runner ends, the images tagged with the registry's name. --runtime
 process sets HOIST_RUNTIME=process instead (where no engine can run).
 HOIST_DOCKER_NETWORK, when the runner has it, reaches every instance.
 
@@ -131,6 +132,25 @@ class Runner:
         if ids and self.docker_cli("rm", "-f", *ids) is not None:
             LOG.info("%s: removed %d container(s)", iid, len(ids))
 
+    def remove_registry_images(self):
+        """The runner's end is its machines' end: the engine forgets the
+        images they built or pulled from this registry (by ref, so an image
+        that another registry's name also tags stays)."""
+        if not self.args.registry:
+            return
+        out = self.docker_cli("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}")
+        refs = []
+        for line in (out or "").splitlines():
+            parts = line.split()
+            if len(parts) != 3 or not parts[0].startswith(self.args.registry + "/"):
+                continue
+            repo, tag, digest = parts
+            refs += ([repo + ":" + tag] if tag != "<none>" else []) + \
+                ([repo + "@" + digest] if digest != "<none>" else [])
+        if refs:
+            self.docker_cli("rmi", *refs)
+            LOG.info("removed %d image reference(s) to %s", len(refs), self.args.registry)
+
     def describe(self, filters=None, ids=None):
         kw = {}
         if filters:
@@ -242,6 +262,8 @@ class Runner:
             self.stop.wait(self.args.poll)
         for iid in list(self.running):
             self.finish(iid, "host runner stopping")
+        if self.docker:
+            self.remove_registry_images()
 
 
 def main():

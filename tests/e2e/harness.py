@@ -288,6 +288,19 @@ class Emulator:
             self.endpoint + "/moto-api/reset-auth", data=b"0", method="POST",
             headers={"Content-Type": "text/plain"}), timeout=30).read()
 
+    def remove_images(self, *registries):
+        """Drops every image reference to these registries (default this
+        Emulator's) from the shared engine: repo:tag and repo@digest."""
+        registries = registries or ((self._registry,) if self._registry else ())
+        out = self.docker("images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}").stdout
+        refs = []
+        for parts in (line.split() for line in out.splitlines()):
+            if len(parts) == 3 and any(parts[0].startswith(r + "/") for r in registries):
+                refs += ([parts[0] + ":" + parts[1]] if parts[1] != "<none>" else []) + \
+                    ([parts[0] + "@" + parts[2]] if parts[2] != "<none>" else [])
+        if refs:
+            self.docker("rmi", *refs)
+
     def stop(self):
         for p in (self.runner, self.registry_proc, self.moto):
             if p is None:
@@ -302,6 +315,9 @@ class Emulator:
                 p.wait()
         with contextlib.suppress(AttributeError):
             self.moto_log.close()
+        if self.runtime == "docker" and self._registry:
+            with contextlib.suppress(Exception):  # the runner's end did it, unless there was none
+                self.remove_images()
 
     def reset(self):
         """Empties the emulated account (moto's reset API)."""

@@ -62,7 +62,8 @@ class EcrRegistryTests(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         if getattr(cls, "tagged", None):
-            cls.emu.docker("rmi", "-f", *cls.tagged)
+            cls.emu.docker("rmi", *cls.images.values())
+            cls.emu.remove_images(cls.reg, getattr(cls, "alias", cls.reg))
         cls.emu.stop()
         if not os.environ.get("HOIST_KEEP_TMP"):
             shutil.rmtree(cls.tmp, ignore_errors=True)
