@@ -1,19 +1,17 @@
 #!/bin/bash
 # hoist instance bootstrap (DESIGN B3, docs/job-spec.md).
 #
-# How the user data is assembled (the C++ launcher does exactly this):
-#   line 1:  #!/bin/bash
-#   then:    HOIST_BUCKET='<bucket>'
-#            HOIST_JOB_ID='<job id>'
-#            HOIST_REGION='<region>'
-#   then:    every line of this file after its shebang line, where the line
-#            consisting only of  #@HOIST_AGENT_PY@  is replaced by
-#              cat >"$HOIST_AGENT" <<'HOIST_AGENT_PY_EOF'
-#              <agent/agent.py, verbatim>
-#              HOIST_AGENT_PY_EOF
-#   The result is gzip-compressed when it exceeds the 16 KB user-data limit
-#   (cloud-init and the host runner both accept gzip).  Values are single-quoted;
-#   none of them can contain a quote (B1 naming).  No secrets are in user data.
+# It travels inside the agent bundle (agent/build_bundle.py: a zipapp stored
+# in the bucket at blobs/sha256/<its sha256>). The user data is only
+# agent/loader.sh, with the job's coordinates filled in: it fetches the
+# bundle by that hash, refuses it when the bytes do not match, and runs this
+# file from it with HOIST_BUCKET, HOIST_JOB_ID, HOIST_REGION, HOIST_ACCOUNT,
+# HOIST_AGENT (the bundle's path) and HOIST_LOADER_PID (its fallback
+# power-off, replaced by the watchdog below) exported. No secrets are in the
+# user data.
+#
+# Run directly from the source tree (HOIST_AGENT unset), it builds the bundle
+# from the agent/ folder beside it first.
 #
 # On EC2 this runs once as root with the instance role; on a developer machine
 # the host runner (tools/hostrunner.py) sets AWS_ENDPOINT_URL, AWS_* keys,
@@ -28,17 +26,23 @@ set -euEo pipefail
 : "${HOIST_BUCKET:?}" "${HOIST_JOB_ID:?}"
 HOIST_REGION="${HOIST_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
 HOIST_HOST_ROOT="${HOIST_HOST_ROOT:-/}"
-HOIST_T0="$(date +%s)"
+HOIST_T0="${HOIST_T0:-$(date +%s)}"
 HOIST_WORK="${HOIST_HOST_ROOT%/}/opt/hoist/${HOIST_JOB_ID}"
 HOIST_STATE="$HOIST_WORK/state"
-HOIST_AGENT="$HOIST_WORK/agent.py"
+# The agent bundle: the one the loader fetched and checked, or (this file run
+# from the source tree) one built in step 2 from the package beside it.
+HOIST_AGENT_SOURCE=""
+if [[ -z ${HOIST_AGENT:-} ]]; then
+  HOIST_AGENT_SOURCE="$(dirname "${BASH_SOURCE[0]}")"
+  HOIST_AGENT="$HOIST_WORK/agent.pyz"
+fi
 HOIST_BOOTSTRAP_LOG="$HOIST_WORK/logs/bootstrap.log"
 # Before job.json is read the limit is unknown: this fallback applies.
 HOIST_FALLBACK_MAX_RUNTIME="${HOIST_FALLBACK_MAX_RUNTIME:-3600}"
 # Time the agent gets, after the limit, to stop the script and upload.
 HOIST_WATCHDOG_GRACE="${HOIST_WATCHDOG_GRACE:-120}"
 export HOIST_BUCKET HOIST_JOB_ID HOIST_REGION HOIST_HOST_ROOT HOIST_T0 HOIST_WORK \
-  HOIST_BOOTSTRAP_LOG
+  HOIST_BOOTSTRAP_LOG HOIST_AGENT
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$HOIST_REGION}"
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -128,14 +132,16 @@ trap 'on_err "$LINENO" "$BASH_COMMAND" "$?"' ERR
 trap on_exit EXIT
 trap 'exit 143' TERM INT
 
-# 1. the fallback watchdog, before anything else can hang
+# 1. the fallback watchdog, before anything else can hang; it replaces the
+# loader's simpler one
 start_watchdog "$HOIST_FALLBACK_MAX_RUNTIME"
+if [[ -n ${HOIST_LOADER_PID:-} ]]; then
+  kill "$HOIST_LOADER_PID" 2>/dev/null || true
+fi
 
-# 2. the agent
-#@HOIST_AGENT_PY@
-if [[ ! -s $HOIST_AGENT ]]; then
-  # Running this file directly (not as assembled user data): agent.py beside it.
-  cp "$(dirname "${BASH_SOURCE[0]}")/agent.py" "$HOIST_AGENT"
+# 2. the agent, when this file runs from the source tree
+if [[ -n $HOIST_AGENT_SOURCE ]]; then
+  python3 "$HOIST_AGENT_SOURCE/build_bundle.py" "$HOIST_AGENT"
 fi
 
 # 3. phase booting, job.json, and the real watchdog

@@ -29,6 +29,10 @@ const Partition& partition_of(std::string_view region) {
   return kPartitions.back().partition;  // unreachable: "" prefixes everything
 }
 
+std::string s3_endpoint(std::string_view region) {
+  return "https://s3." + std::string(region) + "." + std::string(partition_of(region).dns_suffix);
+}
+
 bool is_aws_host(std::string_view host) {
   return std::ranges::any_of(kPartitions, [&](const Entry& e) {
     const std::string_view suffix = e.partition.dns_suffix;

@@ -18,6 +18,10 @@ struct Partition {
 // The partition of a region name; the commercial one for anything unknown.
 const Partition& partition_of(std::string_view region);
 
+// S3's regional endpoint in the region's partition:
+// https://s3.us-east-1.amazonaws.com, https://s3.cn-north-1.amazonaws.com.cn.
+std::string s3_endpoint(std::string_view region);
+
 // Whether an https host is one of AWS's own service endpoints (any partition).
 bool is_aws_host(std::string_view host);
 

@@ -346,14 +346,27 @@ int run_job(job::RunOptions o, Globals& g) {
                               {"instance_id", nullptr},
                               {"exit_code", nullptr},
                               {"error", nullptr}};
+  // The agent the instance fetches by hash, beside the job's spec and status.
+  const job::AgentBundle& agent = job::agent_bundle();
+  job.agent_sha256 = agent.sha256;
+  job.agent_size = agent.bytes.size();
+  auto put_agent = std::async(std::launch::async, [&] { job::ensure_agent_bundle(s3, job.bucket, bucket_new); });
   auto put_job = std::async(std::launch::async, [&] {
     s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
   });
   auto put_status = std::async(std::launch::async, [&] {
     s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
   });
-  put_job.get();
-  put_status.get();
+  // Each is waited for before an error leaves this scope.
+  std::exception_ptr put_error;
+  for (auto* put : {&put_agent, &put_job, &put_status}) {
+    try {
+      put->get();
+    } catch (...) {
+      if (!put_error) put_error = std::current_exception();
+    }
+  }
+  if (put_error) std::rethrow_exception(put_error);
   job::Launched launched;
   try {
     launched = job::launch_instance(c.session, job, machine_image, profile_r.detail);

@@ -1,15 +1,18 @@
 #include "job/launcher.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <random>
+#include <stdexcept>
 #include <thread>
 
+#include "aws/crypto.hpp"
 #include "aws/ec2.hpp"
 #include "aws/error.hpp"
+#include "aws/partition.hpp"
 #include "aws/ssm.hpp"
+#include "job/manifest.hpp"
 #include "job/naming.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
@@ -77,52 +80,70 @@ MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std:
   return machine_image(images.front());
 }
 
-namespace {
-// Single-quotes a value for bash.
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
+std::string AgentBundle::key() const {
+  return blob_key(sha256);
 }
-}  // namespace
 
-std::string gzip(const std::string& data) {
-  z_stream zs{};
-  if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-    throw std::runtime_error("deflateInit2 failed");
-  std::string out(deflateBound(&zs, static_cast<uLong>(data.size())) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = static_cast<uInt>(data.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&zs, Z_FINISH);
-  deflateEnd(&zs);
-  if (rc != Z_STREAM_END) throw std::runtime_error("gzip of the user data failed");
-  out.resize(zs.total_out);
+const AgentBundle& agent_bundle() {
+  static const AgentBundle bundle = [] {
+    AgentBundle b;
+    b.bytes = embedded::get("agent.pyz");
+    if (b.bytes.empty()) throw std::runtime_error("the instance agent is missing from this build");
+    b.sha256 = aws::sha256_hex(b.bytes);
+    return b;
+  }();
+  return bundle;
+}
+
+bool ensure_agent_bundle(aws::S3& s3, const std::string& bucket, bool bucket_new) {
+  const AgentBundle& agent = agent_bundle();
+  if (!bucket_new) {
+    auto info = s3.head_object(bucket, agent.key());
+    if (info && info->size == agent.bytes.size()) return false;
+  }
+  s3.put_object(bucket, agent.key(), std::string(agent.bytes));
+  log::verbose("agent " + agent.sha256.substr(0, 12) + " (" + std::to_string(agent.bytes.size()) +
+               " bytes) uploaded to s3://" + bucket + "/" + agent.key());
+  return true;
+}
+
+std::string user_data(const LoaderValues& values) {
+  const std::string_view loader = embedded::get("agent/loader.sh");
+  if (loader.empty()) throw std::runtime_error("the instance loader is missing from this build");
+  const std::map<std::string, std::string, std::less<>> fill = {{"BUCKET", values.bucket},
+                                                                {"JOB_ID", values.job_id},
+                                                                {"REGION", values.region},
+                                                                {"ACCOUNT", values.account},
+                                                                {"S3_ENDPOINT", aws::s3_endpoint(values.region)},
+                                                                {"AGENT_SHA256", agent_bundle().sha256}};
+  for (const auto& [name, value] : fill)
+    if (value.find('\'') != std::string::npos)
+      throw std::invalid_argument("the user data cannot carry a quote: " + name + " is " + value);
+  // Placeholders are @NAME@, NAME in [A-Z0-9_]; every other @ stays as it is.
+  auto name_char = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; };
+  std::string out;
+  out.reserve(4096);
+  std::size_t at = 0;
+  while (at < loader.size()) {
+    const std::size_t open = loader.find('@', at);
+    if (open == std::string_view::npos) break;
+    std::size_t close = open + 1;
+    while (close < loader.size() && name_char(loader[close])) ++close;
+    if (close == open + 1 || close >= loader.size() || loader[close] != '@') {
+      out.append(loader.substr(at, open + 1 - at));
+      at = open + 1;
+      continue;
+    }
+    const std::string_view name = loader.substr(open + 1, close - open - 1);
+    auto it = fill.find(name);
+    if (it == fill.end())
+      throw std::runtime_error("agent/loader.sh has an unknown placeholder @" + std::string(name) + "@");
+    out.append(loader.substr(at, open - at));
+    out += "'" + it->second + "'";
+    at = close + 1;
+  }
+  out.append(loader.substr(std::min(at, loader.size())));
   return out;
-}
-
-std::string user_data(const std::string& bucket, const std::string& job_id, const std::string& region) {
-  std::string bootstrap(embedded::get("agent/bootstrap.sh"));
-  std::string agent(embedded::get("agent/agent.py"));
-  if (bootstrap.empty() || agent.empty()) throw std::runtime_error("the instance bootstrap is missing from this build");
-  // Drop bootstrap.sh's shebang: ours comes first with the job's coordinates.
-  if (bootstrap.rfind("#!", 0) == 0) bootstrap.erase(0, bootstrap.find('\n') + 1);
-  // Only a line that is exactly the marker is replaced (comments mention it too).
-  const std::string marker = "\n#@HOIST_AGENT_PY@\n";
-  std::size_t at = bootstrap.find(marker);
-  if (at == std::string::npos) throw std::runtime_error("bootstrap.sh lacks the agent marker");
-  at += 1;
-  std::size_t line_end = at + marker.size() - 2;
-  const std::string delimiter = "HOIST_AGENT_PY_EOF";
-  std::string inlined =
-      "cat > \"$HOIST_AGENT\" <<'" + delimiter + "'\n" + agent + (agent.ends_with("\n") ? "" : "\n") + delimiter;
-  bootstrap.replace(at, line_end - at, inlined);
-  std::string script = "#!/bin/bash\nHOIST_BUCKET=" + shell_quote(bucket) + "\nHOIST_JOB_ID=" + shell_quote(job_id) +
-                       "\nHOIST_REGION=" + shell_quote(region) + "\n" + bootstrap;
-  // EC2 takes at most 16 KiB of user data before base64; cloud-init unpacks gzip.
-  if (script.size() > std::size_t{12} * 1024) return gzip(script);
-  return script;
 }
 
 namespace {
@@ -182,7 +203,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.image_id = image.id;
   args.instance_type = job.plan.type.name;
   args.instance_profile = instance_profile;
-  args.user_data = user_data(job.bucket, job.id, job.region);
+  args.user_data = user_data({job.bucket, job.id, job.region, job.account});
   args.client_token = job.id;
   args.tags = job_tags(job.id, job.project);
   args.spot = job.plan.spot;

@@ -1,11 +1,14 @@
 #pragma once
-// Starts a job's instance: the AMI for its architecture, the bootstrap as
-// user data, and RunInstances with the job's id as the idempotency token.
+// Starts a job's instance: the AMI for its architecture, the agent bundle in
+// the bucket, the loader that fetches it as user data, and RunInstances with
+// the job's id as the idempotency token.
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "aws/client.hpp"
 #include "aws/error.hpp"
+#include "aws/s3.hpp"
 #include "job/spec.hpp"
 
 namespace hoist::job {
@@ -26,10 +29,36 @@ struct MachineImage {
 MachineImage find_image(const std::shared_ptr<aws::Session>& session, const std::string& arch, bool gpu,
                         const std::string& chosen = "");
 
-// The user data: the job's coordinates, then bootstrap.sh with agent.py
-// inlined, gzip-compressed when it would exceed EC2's 16 KiB limit.
-std::string user_data(const std::string& bucket, const std::string& job_id, const std::string& region);
-std::string gzip(const std::string& data);
+// The instance agent embedded in this build: agent/build_bundle.py's
+// zipapp of agent/hoist_agent and agent/bootstrap.sh, stored in the job's
+// bucket as a content-addressed blob that the user data fetches by hash.
+struct AgentBundle {
+  std::string_view bytes;
+  std::string sha256;                     // hex
+  [[nodiscard]] std::string key() const;  // blobs/sha256/<sha256>
+};
+const AgentBundle& agent_bundle();
+
+// Makes sure the bucket holds the agent bundle before an instance asks for
+// it: a HEAD, and a PUT when it is missing (or has another size). A bucket
+// this run has just created holds nothing yet (`bucket_new`): no HEAD then.
+// Returns whether it was uploaded.
+bool ensure_agent_bundle(aws::S3& s3, const std::string& bucket, bool bucket_new);
+
+// What agent/loader.sh needs to find the agent and report on it.
+struct LoaderValues {
+  std::string bucket;
+  std::string job_id;
+  std::string region;
+  std::string account;  // the bucket's owner (x-amz-expected-bucket-owner)
+};
+// The user data: agent/loader.sh with every @NAME@ placeholder replaced by
+// its single-quoted value (S3_ENDPOINT: the region's own S3 endpoint in its
+// partition; AGENT_SHA256: agent_bundle()'s). At most 4 KiB for any names
+// B1 allows. Throws std::invalid_argument for a value with a quote in it
+// (B1 names never have one) and std::runtime_error for a placeholder it does
+// not know.
+std::string user_data(const LoaderValues& values);
 
 struct Launched {
   std::string instance_id;

@@ -23,6 +23,7 @@ nlohmann::json Job::to_json() const {
   j["inputs"] = job::to_json(inputs);
   j["input_s3"] = input_s3.empty() ? nlohmann::json(nullptr) : nlohmann::json(input_s3);
   j["output_s3"] = output_s3;
+  if (!agent_sha256.empty()) j["agent"] = {{"sha256", agent_sha256}, {"size", agent_size}};
   j["image"] = {{"key", image.key},
                 {"repository", repository},
                 {"registry", registry},

@@ -1,6 +1,7 @@
 #pragma once
 // A job as hoist keeps it in S3 (docs/job-spec.md): what runs, where, on what.
 #include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -28,6 +29,9 @@ struct Job {
   Manifest inputs;
   std::string input_s3;   // s3://... when INPUT was a URI
   std::string output_s3;  // where outputs go
+  // The agent bundle the instance runs (blobs/sha256/<agent_sha256>).
+  std::string agent_sha256;
+  std::uint64_t agent_size = 0;
   std::chrono::system_clock::time_point created;
 
   [[nodiscard]] nlohmann::json to_json() const;

@@ -1,19 +1,19 @@
-"""End-to-end tests of the instance side: agent/bootstrap.sh + agent/agent.py
-driven by tools/hostrunner.py against moto_server (DESIGN B3/B4).
+"""End-to-end tests of the instance side: agent/loader.sh (the user data),
+the agent bundle it fetches by hash (agent/build_bundle.py of agent/hoist_agent
+and agent/bootstrap.sh), driven by tools/hostrunner.py against moto_server
+(DESIGN B3/B4), with the process runtime.
 
-Jobs are built by hand with boto3 exactly as the laptop does (blobs,
-job.json, status launching, RunInstances with the assembled user data), so
-this tests the instance contract independently of the C++ side.
+Jobs are built by hand with boto3 exactly as the laptop does (blobs, the
+agent bundle, job.json, status launching, RunInstances with the filled-in
+loader), so this tests the instance contract independently of the C++ side.
 
     python3 -m unittest tests/e2e/test_agent.py -v     (about 1-2 minutes)
 """
-import base64
 import contextlib
-import gzip
 import hashlib
-import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +24,7 @@ import time
 import unittest
 import unittest.mock
 import uuid
+import zipfile
 
 import boto3
 import botocore.auth
@@ -36,7 +37,11 @@ EXAMPLES = os.path.join(ROOT, "examples")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 BUCKET = "hoist-%s-%s" % (ACCOUNT, REGION)
-USER_DATA_LIMIT = 16 * 1024
+LOADER_LIMIT = 4096  # what hoist keeps the user data under (EC2 allows 16 KB)
+
+sys.path.insert(0, AGENT_DIR)
+from hoist_agent import aws, gpu, util  # noqa: E402 - the agent's own modules
+import build_bundle  # noqa: E402
 
 MIRROR_MAIN = r'''
 """Test project: copies every input file to the output (same relative name),
@@ -93,32 +98,49 @@ def free_port():
         return s.getsockname()[1]
 
 
-def load_agent():
-    spec = importlib.util.spec_from_file_location("hoist_agent", os.path.join(AGENT_DIR, "agent.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+_BUNDLE = {}
 
 
-def build_user_data(bucket, job_id, region):
-    """Mirror of the C++ launcher: header variables + bootstrap.sh (after its
-    shebang) with the #@HOIST_AGENT_PY@ line replaced by a quoted heredoc that
-    writes agent.py; gzip when over the 16 KB limit."""
-    with open(os.path.join(AGENT_DIR, "bootstrap.sh")) as f:
-        boot = f.read()
-    with open(os.path.join(AGENT_DIR, "agent.py")) as f:
-        agent = f.read()
-    body = boot.split("\n", 1)[1]
-    heredoc = "cat >\"$HOIST_AGENT\" <<'HOIST_AGENT_PY_EOF'\n%sHOIST_AGENT_PY_EOF" % (
-        agent if agent.endswith("\n") else agent + "\n")
-    lines = body.split("\n")
-    assert lines.count("#@HOIST_AGENT_PY@") == 1
-    body = "\n".join(heredoc if l == "#@HOIST_AGENT_PY@" else l for l in lines)
-    script = ("#!/bin/bash\nHOIST_BUCKET='%s'\nHOIST_JOB_ID='%s'\nHOIST_REGION='%s'\n%s"
-              % (bucket, job_id, region, body)).encode()
-    if len(script) > USER_DATA_LIMIT:  # the limit applies before base64
-        script = gzip.compress(script, mtime=0)
-    return script
+def agent_bundle():
+    """The agent zipapp, built once by agent/build_bundle.py as the build does."""
+    if "bytes" not in _BUNDLE:
+        d = tempfile.mkdtemp(prefix="hoist-bundle-")
+        try:
+            subprocess.check_call([sys.executable, os.path.join(AGENT_DIR, "build_bundle.py"),
+                                   os.path.join(d, "agent.pyz")])
+            with open(os.path.join(d, "agent.pyz"), "rb") as f:
+                _BUNDLE["bytes"] = f.read()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+    return _BUNDLE["bytes"]
+
+
+def fill_loader(values):
+    """agent/loader.sh with each @NAME@ replaced by its single-quoted value,
+    as the C++ launcher does (a value never holds a quote; an unknown
+    placeholder is an error)."""
+    with open(os.path.join(AGENT_DIR, "loader.sh")) as f:
+        text = f.read()
+
+    def one(m):
+        value = values[m.group(1)]
+        assert "'" not in value, value
+        return "'%s'" % value
+    return re.sub(r"@([A-Z0-9_]+)@", one, text)
+
+
+def build_user_data(s3, bucket, job_id, region, agent_sha256=None):
+    """Mirror of the C++ launcher: the agent bundle put at blobs/sha256/<hex>
+    (unless the caller names a hash of its own and puts what it likes there),
+    then the loader filled in with the job's coordinates and that hash."""
+    if agent_sha256 is None:
+        data = agent_bundle()
+        agent_sha256 = hashlib.sha256(data).hexdigest()
+        s3.put_object(Bucket=bucket, Key="blobs/sha256/" + agent_sha256, Body=data)
+    return fill_loader({
+        "BUCKET": bucket, "JOB_ID": job_id, "REGION": region, "ACCOUNT": ACCOUNT,
+        "S3_ENDPOINT": "https://s3.%s.amazonaws.com" % region, "AGENT_SHA256": agent_sha256,
+    }).encode()
 
 
 def tree_files(root):
@@ -164,10 +186,13 @@ class AgentE2E(unittest.TestCase):
         cls.ami = cls.ec2.describe_images()["Images"][0]["ImageId"]
         cls.host_root = os.path.join(cls.tmp, "host")
         renv = dict(env, HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3", HOIST_WATCHDOG_GRACE="30")
-        cls.runner = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
-             cls.endpoint, "--root", cls.host_root, "--poll", "0.3", "--imds-port", "0",
-             "--log", os.path.join(cls.tmp, "runner.log")], env=renv, start_new_session=True)
+        runner = os.path.join(ROOT, "tools", "hostrunner.py")
+        cmd = [sys.executable, runner, "--endpoint-url", cls.endpoint, "--root", cls.host_root,
+               "--poll", "0.3", "--imds-port", "0", "--log", os.path.join(cls.tmp, "runner.log")]
+        with open(runner) as f:
+            if "--runtime" in f.read():  # these jobs run in the process runtime, whatever the default
+                cmd += ["--runtime", "process"]
+        cls.runner = subprocess.Popen(cmd, env=renv, start_new_session=True)
         # the mirror test project, with a nested package
         cls.mirror = os.path.join(cls.tmp, "mirror")
         os.makedirs(os.path.join(cls.mirror, "mirror_lib"))
@@ -259,7 +284,7 @@ class AgentE2E(unittest.TestCase):
              "phases": {"launching": ts}, "exit_code": None, "error": None}).encode())
         r = cls.ec2.run_instances(
             ImageId=cls.ami, MinCount=1, MaxCount=1, InstanceType="t3.medium",
-            UserData=build_user_data(BUCKET, job_id, REGION),
+            UserData=build_user_data(cls.s3, BUCKET, job_id, REGION),
             TagSpecifications=[{"ResourceType": "instance", "Tags": [
                 {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
         return {"id": job_id, "instance": r["Instances"][0]["InstanceId"], "spec": spec,
@@ -456,28 +481,65 @@ class AgentE2E(unittest.TestCase):
             time.sleep(0.3)
         self.assertEqual(out.strip(), "", "processes of a terminated instance still run")
 
-    def test_10_bootstrap_error_reported(self):
-        job_id = "broken-20261124-031500-%s" % uuid.uuid4().hex[:4]  # no job.json at all
+    def launch_bare(self, project, agent_sha256=None):
+        """An instance for a job with no job.json (and, with agent_sha256, the
+        user data naming that agent instead of the real one)."""
+        job_id = "%s-20261124-031500-%s" % (project, uuid.uuid4().hex[:4])
         r = self.ec2.run_instances(
             ImageId=self.ami, MinCount=1, MaxCount=1,
-            UserData=build_user_data(BUCKET, job_id, REGION),
+            UserData=build_user_data(self.s3, BUCKET, job_id, REGION, agent_sha256),
             TagSpecifications=[{"ResourceType": "instance", "Tags": [
                 {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
-        job = {"id": job_id, "instance": r["Instances"][0]["InstanceId"]}
+        return {"id": job_id, "instance": r["Instances"][0]["InstanceId"]}
+
+    def test_10_bootstrap_error_reported(self):
+        job = self.launch_bare("broken")  # no job.json at all
         st = self.wait_terminal(job, timeout=60)
         self.assertEqual(st["phase"], "failed")
         self.assertIn("job.json", st["error"])
         self.assertIsNone(st["exit_code"])
         self.assert_terminated(job)
 
+    def test_12_a_tampered_agent_is_refused(self):
+        # Other bytes where the user data's hash says the agent is: a valid
+        # zipapp whose every entry point would leave a marker if it ran.
+        marker = "touch \"${HOIST_HOST_ROOT:-/tmp}/TAMPERED-AGENT-RAN\"\n"
+        tampered = build_bundle.bundle({
+            "__main__.py": ("import os, subprocess\nsubprocess.call(['bash', '-c', %r])\n"
+                            % marker).encode(),
+            "bootstrap.sh": ("#!/bin/bash\n" + marker).encode()})
+        expected = hashlib.sha256(b"the agent hoist would have uploaded" + uuid.uuid4().bytes).hexdigest()
+        self.s3.put_object(Bucket=BUCKET, Key="blobs/sha256/" + expected, Body=tampered)
+        job = self.launch_bare("tampered", agent_sha256=expected)
+        st = self.wait_terminal(job, timeout=60)
+        self.assertEqual(st["phase"], "failed", self.instance_log(job))
+        self.assertEqual(st["error"], (
+            "the agent fetched from s3://%s/blobs/sha256/%s does not match its SHA-256 (%s): "
+            "refused to run it" % (BUCKET, expected, hashlib.sha256(tampered).hexdigest())))
+        self.assertEqual(st["instance_id"], job["instance"])
+        self.assertIsNone(st["exit_code"])
+        self.assertIn("failed", st["phases"])
+        self.assert_terminated(job)
+        self.assertTrue(os.path.exists(os.path.join(self.host_root, job["instance"] + ".shutdown")))
+        host = os.path.join(self.host_root, job["instance"])
+        written = [os.path.relpath(os.path.join(d, n), host) for d, _, ns in os.walk(host) for n in ns]
+        self.assertFalse([w for w in written if "TAMPERED" in w or w.endswith(".pyz")], written)
+
+    def test_13_a_missing_agent_is_a_failure_too(self):
+        job = self.launch_bare("noagent", agent_sha256=hashlib.sha256(uuid.uuid4().bytes).hexdigest())
+        st = self.wait_terminal(job, timeout=60)
+        self.assertEqual(st["phase"], "failed", self.instance_log(job))
+        self.assertIn("the agent could not be fetched from s3://%s/blobs/sha256/" % BUCKET, st["error"])
+        self.assertIn("404", st["error"])
+        self.assert_terminated(job)
+
     def test_11_agent_s3_multipart_and_listing(self):
-        agent = load_agent()
         env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": "testing",
                "AWS_SECRET_ACCESS_KEY": "testing"}
         with unittest.mock.patch.dict(os.environ, env), \
-                unittest.mock.patch.object(agent, "MULTIPART_THRESHOLD", 6 << 20), \
-                unittest.mock.patch.object(agent, "PART_SIZE", 5 << 20):
-            s3 = agent.S3(REGION)
+                unittest.mock.patch.object(aws, "MULTIPART_THRESHOLD", 6 << 20), \
+                unittest.mock.patch.object(aws, "PART_SIZE", 5 << 20):
+            s3 = aws.S3(REGION)
             big = os.path.join(self.tmp, "big.bin")
             data = os.urandom(12 << 20)
             with open(big, "wb") as f:
@@ -494,7 +556,7 @@ class AgentE2E(unittest.TestCase):
                 s3.download(BUCKET, key, back + "1", sha256="0" * 64)
             self.assertFalse(os.path.exists(back + "1.hoist-part"))
             # a failed part (the object is gone) leaves no sparse file behind
-            with self.assertRaises(agent.AwsError):
+            with self.assertRaises(aws.AwsError):
                 s3.download(BUCKET, key + ".gone", back + "3", size=len(data))
             self.assertFalse(os.path.exists(back + "3") or os.path.exists(back + "3.hoist-part"))
             # in ranges (the size is known and above the threshold), parts at once
@@ -520,49 +582,119 @@ class BootstrapStatic(unittest.TestCase):
     def test_shellcheck(self):
         if shutil.which("shellcheck") is None:
             self.skipTest("shellcheck is not installed")
-        p = subprocess.run(["shellcheck", os.path.join(AGENT_DIR, "bootstrap.sh")],
-                           capture_output=True, text=True)
-        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        for script in ("bootstrap.sh", "loader.sh"):
+            p = subprocess.run(["shellcheck", os.path.join(AGENT_DIR, script)],
+                               capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, script + ":\n" + p.stdout + p.stderr)
 
-    def test_user_data_assembly(self):
-        ud = build_user_data(BUCKET, "wordcount-20261124-031500-ab12", REGION)
-        text = gzip.decompress(ud).decode() if ud[:2] == b"\x1f\x8b" else ud.decode()
-        self.assertTrue(text.startswith("#!/bin/bash\nHOIST_BUCKET='%s'\n" % BUCKET))
-        self.assertFalse(any(l == "#@HOIST_AGENT_PY@" for l in text.split("\n")))
-        self.assertIn("HOIST_AGENT_PY_EOF\n", text)
-        self.assertLessEqual(len(ud), USER_DATA_LIMIT)
+    def test_user_data_is_the_loader_filled_in(self):
+        sha = hashlib.sha256(agent_bundle()).hexdigest()
+        text = fill_loader({"BUCKET": BUCKET, "JOB_ID": "wordcount-20261124-031500-ab12",
+                            "REGION": REGION, "ACCOUNT": ACCOUNT,
+                            "S3_ENDPOINT": "https://s3.us-east-1.amazonaws.com", "AGENT_SHA256": sha})
+        self.assertTrue(text.startswith("#!/bin/bash\n"))
+        self.assertIn("HOIST_BUCKET='%s'" % BUCKET, text)
+        self.assertIn("HOIST_AGENT_SHA256='%s'" % sha, text)
+        self.assertIsNone(re.search(r"@[A-Z0-9_]+@", text))
+        self.assertLessEqual(len(text.encode()), LOADER_LIMIT)
         p = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_the_loaders_sigv4_matches_botocore(self):
+        # The loader's own signing (it cannot use the agent's before it has
+        # checked it): its functions, run with the HTTP exchange captured.
+        with open(os.path.join(AGENT_DIR, "loader.sh")) as f:
+            py = f.read().split("<<'EOF'", 1)[1].split("\n", 1)[1].split("\nEOF\n", 1)[0]
+        functions = py.split("\nsrc = ", 1)[0]
+        ak, sk = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+        for token in (None, "session/token+="):
+            env = {"HOIST_BUCKET": BUCKET, "HOIST_JOB_ID": "j-20261124-031500-ab12",
+                   "HOIST_AGENT_SHA256": "ab" * 32, "HOIST_REGION": REGION, "HOIST_ACCOUNT": ACCOUNT,
+                   "HOIST_S3_ENDPOINT": "https://s3.us-east-1.amazonaws.com",
+                   "AWS_ACCESS_KEY_ID": ak, "AWS_SECRET_ACCESS_KEY": sk}
+            if token:
+                env["AWS_SESSION_TOKEN"] = token
+            with unittest.mock.patch.dict(os.environ, env, clear=True):
+                ns = {}
+                exec(functions, ns)  # noqa: S102 - our own file
+                for method, key, body in (("GET", "blobs/sha256/" + "ab" * 32, b""),
+                                          ("PUT", "jobs/j-20261124-031500-ab12/status.json",
+                                           b'{"phase": "failed"}')):
+                    url = "https://s3.us-east-1.amazonaws.com/%s/%s" % (BUCKET, key)
+                    req = botocore.awsrequest.AWSRequest(
+                        method=method, url=url, data=body,
+                        headers={"x-amz-expected-bucket-owner": ACCOUNT})
+                    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(ak, sk, token), "s3",
+                                              REGION).add_auth(req)
+                    when = time.strptime(req.headers["X-Amz-Date"], "%Y%m%dT%H%M%SZ")
+                    ns["utc"] = lambda fmt, when=when: time.strftime(fmt, when)
+                    sent = {}
+
+                    def http(m, u, h, b=None, sent=sent):
+                        sent.update(method=m, url=u, headers=h, body=b)
+                        return b"ok"
+                    ns["http"] = http
+                    self.assertEqual(ns["s3"](method, key, body), b"ok")
+                    self.assertEqual((sent["method"], sent["url"]), (method, url))
+                    self.assertEqual(sent["headers"]["authorization"], req.headers["Authorization"],
+                                     (method, token))
+                    self.assertEqual(sent["headers"]["x-amz-expected-bucket-owner"], ACCOUNT)
+                    self.assertEqual(sent["body"], body or None)
+
+    def test_the_bundle_is_deterministic_and_runs(self):
+        first = agent_bundle()
+        d = tempfile.mkdtemp(prefix="hoist-bundle-")
+        try:
+            out = os.path.join(d, "again.pyz")
+            subprocess.check_call([sys.executable, os.path.join(AGENT_DIR, "build_bundle.py"), out])
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), first)  # same sources, same bytes, same SHA-256
+            with zipfile.ZipFile(out) as z:
+                names = z.namelist()
+                self.assertEqual(names, sorted(names))
+                self.assertIn("__main__.py", names)
+                self.assertIn("bootstrap.sh", names)
+                self.assertIn("hoist_agent/cli.py", names)
+                self.assertFalse([n for n in names if "__pycache__" in n or n.endswith(".pyc")])
+                for info in z.infolist():
+                    self.assertEqual(info.date_time, (1980, 1, 1, 0, 0, 0))
+                    self.assertEqual(info.compress_type, zipfile.ZIP_DEFLATED)
+                    self.assertEqual(info.external_attr >> 16, 0o100644)
+            # python3 agent.pyz COMMAND runs hoist_agent.cli (no command: its usage, status 2)
+            p = subprocess.run([sys.executable, out], capture_output=True, text=True,
+                               env=dict(os.environ, HOIST_BUCKET="b", HOIST_JOB_ID="j",
+                                        HOIST_WORK=os.path.join(d, "work")))
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn("finalize", p.stderr)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_sigv4_matches_botocore_for_awkward_keys(self):
-        agent = load_agent()
         creds = ("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session/token+=")
         for key in ("plain.txt", "sub dir/a b+c=d&e%f.txt", "quote's \"double\".txt",
                     "\u00fcn\u00efc\u00f8d\u00e9/\u65e5\u672c\u8a9e.txt", "a~b(c)!*:@,;$.txt"):
             body = b"hello"
-            url = "http://s3.us-east-1.amazonaws.com" + agent.s3_path(BUCKET, key)
+            url = "http://s3.us-east-1.amazonaws.com" + aws.s3_path(BUCKET, key)
             req = botocore.awsrequest.AWSRequest(method="PUT", url=url, data=body)
             botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(*creds), "s3",
                                       REGION).add_auth(req)
-            ours = agent.sign_headers("PUT", "s3.us-east-1.amazonaws.com",
-                                      agent.s3_path(BUCKET, key), {}, {},
+            ours = aws.sign_headers("PUT", "s3.us-east-1.amazonaws.com",
+                                      aws.s3_path(BUCKET, key), {}, {},
                                       req.headers["X-Amz-Content-SHA256"], "s3", REGION, creds,
                                       amz_date=req.headers["X-Amz-Date"])
             self.assertEqual(ours["authorization"], req.headers["Authorization"], key)
 
     def test_part_size_keeps_any_output_within_10000_parts(self):
-        agent = load_agent()
         mib, gib = 1024 * 1024, 1024 ** 3
-        self.assertEqual(agent.part_size_for(100 * mib), 16 * mib)
-        self.assertEqual(agent.part_size_for(16 * mib * 10000), 16 * mib)
+        self.assertEqual(aws.part_size_for(100 * mib), 16 * mib)
+        self.assertEqual(aws.part_size_for(16 * mib * 10000), 16 * mib)
         for size in (16 * mib * 10000 + 1, 200 * gib, 5 * 1024 * gib):  # up to S3's 5 TiB
-            part = agent.part_size_for(size)
+            part = aws.part_size_for(size)
             self.assertEqual(part % mib, 0)
             self.assertLessEqual(-(-size // part), 10000, size)
             self.assertLessEqual(part, 5 * gib)  # S3's largest part
 
     def test_iam_propagation_is_waited_out_only_within_the_grace(self):
-        agent = load_agent()
         slept = []
         calls = []
 
@@ -574,38 +706,37 @@ class BootstrapStatic(unittest.TestCase):
                 return "ok"
             return fn
 
-        with unittest.mock.patch.object(agent.time, "sleep", slept.append), \
-                unittest.mock.patch.object(agent, "log", lambda msg: None):
+        with unittest.mock.patch.object(aws.time, "sleep", slept.append), \
+                unittest.mock.patch.object(aws, "log", lambda msg: None):
             # Just after boot: 20 refusals (more than the 8 attempts of the
             # back-off) and no credentials in IMDS yet are all waited out.
-            errors = [agent.AwsError(403, "AccessDenied", "not yet")] * 12 + \
-                     [agent.AwsError(403, "403", "")] * 4 + \
-                     [agent.NoCredentials("IMDS has none yet")] * 4
-            self.assertEqual(agent.retrying(refused_then_ok(errors), "GET x"), "ok")
+            errors = [aws.AwsError(403, "AccessDenied", "not yet")] * 12 + \
+                     [aws.AwsError(403, "403", "")] * 4 + \
+                     [aws.NoCredentials("IMDS has none yet")] * 4
+            self.assertEqual(aws.retrying(refused_then_ok(errors), "GET x"), "ok")
             self.assertEqual(len(calls), 21)
             self.assertTrue(all(1.0 <= s <= 3.0 for s in slept), slept)
 
             # After the grace, a refusal is real: no retry at all.
-            agent.STARTED = time.monotonic() - agent.IAM_GRACE - 1
+            aws.STARTED = time.monotonic() - aws.IAM_GRACE - 1
             calls.clear()
             slept.clear()
-            with self.assertRaises(agent.AwsError):
-                agent.retrying(refused_then_ok([agent.AwsError(403, "AccessDenied", "no")]), "GET x")
+            with self.assertRaises(aws.AwsError):
+                aws.retrying(refused_then_ok([aws.AwsError(403, "AccessDenied", "no")]), "GET x")
             self.assertEqual((len(calls), slept), (1, []))
-            with self.assertRaises(agent.NoCredentials):
-                agent.retrying(refused_then_ok([agent.NoCredentials("none")]), "GET x")
+            with self.assertRaises(aws.NoCredentials):
+                aws.retrying(refused_then_ok([aws.NoCredentials("none")]), "GET x")
 
             # Other 4xx are never propagation, even at boot.
-            agent.STARTED = time.monotonic()
+            aws.STARTED = time.monotonic()
             calls.clear()
-            with self.assertRaises(agent.AwsError):
-                agent.retrying(refused_then_ok([agent.AwsError(404, "NoSuchKey", "gone")]), "GET x")
-            with self.assertRaises(agent.AwsError):
-                agent.retrying(refused_then_ok([agent.AwsError(403, "SignatureDoesNotMatch", "bad")]), "GET x")
+            with self.assertRaises(aws.AwsError):
+                aws.retrying(refused_then_ok([aws.AwsError(404, "NoSuchKey", "gone")]), "GET x")
+            with self.assertRaises(aws.AwsError):
+                aws.retrying(refused_then_ok([aws.AwsError(403, "SignatureDoesNotMatch", "bad")]), "GET x")
             self.assertEqual(len(calls), 2)
 
     def test_gpu_flags_wait_for_the_driver_and_refuse_a_gpu_job_without_one(self):
-        agent = load_agent()
         answers = []  # what nvidia_ready says, call by call
         slept = []
         clock = [1000.0]
@@ -614,63 +745,60 @@ class BootstrapStatic(unittest.TestCase):
             slept.append(s)
             clock[0] += s
 
-        with unittest.mock.patch.object(agent, "nvidia_ready", lambda: answers.pop(0)), \
-                unittest.mock.patch.object(agent.time, "sleep", sleep), \
-                unittest.mock.patch.object(agent.time, "monotonic", lambda: clock[0]):
+        with unittest.mock.patch.object(gpu, "nvidia_ready", lambda: answers.pop(0)), \
+                unittest.mock.patch.object(gpu.time, "sleep", sleep), \
+                unittest.mock.patch.object(gpu.time, "monotonic", lambda: clock[0]):
             # the driver comes up 15 s after the job starts
             answers[:] = [False, False, False, True]
-            self.assertEqual(agent.gpu_flags(1, wait=60), ["--gpus", "all"])
+            self.assertEqual(gpu.gpu_flags(1, wait=60), ["--gpus", "all"])
             self.assertEqual(sum(slept), 15)
             # it never does: the GPU job fails with a clear reason
             answers[:] = [False] * 100
             with self.assertRaisesRegex(RuntimeError, "asked for 2 GPU.*--image"):
-                agent.gpu_flags(2, wait=60)
+                gpu.gpu_flags(2, wait=60)
             # a CPU job does not wait, and runs without GPU flags...
             slept.clear()
             answers[:] = [False]
-            self.assertEqual(agent.gpu_flags(0, wait=60), [])
+            self.assertEqual(gpu.gpu_flags(0, wait=60), [])
             self.assertEqual(slept, [])
             # ...unless the instance has GPUs anyway (a GPU type chosen by name)
             answers[:] = [True]
-            self.assertEqual(agent.gpu_flags(0, wait=60), ["--gpus", "all"])
+            self.assertEqual(gpu.gpu_flags(0, wait=60), ["--gpus", "all"])
 
     def test_a_full_disk_is_named_in_the_failure(self):
-        agent = load_agent()
         gib, mib = 1 << 30, 1 << 20
 
         def usage(total, free):
-            return lambda path: agent.shutil._ntuple_diskusage(total, total - free, free)
+            return lambda path: util.shutil._ntuple_diskusage(total, total - free, free)
 
-        with unittest.mock.patch.object(agent.shutil, "disk_usage", usage(30 * gib, 100 * mib)):
-            self.assertEqual(agent.disk_full_hint("/w"),
+        with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 100 * mib)):
+            self.assertEqual(util.disk_full_hint("/w"),
                              "; the instance's 30 GiB disk was full: run again with a larger --disk")
-        with unittest.mock.patch.object(agent.shutil, "disk_usage", usage(30 * gib, 20 * gib)):
-            self.assertEqual(agent.disk_full_hint("/w"), "")
-        self.assertEqual(agent.disk_full_hint("/nonexistent/path"), "")
+        with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 20 * gib)):
+            self.assertEqual(util.disk_full_hint("/w"), "")
+        self.assertEqual(util.disk_full_hint("/nonexistent/path"), "")
 
     def test_credentials_missing_from_imds_are_no_credentials(self):
-        agent = load_agent()
         answers = {"/latest/meta-data/iam/security-credentials/": "hoist-instance-role\n",
                    "/latest/meta-data/iam/security-credentials/hoist-instance-role": "{}"}
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         with unittest.mock.patch.dict(os.environ, env, clear=True), \
-                unittest.mock.patch.object(agent.IMDS, "get", answers.get):
-            with self.assertRaises(agent.NoCredentials):
-                agent.Credentials().get()
+                unittest.mock.patch.object(aws.IMDS, "get", answers.get):
+            with self.assertRaises(aws.NoCredentials):
+                aws.Credentials().get()
             answers["/latest/meta-data/iam/security-credentials/"] = None
-            with self.assertRaises(agent.NoCredentials):
-                agent.Credentials().get()
+            with self.assertRaises(aws.NoCredentials):
+                aws.Credentials().get()
 
     def test_sigv4_query_matches_botocore(self):
-        agent = load_agent()
         creds = ("AKIDEXAMPLE", "secret", None)
         q = {"list-type": "2", "prefix": "datasets/we ird+/\u00e9", "continuation-token": "a/b=="}
-        qs = "&".join("%s=%s" % (agent.uri_encode(k), agent.uri_encode(v)) for k, v in sorted(q.items()))
+        qs = "&".join("%s=%s" % (aws.uri_encode(k), aws.uri_encode(v)) for k, v in sorted(q.items()))
         req = botocore.awsrequest.AWSRequest(
             method="GET", url="http://s3.us-east-1.amazonaws.com/%s/?%s" % (BUCKET, qs))
         botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(*creds[:2]), "s3",
                                   REGION).add_auth(req)
-        ours = agent.sign_headers("GET", "s3.us-east-1.amazonaws.com", agent.s3_path(BUCKET), q,
+        ours = aws.sign_headers("GET", "s3.us-east-1.amazonaws.com", aws.s3_path(BUCKET), q,
                                   {}, req.headers["X-Amz-Content-SHA256"], "s3", REGION, creds,
                                   amz_date=req.headers["X-Amz-Date"])
         self.assertEqual(ours["authorization"], req.headers["Authorization"])

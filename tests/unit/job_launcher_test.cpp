@@ -1,47 +1,104 @@
 #include <gtest/gtest.h>
-#include <zlib.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <tuple>
 
 #include "aws/credentials.hpp"
+#include "aws/crypto.hpp"
+#include "aws/partition.hpp"
+#include "aws/s3.hpp"
 #include "job/launcher.hpp"
+#include "job/naming.hpp"
 #include "support/fault_server.hpp"
+#include "util/embedded.hpp"
 #include "util/error.hpp"
 
 namespace {
-std::string gunzip(const std::string& in) {
-  z_stream zs{};
-  inflateInit2(&zs, 15 + 16);
-  std::string out(1 << 20, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  inflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  inflateEnd(&zs);
-  return out;
+hoist::job::LoaderValues loader_values() {
+  return {"hoist-123456789012-us-east-1", "wc-20261124-031500-ab12", "us-east-1", "123456789012"};
+}
+
+// Every @NAME@ (NAME in [A-Z0-9_]) still in the text.
+std::vector<std::string> placeholders_in(const std::string& text) {
+  std::vector<std::string> found;
+  static const std::regex re("@[A-Z0-9_]+@");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), re); it != std::sregex_iterator(); ++it)
+    found.push_back(it->str());
+  return found;
 }
 }  // namespace
 
-TEST(UserData, CoordinatesThenBootstrapWithTheAgentInlined) {
-  std::string ud = hoist::job::user_data("hoist-1-us-east-1", "wc-20261124-031500-ab12", "us-east-1");
-  ASSERT_LE(ud.size(), 16384u);  // EC2's limit, before base64
-  std::string script = ud.rfind("#!", 0) == 0 ? ud : gunzip(ud);
-  EXPECT_EQ(script.rfind("#!/bin/bash\nHOIST_BUCKET='hoist-1-us-east-1'\nHOIST_JOB_ID='wc-20261124-031500-ab12'\n"
-                         "HOIST_REGION='us-east-1'\n",
-                         0),
-            0u);
-  EXPECT_NE(script.find("<<'HOIST_AGENT_PY_EOF'\n"), std::string::npos);
-  EXPECT_EQ(script.find("\n#@HOIST_AGENT_PY@\n"), std::string::npos);  // the marker line was replaced
-  EXPECT_EQ(script.find("AWS_SECRET_ACCESS_KEY="), std::string::npos);
+TEST(UserData, TheLoaderWithEveryValueQuoted) {
+  const std::string ud = hoist::job::user_data(loader_values());
+  EXPECT_EQ(ud.rfind("#!/bin/bash\n", 0), 0u);
+  EXPECT_TRUE(placeholders_in(ud).empty()) << ud;
+  for (const char* assignment :
+       {"HOIST_BUCKET='hoist-123456789012-us-east-1'", "HOIST_JOB_ID='wc-20261124-031500-ab12'",
+        "HOIST_REGION='us-east-1'", "HOIST_ACCOUNT='123456789012'",
+        "HOIST_S3_ENDPOINT='https://s3.us-east-1.amazonaws.com'"})
+    EXPECT_NE(ud.find(assignment), std::string::npos) << assignment;
+  EXPECT_EQ(ud.find("AWS_SECRET_ACCESS_KEY="), std::string::npos);  // no secrets in user data
 }
 
-TEST(UserData, QuotesValuesForTheShell) {
-  std::string ud = hoist::job::user_data("b", "it's", "r");
-  std::string script = ud.rfind("#!", 0) == 0 ? ud : gunzip(ud);
-  EXPECT_NE(script.find("HOIST_JOB_ID='it'\\''s'"), std::string::npos);
+TEST(UserData, NamesTheEmbeddedAgentByItsHash) {
+  const std::string_view bundle = hoist::embedded::get("agent.pyz");
+  ASSERT_GT(bundle.size(), 1000u);
+  ASSERT_EQ(bundle.substr(0, 4), std::string_view("PK\x03\x04", 4));  // a zip
+  const std::string sha = hoist::aws::sha256_hex(bundle);
+  EXPECT_EQ(hoist::job::agent_bundle().sha256, sha);
+  EXPECT_EQ(hoist::job::agent_bundle().key(), "blobs/sha256/" + sha);
+  EXPECT_NE(hoist::job::user_data(loader_values()).find("HOIST_AGENT_SHA256='" + sha + "'"), std::string::npos);
+  // The old way (the agent inlined into the user data) is gone.
+  EXPECT_TRUE(hoist::embedded::get("agent/agent.py").empty());
+}
+
+TEST(UserData, FitsInFourKilobytesWhateverTheNames) {
+  // The longest names B1 allows: a 40-character project in the job id, and a
+  // bucket of S3's 63 characters, which leaves hoist-<account>-<region> a
+  // 44-character region (real ones have at most 19); in China's partition,
+  // whose S3 endpoint is the longest.
+  const std::string region = "cn-" + std::string(41, 'x');
+  const hoist::job::LoaderValues longest{"hoist-123456789012-" + region, std::string(40, 'p') + "-20261124-031500-ab12",
+                                         region, "123456789012"};
+  ASSERT_EQ(longest.bucket.size(), 63u);
+  ASSERT_TRUE(hoist::job::valid_job_id(longest.job_id));
+  const std::string ud = hoist::job::user_data(longest);
+  EXPECT_LE(ud.size(), 4096u);
+  EXPECT_NE(ud.find("HOIST_S3_ENDPOINT='https://s3." + region + ".amazonaws.com.cn'"), std::string::npos);
+  EXPECT_TRUE(placeholders_in(ud).empty());
+  std::cout << "user data: " << hoist::job::user_data(loader_values()).size() << " bytes, at most " << ud.size()
+            << "\n";
+}
+
+TEST(UserData, RefusesAValueWithAQuote) {
+  auto values = loader_values();
+  values.job_id = "it's";
+  EXPECT_THROW(hoist::job::user_data(values), std::invalid_argument);
+  values = loader_values();
+  values.bucket = "b'; rm -rf /; '";
+  EXPECT_THROW(hoist::job::user_data(values), std::invalid_argument);
+}
+
+TEST(UserData, TheLoaderIsValidBash) {
+  const std::string ud = hoist::job::user_data(loader_values());
+  const std::string path = ::testing::TempDir() + "/hoist-user-data.sh";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << ud;
+  }
+  EXPECT_EQ(std::system(("bash -n " + path).c_str()), 0);
+  std::remove(path.c_str());
+}
+
+TEST(Partition, S3EndpointOfTheRegion) {
+  EXPECT_EQ(hoist::aws::s3_endpoint("us-east-1"), "https://s3.us-east-1.amazonaws.com");
+  EXPECT_EQ(hoist::aws::s3_endpoint("cn-north-1"), "https://s3.cn-north-1.amazonaws.com.cn");
+  EXPECT_EQ(hoist::aws::s3_endpoint("us-gov-west-1"), "https://s3.us-gov-west-1.amazonaws.com");
 }
 
 TEST(Ami, ParametersPerArchitecture) {
@@ -99,6 +156,7 @@ hoist::job::Job launch_job() {
   job.project = "wc";
   job.region = "us-east-1";
   job.bucket = "hoist-123456789012-us-east-1";
+  job.account = "123456789012";
   job.plan.type.name = "t3.medium";
   job.plan.disk_gib = 30;
   return job;
@@ -366,4 +424,38 @@ TEST(LaunchRetry, WhatMakesAZoneUnusable) {
   EXPECT_TRUE(zone_unusable(ec2_error("InvalidInput", "No default subnet for availability zone: 'us-east-1f'.")));
   EXPECT_FALSE(zone_unusable(ec2_error("VcpuLimitExceeded", "You have requested more vCPU capacity")));
   EXPECT_FALSE(zone_unusable(ec2_error("InvalidParameterValue", "Value (t3.tiny) for parameter instanceType")));
+}
+
+namespace {
+std::string agent_path() {
+  return "/hoist-123456789012-us-east-1/" + hoist::job::agent_bundle().key();
+}
+}  // namespace
+
+TEST(AgentBundle, SentOnlyWhenTheBucketLacksIt) {
+  const auto& server = fresh_fault_server();
+  hoist::aws::S3 s3(fault_session());
+  const auto& agent = hoist::job::agent_bundle();
+  // Missing: a HEAD, then the PUT of the embedded bytes.
+  server.script(agent_path(), {{{"status", 404}}});
+  EXPECT_TRUE(hoist::job::ensure_agent_bundle(s3, "hoist-123456789012-us-east-1", false));
+  auto stats = server.stats(agent_path());
+  ASSERT_EQ(stats["count"], 2);
+  EXPECT_EQ(stats["requests"][0]["method"], "HEAD");
+  EXPECT_EQ(stats["requests"][1]["method"], "PUT");
+  EXPECT_EQ(stats["requests"][1]["sha256"], agent.sha256);
+  EXPECT_EQ(stats["requests"][1]["length"], agent.bytes.size());
+
+  // Already there: the HEAD alone.
+  server.reset();
+  server.script(agent_path(), {{{"bytes", agent.bytes.size()}}});
+  EXPECT_FALSE(hoist::job::ensure_agent_bundle(s3, "hoist-123456789012-us-east-1", false));
+  EXPECT_EQ(server.stats(agent_path())["count"], 1);
+
+  // A bucket this run created: no HEAD, the PUT at once.
+  server.reset();
+  EXPECT_TRUE(hoist::job::ensure_agent_bundle(s3, "hoist-123456789012-us-east-1", true));
+  stats = server.stats(agent_path());
+  ASSERT_EQ(stats["count"], 1);
+  EXPECT_EQ(stats["requests"][0]["method"], "PUT");
 }

@@ -1,0 +1,384 @@
+"""The job on the instance: status, staging, the image, the script, outputs."""
+import concurrent.futures
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from hoist_agent import container, gpu, outputs
+from hoist_agent import image as images
+from hoist_agent.aws import IMDS, KILL_GRACE, POLL, THREADS, AwsError, Ecr, S3
+from hoist_agent.util import (Abort, disk_full_hint, log, make_read_only, now_iso, parse_s3,
+                              run_logged, safe_join)
+
+TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
+
+
+class Job:
+    def __init__(self):
+        self.bucket = os.environ["HOIST_BUCKET"]
+        self.job_id = os.environ["HOIST_JOB_ID"]
+        self.region = os.environ.get("HOIST_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        self.work = os.environ["HOIST_WORK"]
+        self.prefix = "jobs/%s/" % self.job_id
+        self.s3 = S3(self.region)
+        self.state = os.path.join(self.work, "state")
+        for d in ("state", "logs"):
+            os.makedirs(os.path.join(self.work, d), exist_ok=True)
+        self.code = os.path.join(self.work, "code")
+        self.input = os.path.join(self.work, "input")
+        self.output = os.path.join(self.work, "output")
+        self.venv = os.path.join(self.work, "venv")
+        self.job_log = os.path.join(self.work, "logs", "job.log")
+        self.bootstrap_log = os.environ.get("HOIST_BOOTSTRAP_LOG") or os.path.join(
+            self.work, "logs", "bootstrap.log")
+        self.status_file = os.path.join(self.state, "status.json")
+        self.spec = None
+        self.proc = None
+        self.container = None
+        self.docker = None
+        self.image_ref = None
+        self.log_offset = 0
+        self.log_chunk = 0
+        self.instance_id = os.environ.get("HOIST_INSTANCE_ID") or IMDS.get(
+            "/latest/meta-data/instance-id")
+
+    # ---- status ----
+    def load_status(self):
+        try:
+            with open(self.status_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def status(self, phase, **fields):
+        st = self.load_status() or {}
+        st.setdefault("phases", {})
+        st.update({"job_id": self.job_id, "instance_id": self.instance_id})
+        st.setdefault("image", None)
+        st.setdefault("exit_code", None)
+        st.setdefault("error", None)
+        st.setdefault("outputs", None)
+        st.update(fields)
+        ts = now_iso()
+        st["phase"] = phase
+        st["updated_at"] = ts
+        st["phases"][phase] = ts
+        tmp = self.status_file + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(st, f, indent=1)
+        os.replace(tmp, self.status_file)
+        log("phase %s%s" % (phase, (": " + st["error"]) if st.get("error") else ""))
+        self.s3.put_bytes(self.bucket, self.prefix + "status.json",
+                          json.dumps(st, indent=1).encode(), "application/json")
+        self.upload_bootstrap_log()
+        return st
+
+    def upload_bootstrap_log(self):
+        try:
+            with open(self.bootstrap_log, "rb") as f:
+                data = f.read()
+        except OSError:
+            return
+        try:
+            self.s3.put_bytes(self.bucket, self.prefix + "logs/bootstrap.log", data, "text/plain")
+        except Exception as e:  # noqa: BLE001 - the log is best effort
+            log("bootstrap.log upload failed: %s" % e)
+
+    def terminal_written(self):
+        st = self.load_status()
+        return bool(st and st.get("phase") in TERMINAL)
+
+    # ---- init ----
+    def init(self):
+        remote = self.s3.get_bytes(self.bucket, self.prefix + "status.json")
+        st = {}
+        if remote:
+            try:
+                st = json.loads(remote)
+            except ValueError:
+                st = {}
+        if not os.path.exists(self.status_file):
+            with open(self.status_file, "w") as f:
+                json.dump({"phases": st.get("phases") or {}}, f)
+        self.status("booting")
+        data = self.s3.get_bytes(self.bucket, self.prefix + "job.json")
+        if data is None:
+            raise RuntimeError("s3://%s/%sjob.json does not exist" % (self.bucket, self.prefix))
+        spec = json.loads(data)
+        with open(os.path.join(self.state, "job.json"), "wb") as f:
+            f.write(data)
+        print(int(spec.get("max_runtime_seconds") or 14400))
+
+    def load_spec(self):
+        with open(os.path.join(self.state, "job.json"), "rb") as f:
+            self.spec = json.loads(f.read())
+        return self.spec
+
+    # ---- abort checks ----
+    def check_abort(self):
+        if self.s3.exists(self.bucket, self.prefix + "cancel"):
+            raise Abort("cancelled", "cancelled by request (jobs/%s/cancel)" % self.job_id)
+        notice = IMDS.get("/latest/meta-data/spot/instance-action")
+        if notice:
+            raise Abort("preempted", "spot interruption notice: %s" % notice.strip())
+
+    # ---- staging ----
+    def fetch_manifest(self, manifest, dest):
+        os.makedirs(dest, exist_ok=True)
+        by_sha = {}
+        for rel, ent in sorted(manifest.items()):
+            target = safe_join(dest, rel)
+            by_sha.setdefault(ent["sha256"], []).append((target, ent))
+
+        def fetch(sha):
+            targets = by_sha[sha]
+            first, ent = targets[0]
+            os.makedirs(os.path.dirname(first), exist_ok=True)
+            n = self.s3.download(self.bucket, "blobs/sha256/" + sha, first, sha256=sha,
+                                 size=ent.get("size"))
+            os.chmod(first, int(ent.get("mode", 0o644)) & 0o7777)
+            for t, e in targets[1:]:
+                os.makedirs(os.path.dirname(t), exist_ok=True)
+                shutil.copyfile(first, t)
+                os.chmod(t, int(e.get("mode", 0o644)) & 0o7777)
+            return n * len(targets)
+        total = 0
+        with concurrent.futures.ThreadPoolExecutor(THREADS) as ex:
+            for n in ex.map(fetch, list(by_sha)):
+                total += n
+        return total
+
+    def fetch_s3_prefix(self, uri, dest):
+        bucket, prefix = parse_s3(uri)
+        os.makedirs(dest, exist_ok=True)
+        items = [(k, s) for k, s in self.s3.list(bucket, prefix) if not k.endswith("/")]
+
+        def fetch(item):
+            key, size = item
+            target = safe_join(dest, key[len(prefix):])
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            return self.s3.download(bucket, key, target, size=size)
+        with concurrent.futures.ThreadPoolExecutor(THREADS) as ex:
+            return sum(ex.map(fetch, items))
+
+    def stage(self):
+        spec = self.spec
+        n = self.fetch_manifest(spec.get("code") or {}, self.code)
+        log("code: %d files, %d bytes" % (len(spec.get("code") or {}), n))
+        if spec.get("input_s3"):
+            n = self.fetch_s3_prefix(spec["input_s3"], self.input)
+            log("inputs from %s: %d bytes" % (spec["input_s3"], n))
+        else:
+            n = self.fetch_manifest(spec.get("inputs") or {}, self.input)
+            log("inputs: %d files, %d bytes" % (len(spec.get("inputs") or {}), n))
+        os.makedirs(self.output, exist_ok=True)
+        make_read_only(self.input)
+
+    # ---- image ----
+    def build(self):
+        """Makes the job's image (or, in process mode, its venv) ready;
+        returns the status record's image entry."""
+        image = self.spec.get("image") or {}
+        requirements = os.path.join(self.code, "requirements.txt")
+        ecr = Ecr(self.region)
+        if container.docker_mode():
+            self.docker = images.Docker(self.state)
+            entry = images.provide(self.docker, ecr, image, requirements, self.work)
+            entry["runtime"] = "docker"
+            self.image_ref = entry["ref"]
+            log(images.describe(entry))
+            return entry
+        return self.venv_image(ecr, image)
+
+    def venv_image(self, ecr, image):
+        """Process mode: the venv stands for the image. ECR's API still
+        records the key (a small manifest), so a later job with the same
+        requirements reports a reuse."""
+        key = image.get("key") or ""
+        repo = image.get("repository")
+        found = False
+        if repo and key:
+            try:
+                found = bool(ecr.call("DescribeImages", {
+                    "repositoryName": repo, "imageIds": [{"imageTag": key}]}).get("imageDetails"))
+            except AwsError as e:
+                if e.code != "ImageNotFoundException":
+                    log("DescribeImages failed (%s); building" % e)
+        self.make_venv()
+        if repo and key and not found:
+            try:
+                ecr.call("PutImage", {"repositoryName": repo, "imageTag": key,
+                                      "imageManifest": images.manifest_for_process_mode(key)})
+            except AwsError as e:
+                if e.code not in ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException"):
+                    log("PutImage failed: %s" % e)
+        return {"key": key, "reused": found, "pushed": False, "runtime": "process"}
+
+    def make_venv(self):
+        py = sys.executable or "python3"
+        cmd = [py, "-m", "venv", "--system-site-packages"]
+        has_pip = subprocess.call([py, "-c", "import pip"], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL) == 0
+        if has_pip:
+            cmd.append("--without-pip")  # the system pip is visible and installs into the venv
+        run_logged(cmd + [self.venv])
+        req = os.path.join(self.code, "requirements.txt")
+        if os.path.exists(req):
+            env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
+            env.pop("PYTHONPATH", None)
+            run_logged([os.path.join(self.venv, "bin", "python"), "-m", "pip", "install",
+                        "-r", req], env=env)
+
+    # ---- running ----
+    def start_script(self):
+        spec = self.spec
+        entry = spec.get("entry") or "main.py"
+        args = spec.get("args") or []
+        out = open(self.job_log, "ab")
+        if container.docker_mode():
+            gpus = gpu.gpu_flags(int((spec.get("resources") or {}).get("gpus") or 0))
+            self.container = "hoist-" + self.job_id
+            container.prepare_output(self.output)
+            cmd = container.docker_command(
+                self.container, self.image_ref, self.code, self.input, self.output, entry, args,
+                gpu_flags=gpus, labels={"hoist.job": self.job_id,
+                                        "hoist.instance": self.instance_id or ""})
+            cwd = self.work
+        else:
+            os.makedirs(self.output, exist_ok=True)
+            cmd = container.process_command(self.venv, self.input, self.output, entry, args)
+            cwd = self.code
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        for k in ("HOIST_WORK", "HOIST_BOOTSTRAP_LOG"):
+            env.pop(k, None)
+        log("running: %s" % " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, preexec_fn=os.setpgrp)
+        out.close()
+        with open(os.path.join(self.state, "script.pgid"), "w") as f:
+            f.write(str(self.proc.pid))
+
+    def ship_logs(self):
+        try:
+            size = os.path.getsize(self.job_log)
+        except OSError:
+            return
+        if size <= self.log_offset:
+            return
+        with open(self.job_log, "rb") as f:
+            f.seek(self.log_offset)
+            data = f.read(size - self.log_offset)
+        self.log_chunk += 1
+        key = self.prefix + "logs/job/%08d.log" % self.log_chunk
+        self.s3.put_bytes(self.bucket, key, data, "text/plain; charset=utf-8")
+        self.log_offset += len(data)
+
+    def monitor(self):
+        while True:
+            try:
+                rc = self.proc.wait(timeout=POLL)
+            except subprocess.TimeoutExpired:
+                rc = None
+            try:
+                self.ship_logs()
+            except Exception as e:  # noqa: BLE001 - retried next cycle
+                log("log shipping failed: %s" % e)
+            if rc is not None:
+                return rc
+            self.check_abort()
+
+    def stop_script(self):
+        if self.proc is None or self.proc.poll() is not None:
+            self.remove_container()
+            return
+        log("stopping the script")
+        if self.container:
+            container.kill(self.container, "TERM")
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            if self.container:
+                container.kill(self.container, "KILL")
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.proc.wait()
+        self.remove_container()
+
+    def remove_container(self):
+        """A killed docker client leaves its container running: end it too."""
+        if self.container:
+            container.remove(self.container)
+
+    # ---- outputs ----
+    def upload_outputs(self):
+        dest = self.spec.get("output_s3") if self.spec else None
+        if dest:
+            bucket, prefix = parse_s3(dest)
+        else:
+            bucket, prefix = self.bucket, self.prefix + "output/"
+        return outputs.upload(self.s3, self.output, bucket, prefix, THREADS)
+
+    # ---- the whole job ----
+    def run(self):
+        self.load_spec()
+        exit_code = None
+        try:
+            self.check_abort()
+            self.status("staging")
+            self.stage()
+            self.check_abort()
+            self.status("building")
+            image = self.build()
+            self.check_abort()
+            self.status("running", image=image)
+            self.start_script()
+            exit_code = self.monitor()
+            log("script exited with %s" % exit_code)
+            if exit_code < 0:  # killed by a signal
+                exit_code = 128 - exit_code
+            phase = "succeeded" if exit_code == 0 else "failed"
+            error = None if exit_code == 0 else "the script exited with status %d" % exit_code
+        except Abort as e:
+            phase, error = e.reason, str(e)
+        except Exception as e:  # noqa: BLE001 - every error ends in a terminal status
+            phase, error = "failed", "%s: %s" % (type(e).__name__, e)
+        if phase == "failed":
+            error = (error or "failed") + disk_full_hint(self.work)
+        self.finish(phase, error, exit_code)
+
+    def finish(self, phase, error, exit_code=None):
+        """Stops the script, uploads logs and outputs, writes the terminal status."""
+        # a late SIGTERM (watchdog) must not interrupt the upload of partial results
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.stop_script()
+        except Exception as e:  # noqa: BLE001
+            log("stop failed: %s" % e)
+        if self.proc is not None and exit_code is None:
+            rc = self.proc.poll()
+            exit_code = (128 - rc if rc < 0 else rc) if rc is not None else None
+        outputs = None
+        try:
+            self.ship_logs()
+        except Exception as e:  # noqa: BLE001
+            log("log shipping failed: %s" % e)
+        try:
+            self.status("uploading")
+        except Exception as e:  # noqa: BLE001
+            log("status failed: %s" % e)
+        try:
+            outputs = self.upload_outputs()
+        except Exception as e:  # noqa: BLE001
+            log("output upload failed: %s" % e)
+            if phase == "succeeded":
+                phase, error = "failed", "output upload failed: %s" % e
+        self.status(phase, error=error, exit_code=exit_code, outputs=outputs)
