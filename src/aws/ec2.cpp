@@ -134,8 +134,10 @@ Instance Ec2::run_instance(const RunArgs& args) {
                 {"InstanceInitiatedShutdownBehavior", "terminate"},
                 {"MetadataOptions.HttpTokens", "required"},
                 {"MetadataOptions.HttpEndpoint", "enabled"},
-                // 2 hops: a container behind docker's bridge still reaches IMDS.
-                {"MetadataOptions.HttpPutResponseHopLimit", "2"}};
+                // 1 hop: the agent on the host reaches IMDS, a container
+                // behind Docker's bridge does not (its token never comes
+                // back), so a job's script never holds the instance role.
+                {"MetadataOptions.HttpPutResponseHopLimit", "1"}};
   if (!args.user_data.empty()) p.emplace_back("UserData", base64(args.user_data));
   if (!args.client_token.empty()) p.emplace_back("ClientToken", args.client_token);
   if (!args.instance_profile.empty())

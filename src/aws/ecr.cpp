@@ -13,7 +13,7 @@ using nlohmann::json;
 
 Repository parse_repository(const json& r) {
   return Repository{r.value("repositoryName", ""), r.value("repositoryUri", ""), r.value("repositoryArn", ""),
-                    r.value("registryId", "")};
+                    r.value("registryId", ""), r.value("imageTagMutability", "")};
 }
 
 json image_id_json(const EcrImageId& id) {
@@ -99,6 +99,10 @@ bool Ecr::delete_repository(const std::string& name, bool force) {
 
 void Ecr::put_lifecycle_policy(const std::string& repository, const std::string& policy_json) {
   json_call(client_, "PutLifecyclePolicy", {{"repositoryName", repository}, {"lifecyclePolicyText", policy_json}});
+}
+
+void Ecr::put_image_tag_mutability(const std::string& repository, const std::string& mutability) {
+  json_call(client_, "PutImageTagMutability", {{"repositoryName", repository}, {"imageTagMutability", mutability}});
 }
 
 std::optional<std::string> Ecr::get_lifecycle_policy(const std::string& repository) {

@@ -19,6 +19,7 @@ struct Repository {
   std::string uri;  // <registry>.dkr.ecr.<region>.amazonaws.com/<name>
   std::string arn;
   std::string registry_id;
+  std::string tag_mutability;  // "MUTABLE", "IMMUTABLE", ...
 };
 
 struct RepositorySpec {
@@ -64,6 +65,8 @@ class Ecr {
   bool delete_repository(const std::string& name, bool force);
 
   void put_lifecycle_policy(const std::string& repository, const std::string& policy_json);
+  // "MUTABLE" or "IMMUTABLE" (PutImageTagMutability).
+  void put_image_tag_mutability(const std::string& repository, const std::string& mutability);
   // nullopt when the repository has none.
   std::optional<std::string> get_lifecycle_policy(const std::string& repository);
 

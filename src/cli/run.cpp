@@ -138,8 +138,8 @@ int run_job(job::RunOptions o, Globals& g) {
   job.options = o;
   job.project = job::project_name(o);
   job.plan = job::plan_instance(o);
-  job.image =
-      job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0);
+  job.image = job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0,
+                              job.plan.type.arch);
   job.code = job::code_files(o.project_dir);
   // The folder the inputs are listed from: INPUT, or the folder of a file.
   std::string input_root;
@@ -402,10 +402,7 @@ int run_job(job::RunOptions o, Globals& g) {
   job::WatchEvents events;
   events.on_phase = [&](const std::string& phase, const job::JobStatus& st) {
     if (job::is_terminal_phase(phase)) return;  // the summary below says how it ended
-    std::string extra;
-    if (phase == "running" && st.image_reused)
-      extra = *st.image_reused ? " (image reused from ECR)" : " (image built and pushed to ECR)";
-    say("[" + phase + "]" + extra);
+    say("[" + phase + "]" + (phase == "running" ? st.image_note() : std::string()));
   };
   events.on_log = [](const std::string& chunk) { std::cout << chunk << std::flush; };
   events.detach_requested = [] { return g_interrupts.load() > 0; };
@@ -487,7 +484,8 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--max-runtime", *max_runtime, "The instance ends itself after this long (default 4h): 90s, 45m, 4h");
   app->add_option("--python", o->python, "Python version of the image (default 3.11)");
   app->add_option("--image", o->image,
-                  "AMI to boot instead of Amazon Linux 2023 (or the Deep Learning AMI for GPUs); it must ship what "
+                  "AMI to boot instead of the ECS-optimized Amazon Linux 2023 (or the Deep Learning AMI for GPUs); it "
+                  "must ship what "
                   "they do: bash, curl, python3, the aws CLI, dnf or docker (and NVIDIA drivers for GPUs)");
   app->add_flag("--detach", o->detach, "Return once the job is launched");
   app->add_flag("--dry-run", o->dry_run, "Print the plan and its price; create nothing");

@@ -115,7 +115,8 @@ std::string user_policy(const AccountFacts& a) {
        {"Effect", "Allow"},
        {"Action",
         {"ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:PutLifecyclePolicy",
-         "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage", "ecr:ListImages"}},
+         "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
+         "ecr:ListImages"}},
        {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/hoist/*"}},
       {{"Sid", "InstanceRole"},
        {"Effect", "Allow"},
@@ -183,7 +184,9 @@ EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const s
 
 EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository) {
   aws::Ecr ecr(session);
-  if (auto repo = ecr.describe_repository(repository)) return {true, repo->uri};
+  // One whose tags can be overwritten (made by an older hoist) is not ready:
+  // create_repository makes them immutable.
+  if (auto repo = ecr.describe_repository(repository)) return {repo->tag_mutability == "IMMUTABLE", repo->uri};
   return {false, repository};
 }
 
@@ -196,7 +199,12 @@ EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, con
   spec.name = repository;
   spec.tags = tags;
   spec.scan_on_push = true;
+  // A tag, once pushed, names one image for good: two jobs that build the
+  // same new key at once both run the image that was pushed first.
+  spec.image_tag_mutability = "IMMUTABLE";
   auto created = ecr.create_repository(spec);
+  if (!created.created && created.repository.tag_mutability != "IMMUTABLE")
+    ecr.put_image_tag_mutability(repository, "IMMUTABLE");
   ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(10));
   return {!created.created, created.repository.uri};
 }

@@ -24,11 +24,8 @@ nlohmann::json Job::to_json() const {
   j["input_s3"] = input_s3.empty() ? nlohmann::json(nullptr) : nlohmann::json(input_s3);
   j["output_s3"] = output_s3;
   if (!agent_sha256.empty()) j["agent"] = {{"sha256", agent_sha256}, {"size", agent_size}};
-  j["image"] = {{"key", image.key},
-                {"repository", repository},
-                {"registry", registry},
-                {"python", image.python},
-                {"dockerfile", image.dockerfile}};
+  j["image"] = {{"key", image.key},       {"repository", repository}, {"registry", registry},
+                {"python", image.python}, {"arch", image.arch},       {"dockerfile", image.dockerfile}};
   j["resources"] = {{"instance_type", plan.type.name},
                     {"gpus", plan.type.gpus},
                     {"spot", plan.spot},
@@ -79,10 +76,21 @@ JobStatus JobStatus::from_json(const nlohmann::json& j) {
   if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
   if (j.contains("instance_id") && j["instance_id"].is_string()) s.instance_id = j["instance_id"].get<std::string>();
   s.updated_at = j.value("updated_at", "");
-  if (j.contains("image") && j["image"].is_object() && j["image"].contains("reused") &&
-      j["image"]["reused"].is_boolean())
-    s.image_reused = j["image"]["reused"].get<bool>();
+  if (j.contains("image") && j["image"].is_object()) {
+    const auto& image = j["image"];
+    if (image.contains("reused") && image["reused"].is_boolean()) s.image_reused = image["reused"].get<bool>();
+    if (image.contains("pushed") && image["pushed"].is_boolean()) s.image_pushed = image["pushed"].get<bool>();
+    if (image.contains("runtime") && image["runtime"].is_string())
+      s.image_runtime = image["runtime"].get<std::string>();
+  }
   return s;
+}
+
+std::string JobStatus::image_note() const {
+  if (!image_reused) return "";
+  if (image_runtime == "process") return " (process runtime: a venv, no container)";
+  if (*image_reused) return " (image reused from ECR)";
+  return image_pushed ? " (image built and pushed to ECR)" : "";
 }
 
 std::optional<std::chrono::seconds> seconds_between(const std::string& from, const std::string& to) {

@@ -57,9 +57,14 @@ struct JobStatus {
   std::string instance_id;
   std::string updated_at;
   std::optional<bool> image_reused;
+  bool image_pushed = false;  // built on the instance and pushed to the registry
+  std::string image_runtime;  // "docker", or "process" (a venv, no image)
   nlohmann::json raw;
 
   [[nodiscard]] bool terminal() const;
+  // What the running phase says of the image: " (image reused from ECR)",
+  // " (image built and pushed to ECR)", ... or "" when the status does not say.
+  [[nodiscard]] std::string image_note() const;
   static JobStatus from_json(const nlohmann::json& j);
 };
 

@@ -163,15 +163,18 @@ TEST(Architecture, GravitonFamilies) {
   EXPECT_EQ(architecture_of("c7i.large"), "x86_64");
 }
 
-TEST(Image, KeyDependsOnRequirementsPythonAndDockerfileOnly) {
-  auto a = image_spec("numpy==1.26\n", "3.11", false);
+TEST(Image, KeyDependsOnRequirementsPythonDockerfileAndArchitectureOnly) {
+  auto a = image_spec("numpy==1.26\n", "3.11", false, "x86_64");
   EXPECT_EQ(a.key.size(), 64u);
-  EXPECT_EQ(a.key, image_spec("numpy==1.26\n", "3.11", false).key);
-  EXPECT_NE(a.key, image_spec("numpy==1.27\n", "3.11", false).key);
-  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.12", false).key);
-  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.11", true).key);
+  EXPECT_EQ(a.key, image_spec("numpy==1.26\n", "3.11", false, "x86_64").key);
+  EXPECT_NE(a.key, image_spec("numpy==1.27\n", "3.11", false, "x86_64").key);
+  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.12", false, "x86_64").key);
+  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.11", true, "x86_64").key);
+  // An arm64 job never reuses an amd64 image of the same requirements.
+  EXPECT_NE(a.key, image_spec("numpy==1.26\n", "3.11", false, "arm64").key);
+  EXPECT_EQ(a.arch, "x86_64");
   EXPECT_NE(a.dockerfile.find("python:3.11-slim"), std::string::npos);
-  EXPECT_THROW(image_spec("", "3.11; rm -rf /", false), Fatal);
+  EXPECT_THROW(image_spec("", "3.11; rm -rf /", false, "x86_64"), Fatal);
 }
 
 TEST(Naming, JobIdsAndNames) {
