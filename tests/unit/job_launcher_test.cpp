@@ -102,10 +102,11 @@ TEST(Partition, S3EndpointOfTheRegion) {
 }
 
 TEST(Ami, ParametersPerArchitecture) {
+  // CPU jobs boot the ECS-optimized AL2023, which ships Docker.
   EXPECT_EQ(hoist::job::ami_parameter("x86_64", false),
-            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64");
+            "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id");
   EXPECT_EQ(hoist::job::ami_parameter("arm64", false),
-            "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64");
+            "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id");
   EXPECT_NE(hoist::job::ami_parameter("x86_64", true).find("nvidia"), std::string::npos);
 }
 
