@@ -6,7 +6,7 @@ SHA-256 and runs agent/bootstrap.sh from inside it. Python 3.9+ standard
 library only: Amazon Linux 2023 ships python3 without boto3.
 
 Modules: util (logging, paths, subprocesses), aws (SigV4, IMDS, credentials,
-S3, ECR), record (the job record: keys, phases, status), image (the
+S3, ECR), gpu (the NVIDIA driver), image (the
 container image: registry lookup, build, push, pull), container (how the
 script runs), outputs (the upload of results), job (the whole job), cli.
 """

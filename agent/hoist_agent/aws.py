@@ -289,14 +289,24 @@ def http_call(method, url, headers, body=None, timeout=120):
         raise AwsError(e.code, code, msg)
 
 
+def dns_suffix(region):
+    """The partition's domain: from the S3 endpoint the laptop gave the
+    loader (HOIST_S3_ENDPOINT, https://s3.<region>.<suffix>), else by region."""
+    host = urllib.parse.urlsplit(os.environ.get("HOIST_S3_ENDPOINT", "")).netloc
+    lead = "s3.%s." % region
+    if host.startswith(lead):
+        return host[len(lead):]
+    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+
+
 def endpoint_for(service, region):
     ep = (os.environ.get("AWS_ENDPOINT_URL_" + service.upper()) or
           os.environ.get("AWS_ENDPOINT_URL"))
     if ep:
         return ep.rstrip("/")
     if service == "s3":
-        return "https://s3.%s.amazonaws.com" % region
-    return "https://api.ecr.%s.amazonaws.com" % region
+        return "https://s3.%s.%s" % (region, dns_suffix(region))
+    return "https://api.ecr.%s.%s" % (region, dns_suffix(region))
 
 
 class S3:
@@ -314,6 +324,10 @@ class S3:
         headers = dict(headers or {})
         if body is not None and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/octet-stream"  # urllib would say form data
+        if bucket == os.environ.get("HOIST_BUCKET") and os.environ.get("HOIST_ACCOUNT"):
+            # The job bucket's name is predictable: S3 refuses the request
+            # if another account owns a bucket of that name.
+            headers["x-amz-expected-bucket-owner"] = os.environ["HOIST_ACCOUNT"]
         path = self.prefix_path + s3_path(bucket, key)
         if payload_hash is None:
             payload_hash = hashlib.sha256(body if isinstance(body, bytes) else b"").hexdigest()
