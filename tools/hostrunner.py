@@ -200,11 +200,17 @@ class Runner:
                 env["DOCKER_HOST"] = self.args.docker_host
             # root's ~/.docker on the instance's own disk
             env["DOCKER_CONFIG"] = os.path.join(host_root, "root", ".docker")
+            # The engine here has no bridge: "none" gives containers the same
+            # loopback-only network without Docker's "IPv4 forwarding is
+            # disabled" warning in every job's output.
+            env.setdefault("HOIST_DOCKER_NETWORK", "none")
         else:
             env["HOIST_RUNTIME"] = "process"
             env.pop("DOCKER_HOST", None)
         if self.args.registry:
             env["HOIST_REGISTRY"] = self.args.registry
+        # No GPU on this host: a GPU job learns so in seconds, not minutes.
+        env.setdefault("HOIST_GPU_WAIT", "5")
         if self.imds_endpoint:
             env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = "%s/%s" % (self.imds_endpoint, iid)
         out = open(os.path.join(self.root, iid + ".log"), "ab")

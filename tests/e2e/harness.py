@@ -18,6 +18,7 @@ import contextlib
 import glob
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,7 +39,7 @@ BUCKET = "hoist-%s-%s" % (ACCOUNT, REGION)
 # The instances' runtime when a test does not choose: "docker" (containers on
 # the engine scripts/containers.sh gives) or "process". HOIST_TEST_RUNTIME
 # overrides it for every test.
-DEFAULT_RUNTIME = "process"
+DEFAULT_RUNTIME = "docker"
 RUNTIME = os.environ.get("HOIST_TEST_RUNTIME") or DEFAULT_RUNTIME
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json",
                   "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -427,6 +428,16 @@ class Emulator:
                     with open(p, errors="replace") as f:
                         parts.append("--- %s (tail)\n%s" % (p, f.read()[-4000:]))
         return "\n".join(parts)
+
+
+def release(emu, tmp):
+    """A test class's end: the emulator stopped, its folder removed (kept,
+    and named, with HOIST_KEEP_TMP=1)."""
+    emu.stop()
+    if os.environ.get("HOIST_KEEP_TMP"):
+        print("kept", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 class CutProxy:
