@@ -295,22 +295,20 @@ class Job:
             self.remove_container()
             return
         log("stopping the script")
-        if self.container:
-            container.kill(self.container, "TERM")
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=KILL_GRACE)
-        except subprocess.TimeoutExpired:
+        # TERM, then KILL after the grace: the container's processes and
+        # the local process group alike.
+        for sig, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, None)):
             if self.container:
-                container.kill(self.container, "KILL")
+                container.kill(self.container, sig.name[3:])
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, sig)
             except OSError:
                 pass
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         self.remove_container()
 
     def remove_container(self):

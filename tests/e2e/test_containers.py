@@ -12,14 +12,13 @@ API, never with hoist.
 import json
 import os
 import re
-import shutil
 import sys
 import tempfile
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUCKET, Emulator, tree, write_tree  # noqa: E402
+from harness import BUCKET, Emulator, release, tree, write_tree  # noqa: E402
 
 # Reports what it sees of its surroundings, copies its inputs, leaves links
 # to secrets of the host in its outputs, and exits as told.
@@ -91,11 +90,7 @@ class ContainerJobs(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.emu.stop()
-        if os.environ.get("HOIST_KEEP_TMP"):
-            print("kept", cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        release(cls.emu, cls.tmp)
 
     # ---- helpers ----
     def project(self, name, requirements):

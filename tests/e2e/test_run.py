@@ -19,8 +19,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUCKET, EXAMPLES, REGION, CutProxy, Emulator, tree,  # noqa: E402
-                     write_tree)
+from harness import (BUCKET, EXAMPLES, REGION, CutProxy, Emulator, release,  # noqa: E402
+                     tree, write_tree)
 
 WORDCOUNT = os.path.join(EXAMPLES, "wordcount")
 WC_INPUT = os.path.join(WORDCOUNT, "sample-input")
@@ -99,11 +99,7 @@ class E2EBase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.emu.stop()
-        if os.environ.get("HOIST_KEEP_TMP"):
-            print("kept", cls.tmp)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        release(cls.emu, cls.tmp)
 
     def mkdtemp(self, name):
         return tempfile.mkdtemp(prefix=name + "-", dir=self.tmp)

@@ -1,0 +1,210 @@
+"""Unit tests of the agent's own modules (agent/hoist_agent), without moto,
+Docker or a registry: what the outputs upload leaves out, the container's
+command line, and how the image is chosen (pull, build and push, or the
+winner of a race), with a fake engine and a fake registry.
+
+    python3 -m unittest tests/e2e/test_agent_modules.py -v     (a second)
+"""
+import os
+import sys
+import tempfile
+import unittest
+import unittest.mock
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "agent"))
+from hoist_agent import container, image, outputs  # noqa: E402
+
+
+class RegularFiles(unittest.TestCase):
+    def test_links_fifos_and_linked_folders_are_left_out(self):
+        with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as secret_dir:
+            secret = os.path.join(secret_dir, "config.json")
+            with open(secret, "w") as f:
+                f.write('{"auths": {"x": {"auth": "c2VjcmV0"}}}')
+            os.makedirs(os.path.join(root, "sub"))
+            for rel in ("a.txt", "sub/b.txt"):
+                with open(os.path.join(root, rel), "w") as f:
+                    f.write(rel)
+            os.symlink(secret, os.path.join(root, "leak"))
+            os.symlink(secret_dir, os.path.join(root, "linked-dir"))
+            os.symlink("/nonexistent", os.path.join(root, "sub", "dangling"))
+            os.mkfifo(os.path.join(root, "fifo"))
+            files, skipped = outputs.regular_files(root)
+            self.assertEqual(sorted(os.path.relpath(p, root) for p in files), ["a.txt", "sub/b.txt"])
+            self.assertEqual(sorted(skipped), ["fifo", "leak", "linked-dir", "sub/dangling"])
+
+    def test_the_upload_itself_never_follows_a_link(self):
+        # A link swapped in after the listing is refused when opened.
+        from hoist_agent.aws import S3
+        with tempfile.TemporaryDirectory() as root:
+            target = os.path.join(root, "real")
+            with open(target, "w") as f:
+                f.write("secret")
+            link = os.path.join(root, "link")
+            os.symlink(target, link)
+            s3 = S3.__new__(S3)
+            with self.assertRaises(OSError):
+                s3.upload_file(link, "bucket", "key")
+
+
+class DockerCommand(unittest.TestCase):
+    def cmd(self, **env):
+        with unittest.mock.patch.dict(os.environ, env, clear=False):
+            if "HOIST_DOCKER_NETWORK" not in env:
+                os.environ.pop("HOIST_DOCKER_NETWORK", None)
+            return container.docker_command("hoist-j", "reg/hoist/p@sha256:abc", "/w/code", "/w/input",
+                                            "/w/output", "main.py", ["--top", 5],
+                                            labels={"hoist.job": "j", "hoist.instance": "i-1"})
+
+    def test_read_only_inputs_a_user_and_no_privileges(self):
+        c = self.cmd()
+        self.assertIn("/w/code:/opt/hoist/code:ro", c)
+        self.assertIn("/w/input:/input:ro", c)
+        self.assertIn("/w/output:/output:rw", c)
+        self.assertEqual(c[c.index("--user") + 1], "1000:1000")
+        self.assertEqual(c[c.index("--cap-drop") + 1], "ALL")
+        self.assertIn("no-new-privileges", c)
+        self.assertIn("hoist.instance=i-1", c)
+        # By the digest, and the script's own arguments after its -i/-o.
+        self.assertEqual(c[c.index("reg/hoist/p@sha256:abc") + 1:],
+                         ["python", "main.py", "-i", "/input", "-o", "/output", "--top", "5"])
+        self.assertFalse(any(a.startswith("AWS_") for a in c), c)
+
+    def test_docker_default_network_unless_the_host_says(self):
+        self.assertNotIn("--network", self.cmd())
+        c = self.cmd(HOIST_DOCKER_NETWORK="none")
+        self.assertEqual(c[c.index("--network") + 1], "none")
+
+
+class FakeDocker:
+    """Records calls; `local` is the set of references the engine holds."""
+
+    def __init__(self, registry, refuse_push=False, pull_ok=True):
+        self.registry, self.refuse_push, self.pull_ok = registry, refuse_push, pull_ok
+        self.calls = []
+        self.local = set()
+
+    def ready(self):
+        self.calls.append("ready")
+
+    def login(self, host, user, password):
+        self.calls.append(("login", host, user, password))
+
+    def run(self, args, check=True):
+        self.calls.append(tuple(args[:1]))
+        if args[0] == "build":
+            self.local.add(args[args.index("-t") + 1])
+        if args[0] == "pull":
+            if not self.pull_ok:
+                return 1
+            self.local.add(args[1])
+        return 0
+
+    def push(self, ref):
+        self.calls.append(("push",))
+        if self.refuse_push:
+            return "tag invalid: The image tag already exists"
+        name = ref.rsplit(":", 1)[0]
+        self.registry.digest = "sha256:ours"
+        self.local.add(name + "@sha256:ours")
+        return None
+
+    def has(self, ref):
+        return ref in self.local
+
+    def architecture(self, ref):
+        return "amd64"
+
+
+class FakeRegistry:
+    def __init__(self, digest=None):
+        self.digest = digest
+
+    def manifest_digest(self, repository, reference):
+        return self.digest
+
+
+class FakeEcr:
+    def call(self, op, params):
+        import base64
+        return {"authorizationData": [{"authorizationToken": base64.b64encode(b"AWS:pw").decode()}]}
+
+
+SPEC = {"key": "k" * 64, "repository": "hoist/p", "registry": "1.dkr.ecr.us-east-1.amazonaws.com",
+        "dockerfile": "FROM x\n", "arch": "x86_64"}
+
+
+class Provide(unittest.TestCase):
+    def provide(self, registry, docker, spec=SPEC):
+        with tempfile.TemporaryDirectory() as work, \
+                unittest.mock.patch.object(image, "Registry", lambda *a: registry), \
+                unittest.mock.patch.object(image, "machine_arch", lambda: "amd64"), \
+                unittest.mock.patch.dict(os.environ, {"HOIST_REGISTRY": "127.0.0.1:5000"}):
+            return image.provide(docker, FakeEcr(), spec, os.path.join(work, "requirements.txt"), work)
+
+    def test_an_image_in_the_registry_is_pulled_by_digest_never_built(self):
+        reg = FakeRegistry("sha256:there")
+        d = FakeDocker(reg)
+        e = self.provide(reg, d)
+        self.assertEqual((e["reused"], e["pushed"], e["digest"]), (True, False, "sha256:there"))
+        self.assertEqual(e["ref"], "127.0.0.1:5000/hoist/p@sha256:there")
+        self.assertIn(("login", "127.0.0.1:5000", "AWS", "pw"), d.calls)
+        self.assertNotIn(("build",), d.calls)
+
+    def test_a_missing_image_is_built_pushed_and_run_by_the_registrys_digest(self):
+        reg = FakeRegistry(None)
+        d = FakeDocker(reg)
+        e = self.provide(reg, d)
+        self.assertEqual((e["reused"], e["pushed"], e["digest"]), (False, True, "sha256:ours"))
+        self.assertEqual([c for c in d.calls if c in (("build",), ("push",))], [("build",), ("push",)])
+
+    def test_a_push_refused_for_an_existing_tag_runs_the_winners_image(self):
+        reg = FakeRegistry(None)
+        d = FakeDocker(reg, refuse_push=True)
+        orig = d.push
+
+        def push(ref):  # the other job's push lands first
+            reg.digest = "sha256:winner"
+            return orig(ref)
+        d.push = push
+        e = self.provide(reg, d)
+        self.assertEqual((e["reused"], e["digest"], e.get("raced")), (True, "sha256:winner", True))
+        self.assertIn("127.0.0.1:5000/hoist/p@sha256:winner", d.local)
+
+    def test_an_image_for_another_architecture_is_refused(self):
+        reg = FakeRegistry("sha256:there")
+        with self.assertRaisesRegex(RuntimeError, "arm64 but this instance is amd64"):
+            self.provide(reg, FakeDocker(reg), dict(SPEC, arch="arm64"))
+
+
+class PushRefusal(unittest.TestCase):
+    def test_ecrs_immutable_tag_answer_is_a_refusal_not_an_error(self):
+        class P:
+            def __init__(self, *a, **k):
+                self.stdout = [b"The push refers to repository [r/hoist/p]\n",
+                               b"tag invalid: The image tag 'k' already exists in the 'hoist/p' "
+                               b"repository and cannot be overwritten because the repository is immutable.\n"]
+
+            def wait(self):
+                return 1
+        with tempfile.TemporaryDirectory() as state, \
+                unittest.mock.patch.object(image.subprocess, "Popen", P):
+            refusal = image.Docker(state).push("r/hoist/p:k")
+        self.assertIn("already exists", refusal)
+
+    def test_any_other_push_failure_raises(self):
+        class P:
+            def __init__(self, *a, **k):
+                self.stdout = [b"denied: not authorized\n"]
+
+            def wait(self):
+                return 1
+        with tempfile.TemporaryDirectory() as state, \
+                unittest.mock.patch.object(image.subprocess, "Popen", P):
+            with self.assertRaisesRegex(RuntimeError, "not authorized"):
+                image.Docker(state).push("r/hoist/p:k")
+
+
+if __name__ == "__main__":
+    unittest.main()
