@@ -261,19 +261,43 @@ DownloadStats download_prefix(aws::S3& s3, const std::string& s3_uri, const std:
   return stats;
 }
 
+namespace {
+bool tagged_for(const aws::Instance& inst, const std::string& job_id) {
+  const auto tag = inst.tags.find(std::string(kJobTag));
+  return tag != inst.tags.end() && tag->second == job_id;
+}
+}  // namespace
+
 void release_job_resources(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
                            const std::string& instance_id) {
   aws::Ec2 ec2(session);
-  std::string id = instance_id;
-  if (id.empty()) id = find_job_instance(session, job_id).value_or("");
-  if (!id.empty()) {
+  // status.json is written by the instance, so the id it names is only a
+  // claim: an instance is ended only if its own hoist:job tag names this job.
+  std::optional<aws::Instance> inst;
+  if (!instance_id.empty()) {
     try {
-      auto inst = ec2.describe_instance(id);
-      if (inst && inst->state != "terminated") ec2.terminate_instances({id});
+      inst = ec2.describe_instance(instance_id);
     } catch (const aws::AwsError& e) {
       if (!e.not_found()) throw;
     }
+    if (inst && !tagged_for(*inst, job_id)) {
+      const auto tag = inst->tags.find(std::string(kJobTag));
+      log::warn("the status of job " + job_id + " names instance " + instance_id + ", which is not the job's (" +
+                (tag == inst->tags.end() ? "no " + std::string(kJobTag) + " tag" : "tagged for " + tag->second) +
+                "): it is left alone");
+      inst.reset();
+    }
   }
+  if (!inst) {
+    if (auto id = find_job_instance(session, job_id)) {
+      try {
+        inst = ec2.describe_instance(*id);
+      } catch (const aws::AwsError& e) {
+        if (!e.not_found()) throw;
+      }
+    }
+  }
+  if (inst && inst->state != "terminated") ec2.terminate_instances({inst->id});
   aws::Iam iam(session);
   try {
     iam.delete_role_policy(role_name(session->region), job_policy_name(job_id));

@@ -139,6 +139,22 @@ class AdminTests(unittest.TestCase):
         # STS for the account, then ONE DescribeInstances for every job: not one per job.
         self.assertLessEqual(posts, 2, "hoist cost made %d query-protocol calls for %d jobs" % (posts, len(jobs)))
 
+    def test_2c_cancel_ends_only_an_instance_tagged_for_the_job(self):
+        # status.json is the instance's to write: one that names another
+        # job's instance must not get it terminated by `hoist cancel`.
+        victim = self.stray_instance("other-20260101-000000-abcd")
+        job = "liar-20260101-000000-abcd"
+        own = self.stray_instance(job)
+        status = {"job_id": job, "phase": "failed", "instance_id": victim, "exit_code": None,
+                  "error": None, "updated_at": "2026-01-01T00:00:00Z", "phases": {}}
+        self.emu.s3.put_object(Bucket=BUCKET, Key="jobs/%s/status.json" % job, Body=json.dumps(status))
+        p = self.hoist("cancel", job)
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn("names instance %s, which is not the job's" % victim, p.stderr)
+        self.assertEqual(self.state(victim), "running")
+        self.assertIn(self.state(own), ("shutting-down", "terminated"))
+        self.emu.ec2.terminate_instances(InstanceIds=[victim])
+
     def test_3_gc_ends_only_what_is_left_over(self):
         stray = self.stray_instance("ghost-20000101-000000-abcd")  # no such job in the bucket
         # a live job's instance left running after its job ended, and its per-job grant
