@@ -205,29 +205,57 @@ def provide(docker, ecr, image, requirements, work):
     write_context(os.path.join(work, "build"), image, requirements)
     docker.run(["build", "--pull=false", "-t", tagged, os.path.join(work, "build")])
     refused = docker.push(tagged)
-    digest = registry.manifest_digest(repo, key)
     if refused:
         # Another job pushed this key first: run its image, as every job
-        # with this key does.
+        # with this key does. Its push may still be settling, so the tag is
+        # asked for again, with back-off, before giving up on it.
         log("the registry kept the image another job pushed first (%s): using it" % refused)
-        if not digest or not pull(docker, name, digest):
-            raise RuntimeError("the registry refused our push of %s and its own image could "
-                               "not be pulled" % tagged)
-        entry.update(reused=True, digest=digest, raced=True)
-    else:
-        if not digest:
-            raise RuntimeError("%s was pushed but the registry does not list it" % tagged)
-        entry.update(pushed=True, digest=digest)
-        if not docker.has("%s@%s" % (name, digest)):
-            # A registry whose tags are mutable let a concurrent push replace
-            # ours: the tag's image is the one every job runs.
-            if not pull(docker, name, digest):
-                raise RuntimeError("could not pull %s@%s" % (name, digest))
+        digest = winner_digest(registry, repo, key)
+        if digest and pull(docker, name, digest):
+            entry.update(reused=True, digest=digest, raced=True)
+            return finish(docker, entry, name, want_arch)
+        # Same key, same requirements and Dockerfile: our own build is the
+        # same environment, only not the registry's copy of it.
+        log("the other job's image could not be pulled (%s): running this instance's own build "
+            "of the same key" % (digest or "the registry names no digest"))
+        rc, local_id, _ = docker.quiet(["image", "inspect", "--format", "{{.Id}}", tagged])
+        if rc != 0 or not local_id:
+            raise RuntimeError("the registry refused our push of %s, its own image could not be "
+                               "pulled, and the local build is gone" % tagged)
+        entry.update(raced=True, digest=local_id)
+        entry["ref"] = tagged
+        return entry
+    digest = registry.manifest_digest(repo, key)
+    if not digest:
+        raise RuntimeError("%s was pushed but the registry does not list it" % tagged)
+    entry.update(pushed=True, digest=digest)
+    if not docker.has("%s@%s" % (name, digest)):
+        # A registry whose tags are mutable let a concurrent push replace
+        # ours: the tag's image is the one every job runs.
+        if not pull(docker, name, digest):
+            raise RuntimeError("could not pull %s@%s" % (name, digest))
     return finish(docker, entry, name, want_arch)
 
 
-def pull(docker, name, digest, attempts=3):
-    for _ in range(attempts):
+def winner_digest(registry, repo, key, waits=(1, 2, 4, 8)):
+    """The digest of the tag another job pushed, asked again while it is not
+    listed yet (None if it never is)."""
+    import time
+    digest = registry.manifest_digest(repo, key)
+    for w in waits:
+        if digest:
+            break
+        time.sleep(w)
+        digest = registry.manifest_digest(repo, key)
+    return digest
+
+
+def pull(docker, name, digest, waits=(0, 2, 4, 8, 8)):
+    """Pulls name@digest, trying again with back-off (a pull can fail while
+    the registry is busy with other jobs' pushes)."""
+    import time
+    for w in waits:
+        time.sleep(w)
         if docker.run(["pull", "%s@%s" % (name, digest)], check=False) == 0:
             return True
     return False

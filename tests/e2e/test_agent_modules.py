@@ -116,6 +116,10 @@ class FakeDocker:
     def architecture(self, ref):
         return "amd64"
 
+    def quiet(self, args):
+        ref = args[-1]
+        return (0, "sha256:local", "") if ref in self.local else (1, "", "no such image")
+
 
 class FakeRegistry:
     def __init__(self, digest=None):
@@ -171,6 +175,21 @@ class Provide(unittest.TestCase):
         e = self.provide(reg, d)
         self.assertEqual((e["reused"], e["digest"], e.get("raced")), (True, "sha256:winner", True))
         self.assertIn("127.0.0.1:5000/hoist/p@sha256:winner", d.local)
+
+    def test_a_winner_that_cannot_be_pulled_leaves_this_instances_own_build(self):
+        reg = FakeRegistry(None)
+        d = FakeDocker(reg, refuse_push=True, pull_ok=False)
+        orig = d.push
+
+        def push(ref):
+            reg.digest = "sha256:winner"
+            return orig(ref)
+        d.push = push
+        with unittest.mock.patch("time.sleep"):
+            e = self.provide(reg, d)
+        self.assertEqual((e["reused"], e["pushed"], e["raced"]), (False, False, True))
+        self.assertEqual(e["ref"], "127.0.0.1:5000/hoist/p:" + "k" * 64)
+        self.assertEqual(d.calls.count(("pull",)), 5)  # tried with back-off first
 
     def test_an_image_for_another_architecture_is_refused(self):
         reg = FakeRegistry("sha256:there")
