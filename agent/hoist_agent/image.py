@@ -204,7 +204,7 @@ def provide(docker, ecr, image, requirements, work):
 
     write_context(os.path.join(work, "build"), image, requirements)
     docker.run(["build", "--pull=false", "-t", tagged, os.path.join(work, "build")])
-    refused = docker.push(tagged)
+    refused = push(docker, registry, repo, key, tagged)
     if refused:
         # Another job pushed this key first: run its image, as every job
         # with this key does. Its push may still be settling, so the tag is
@@ -235,6 +235,24 @@ def provide(docker, ecr, image, requirements, work):
         if not pull(docker, name, digest):
             raise RuntimeError("could not pull %s@%s" % (name, digest))
     return finish(docker, entry, name, want_arch)
+
+
+def push(docker, registry, repo, key, tagged, waits=(2, 4, 8)):
+    """Pushes tagged; returns the registry's refusal when another job holds
+    the tag. A push that fails otherwise (a registry's 5xx, busy with other
+    jobs' pushes) is tried again with back-off; if the tag appeared
+    meanwhile, that job won and its image is used."""
+    import time
+    for w in waits + (None,):
+        try:
+            return docker.push(tagged)
+        except RuntimeError as e:
+            if registry.manifest_digest(repo, key):
+                return "the tag was pushed by another job meanwhile (%s)" % e
+            if w is None:
+                raise
+            log("push failed (%s); again in %ds" % (e, w))
+            time.sleep(w)
 
 
 def winner_digest(registry, repo, key, waits=(1, 2, 4, 8)):

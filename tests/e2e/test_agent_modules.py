@@ -191,6 +191,21 @@ class Provide(unittest.TestCase):
         self.assertEqual(e["ref"], "127.0.0.1:5000/hoist/p:" + "k" * 64)
         self.assertEqual(d.calls.count(("pull",)), 5)  # tried with back-off first
 
+    def test_a_failed_push_is_tried_again(self):
+        reg = FakeRegistry(None)
+        d = FakeDocker(reg)
+        orig, fails = d.push, [1]
+
+        def push(ref):
+            if fails:
+                fails.pop()
+                raise RuntimeError("received unexpected HTTP status: 500 Internal Server Error")
+            return orig(ref)
+        d.push = push
+        with unittest.mock.patch("time.sleep"):
+            e = self.provide(reg, d)
+        self.assertEqual((e["pushed"], e["digest"]), (True, "sha256:ours"))
+
     def test_an_image_for_another_architecture_is_refused(self):
         reg = FakeRegistry("sha256:there")
         with self.assertRaisesRegex(RuntimeError, "arm64 but this instance is amd64"):
