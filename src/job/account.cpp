@@ -94,6 +94,9 @@ std::string user_policy(const AccountFacts& a) {
   const std::string& id = a.account_id;
   const std::string r = a.region.empty() ? "*" : a.region;
   const std::string bucket = "arn:" + p + ":s3:::hoist-" + id + "-*";
+  // What RunInstances makes that hoist tags: the instance and its volume.
+  const json launched = {"arn:" + p + ":ec2:" + r + ":" + id + ":instance/*",
+                         "arn:" + p + ":ec2:" + r + ":" + id + ":volume/*"};
   json statements = json::array({
       {{"Sid", "Identity"}, {"Effect", "Allow"}, {"Action", "sts:GetCallerIdentity"}, {"Resource", "*"}},
       {{"Sid", "Bucket"},
@@ -141,8 +144,7 @@ std::string user_policy(const AccountFacts& a) {
       {{"Sid", "Launch"},
        {"Effect", "Allow"},
        {"Action", "ec2:RunInstances"},
-       {"Resource",
-        {"arn:" + p + ":ec2:" + r + ":" + id + ":instance/*", "arn:" + p + ":ec2:" + r + ":" + id + ":volume/*"}},
+       {"Resource", launched},
        {"Condition", {{"StringEquals", {{"aws:RequestTag/hoist:managed", "true"}}}}}},
       // Tags only as part of that launch: never on an instance that exists,
       // where hoist:managed=true would hand it to EndOwnInstances (and to
@@ -150,8 +152,7 @@ std::string user_policy(const AccountFacts& a) {
       {{"Sid", "TagAtLaunch"},
        {"Effect", "Allow"},
        {"Action", "ec2:CreateTags"},
-       {"Resource",
-        {"arn:" + p + ":ec2:" + r + ":" + id + ":instance/*", "arn:" + p + ":ec2:" + r + ":" + id + ":volume/*"}},
+       {"Resource", launched},
        {"Condition", {{"StringEquals", {{"ec2:CreateAction", "RunInstances"}}}}}},
       // What a launch reads or makes besides: --spot also makes a
       // spot-instances-request, which hoist does not tag.
