@@ -18,6 +18,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -97,7 +98,6 @@ class Docker:
         waits for it to answer. An AMI with Docker preinstalled (the ECS
         image, the Deep Learning AMI) starts it without blocking cloud-init;
         any other AL2023 image installs it first."""
-        import time
         sleep = sleep or time.sleep
         if not os.environ.get("DOCKER_HOST"):
             if subprocess.call(["sh", "-c", "command -v docker"], stdout=subprocess.DEVNULL) != 0:
@@ -242,7 +242,6 @@ def push(docker, registry, repo, key, tagged, waits=(2, 4, 8)):
     the tag. A push that fails otherwise (a registry's 5xx, busy with other
     jobs' pushes) is tried again with back-off; if the tag appeared
     meanwhile, that job won and its image is used."""
-    import time
     for w in waits + (None,):
         try:
             return docker.push(tagged)
@@ -258,7 +257,6 @@ def push(docker, registry, repo, key, tagged, waits=(2, 4, 8)):
 def winner_digest(registry, repo, key, waits=(1, 2, 4, 8)):
     """The digest of the tag another job pushed, asked again while it is not
     listed yet (None if it never is)."""
-    import time
     digest = registry.manifest_digest(repo, key)
     for w in waits:
         if digest:
@@ -271,7 +269,6 @@ def winner_digest(registry, repo, key, waits=(1, 2, 4, 8)):
 def pull(docker, name, digest, waits=(0, 2, 4, 8, 8)):
     """Pulls name@digest, trying again with back-off (a pull can fail while
     the registry is busy with other jobs' pushes)."""
-    import time
     for w in waits:
         time.sleep(w)
         if docker.run(["pull", "%s@%s" % (name, digest)], check=False) == 0:
