@@ -61,6 +61,8 @@ Role parse_role(const pugi::xml_node& node) {
   r.path = text(node, "Path");
   r.role_id = text(node, "RoleId");
   r.assume_role_policy = percent_decode(text(node, "AssumeRolePolicyDocument"));
+  r.permissions_boundary = node.child("PermissionsBoundary").child_value("PermissionsBoundaryArn");
+  r.create_date = text(node, "CreateDate");
   for (auto m : node.child("Tags").children("member")) r.tags[text(m, "Key")] = text(m, "Value");
   return r;
 }
@@ -98,6 +100,7 @@ bool Iam::create_role(const RoleSpec& spec) {
                 {"AssumeRolePolicyDocument", spec.assume_role_policy}};
   if (!spec.description.empty()) p.emplace_back("Description", spec.description);
   if (spec.max_session_seconds > 0) p.emplace_back("MaxSessionDuration", std::to_string(spec.max_session_seconds));
+  if (!spec.permissions_boundary.empty()) p.emplace_back("PermissionsBoundary", spec.permissions_boundary);
   add_tags(p, spec.tags);
   try {
     query_call(client_, "CreateRole", p);
@@ -169,6 +172,56 @@ std::vector<std::string> Iam::list_role_policies(const std::string& role) {
                      out.emplace_back(m.child_value());
                  });
   return out;
+}
+
+std::optional<ManagedPolicy> Iam::get_policy(const std::string& arn) {
+  try {
+    auto doc = query_call(client_, "GetPolicy", {{"PolicyArn", arn}});
+    auto node = result(*doc, "GetPolicy").child("Policy");
+    return ManagedPolicy{text(node, "Arn"), text(node, "DefaultVersionId")};
+  } catch (const AwsError& e) {
+    if (no_such_entity(e)) return std::nullopt;
+    throw;
+  }
+}
+
+std::string Iam::get_policy_version(const std::string& arn, const std::string& version) {
+  auto doc = query_call(client_, "GetPolicyVersion", {{"PolicyArn", arn}, {"VersionId", version}});
+  return percent_decode(text(result(*doc, "GetPolicyVersion").child("PolicyVersion"), "Document"));
+}
+
+bool Iam::create_policy(const std::string& name, const std::string& path, const std::string& policy_json,
+                        const std::string& description, const Tags& tags) {
+  QueryParams p{{"PolicyName", name}, {"Path", path.empty() ? "/" : path}, {"PolicyDocument", policy_json}};
+  if (!description.empty()) p.emplace_back("Description", description);
+  add_tags(p, tags);
+  try {
+    query_call(client_, "CreatePolicy", p);
+    return true;
+  } catch (const AwsError& e) {
+    if (e.is("EntityAlreadyExists")) return false;
+    throw;
+  }
+}
+
+void Iam::create_policy_version(const std::string& arn, const std::string& policy_json, bool set_default) {
+  query_call(client_, "CreatePolicyVersion",
+             {{"PolicyArn", arn}, {"PolicyDocument", policy_json}, {"SetAsDefault", set_default ? "true" : "false"}});
+}
+
+std::vector<PolicyVersion> Iam::list_policy_versions(const std::string& arn) {
+  std::vector<PolicyVersion> out;
+  query_paginate(
+      client_, "ListPolicyVersions", {{"PolicyArn", arn}}, "Marker", "Marker", [&](const pugi::xml_document& doc) {
+        for (auto m : result(doc, "ListPolicyVersions").child("Versions").children("member"))
+          out.push_back(
+              {text(m, "VersionId"), text(m, "IsDefaultVersion") == std::string("true"), text(m, "CreateDate")});
+      });
+  return out;
+}
+
+void Iam::delete_policy_version(const std::string& arn, const std::string& version) {
+  query_call(client_, "DeletePolicyVersion", {{"PolicyArn", arn}, {"VersionId", version}});
 }
 
 std::optional<InstanceProfile> Iam::get_instance_profile(const std::string& name) {

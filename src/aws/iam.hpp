@@ -19,8 +19,10 @@ struct Role {
   std::string arn;
   std::string path;
   std::string role_id;
-  std::string assume_role_policy;  // JSON, decoded
-  Tags tags;                       // filled by get_role only (ListRoles returns none)
+  std::string assume_role_policy;    // JSON, decoded
+  std::string permissions_boundary;  // the boundary policy's ARN; get_role only
+  std::string create_date;           // ISO 8601
+  Tags tags;                         // filled by get_role only (ListRoles returns none)
 };
 
 struct RoleSpec {
@@ -29,7 +31,19 @@ struct RoleSpec {
   std::string assume_role_policy;  // JSON
   std::string description;
   Tags tags;
-  int max_session_seconds = 0;  // 0: IAM's default (1 hour)
+  int max_session_seconds = 0;       // 0: IAM's default (1 hour)
+  std::string permissions_boundary;  // a managed policy's ARN, or none
+};
+
+struct ManagedPolicy {
+  std::string arn;
+  std::string default_version;  // "v3"
+};
+
+struct PolicyVersion {
+  std::string id;
+  bool is_default = false;
+  std::string create_date;
 };
 
 struct InstanceProfile {
@@ -60,6 +74,17 @@ class Iam {
   // False when the policy (or role) does not exist.
   bool delete_role_policy(const std::string& role, const std::string& policy_name);
   std::vector<std::string> list_role_policies(const std::string& role);
+
+  // Managed policies, by ARN. nullopt when there is no such policy.
+  std::optional<ManagedPolicy> get_policy(const std::string& arn);
+  // The document of one version (JSON, decoded).
+  std::string get_policy_version(const std::string& arn, const std::string& version);
+  // True when created; false when a policy of that name and path exists.
+  bool create_policy(const std::string& name, const std::string& path, const std::string& policy_json,
+                     const std::string& description, const Tags& tags = {});
+  void create_policy_version(const std::string& arn, const std::string& policy_json, bool set_default);
+  std::vector<PolicyVersion> list_policy_versions(const std::string& arn);
+  void delete_policy_version(const std::string& arn, const std::string& version);
 
   std::optional<InstanceProfile> get_instance_profile(const std::string& name);
   // True when created; false when it already exists.

@@ -37,6 +37,7 @@ Command register_logs(CLI::App& parent, Globals& globals);
 Command register_cancel(CLI::App& parent, Globals& globals);
 Command register_results(CLI::App& parent, Globals& globals);
 Command register_iam_policy(CLI::App& parent, Globals& globals);
+Command register_setup(CLI::App& parent, Globals& globals);
 Command register_cost(CLI::App& parent, Globals& globals);
 Command register_instances(CLI::App& parent, Globals& globals);
 Command register_gc(CLI::App& parent, Globals& globals);

@@ -1,19 +1,45 @@
-// `hoist iam-policy`: the least-privilege policy a person needs to use hoist.
+// `hoist iam-policy`: the least-privilege policy a person needs to use hoist;
+// `hoist setup`: what an administrator makes once so that such a person can.
 #include <iostream>
+#include <nlohmann/json.hpp>
 
+#include "aws/error.hpp"
 #include "aws/partition.hpp"
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "job/account.hpp"
+#include "job/naming.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace hoist::cli {
+namespace {
+
+constexpr const char* kUserPolicyName = "hoist-user";
+
+void say(const std::string& line) {
+  log::info("hoist: " + line);
+}
+
+// "NAME" or "s3://NAME[/...]" -> NAME; "*" stays.
+std::string bucket_of(const std::string& arg) {
+  std::string b = arg.starts_with("s3://") ? arg.substr(5) : arg;
+  b = b.substr(0, b.find('/'));
+  if (b.empty()) throw Fatal(Exit::bad_option, "--data-bucket " + arg + " names no bucket: give NAME or s3://NAME");
+  return b;
+}
+
+}  // namespace
 
 Command register_iam_policy(CLI::App& parent, Globals& g) {
   auto* app = parent.add_subcommand("iam-policy", "Print the IAM policy a user needs to run hoist (no admin needed)");
   auto account = std::make_shared<std::string>();
+  auto boundary = std::make_shared<bool>(false);
   app->add_option("--account", *account, "Account id (default: ask STS)");
+  app->add_flag("--boundary", *boundary,
+                "Print instead the boundary every job role gets (`hoist setup` creates it), allowing any data bucket");
   add_aws_options(*app, g);
-  return {app, [account, &g] {
+  return {app, [account, boundary, &g] {
             job::AccountFacts facts;
             if (account->empty()) {
               facts = connect(g.aws).account;
@@ -22,7 +48,50 @@ Command register_iam_policy(CLI::App& parent, Globals& g) {
               facts.region = g.aws.region;
               facts.partition = std::string(aws::partition_of(g.aws.region).name);
             }
-            std::cout << job::user_policy(facts) << "\n";
+            if (*boundary)
+              std::cout << nlohmann::json::parse(job::boundary_policy(facts, {})).dump(2) << "\n";
+            else
+              std::cout << job::user_policy(facts) << "\n";
+            return 0;
+          }};
+}
+
+Command register_setup(CLI::App& parent, Globals& g) {
+  auto* app = parent.add_subcommand(
+      "setup",
+      "Once per account, as an administrator: the job boundary and the hoist-user policy for the people who "
+      "run hoist");
+  auto buckets = std::make_shared<std::vector<std::string>>();
+  app->add_option("--data-bucket", *buckets,
+                  "A bucket jobs may read (-i s3://...) and write (-o s3://...) besides hoist's own; repeat for "
+                  "more (default: any bucket)");
+  add_aws_options(*app, g);
+  return {app, [buckets, &g] {
+            std::vector<std::string> data;
+            for (const auto& b : *buckets) data.push_back(bucket_of(b));
+            Connected c = connect(g.aws);
+            try {
+              const bool changed = job::put_boundary(c.session, c.account, data);
+              say(std::string(changed ? "job boundary " : "job boundary unchanged: ") + job::boundary_arn(c.account) +
+                  " (every job role is created with it: S3 objects of hoist's bucket" +
+                  (data.empty() ? " and of any bucket" : " and of " + std::to_string(data.size()) + " data bucket(s)") +
+                  ", hoist's ECR repositories, nothing else)");
+              if (data.empty())
+                log::warn(
+                    "jobs may read and write any S3 bucket this account reaches: `hoist setup --data-bucket "
+                    "NAME` (repeated) names the only ones they may");
+              const std::string user =
+                  job::put_managed_policy(c.session, c.account, kUserPolicyName, job::user_policy(c.account),
+                                          "What a person needs to run hoist (made by hoist setup)")
+                      ? "policy "
+                      : "policy unchanged: ";
+              say(user + job::managed_policy_arn(c.account, kUserPolicyName) +
+                  ": attach it to the users, groups or roles who run hoist");
+            } catch (const aws::AwsError& e) {
+              if (!e.access_denied()) throw;
+              throw Fatal(Exit::access_denied, "hoist setup needs IAM rights to create policies (" + e.code +
+                                                   "): run it as an administrator of the account");
+            }
             return 0;
           }};
 }

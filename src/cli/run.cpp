@@ -205,7 +205,7 @@ int run_job(job::RunOptions o, Globals& g) {
   auto s3_checks = std::async(std::launch::async, [&] { return check_s3_locations(s3, o); });
   auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
   auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
-  auto profile = std::async(std::launch::async, [&] { return job::probe_instance_profile(c.session, c.account); });
+  auto boundary = std::async(std::launch::async, [&] { return job::probe_boundary(c.session, c.account); });
   // Are the code and the inputs already in the bucket, each as a whole?
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
@@ -229,8 +229,12 @@ int run_job(job::RunOptions o, Globals& g) {
   }
   auto bucket_r = bucket.get();
   auto repo_r = repo.get();
-  auto profile_r = profile.get();
+  const job::BoundaryState boundary_r = boundary.get();
   if (check_error) std::rethrow_exception(check_error);
+  const std::string foreign_input =
+      !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
+  const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
+  job::check_boundary_allows(boundary_r, {foreign_input, foreign_output});
   // A region without the image fails here too, before anything is created.
   const job::MachineImage machine_image = image.get();
   job.ami = machine_image.id;
@@ -261,20 +265,19 @@ int run_job(job::RunOptions o, Globals& g) {
     log::warn("a " + disk + " disk leaves little room beside the " + inputs +
               " for the container image and the outputs; a job that fills it fails");
   if (!o.dry_run) {
+    // The boundary first, alone: without it no job role can be made, and a
+    // caller who may not create it must find the account as it was.
+    if (!boundary_r.exists) job::ensure_boundary(c.session, c.account);
     // A cold account: create what the probes found missing, in parallel
     // (each step is race-safe against another hoist doing the same).
-    std::future<job::EnsureResult> mk_bucket, mk_repo, mk_profile;
+    std::future<job::EnsureResult> mk_bucket, mk_repo;
     if (!bucket_r.existed)
       mk_bucket = std::async(std::launch::async, [&] { return job::create_bucket(c.session, job.bucket); });
     if (!repo_r.existed)
       mk_repo = std::async(std::launch::async,
                            [&] { return job::create_repository(c.session, job.repository, job.project); });
-    if (!profile_r.existed)
-      mk_profile = std::async(std::launch::async,
-                              [&] { return job::create_instance_profile(c.session, c.account, job.bucket); });
     if (mk_bucket.valid()) bucket_r = mk_bucket.get();
     if (mk_repo.valid()) repo_r = mk_repo.get();
-    if (mk_profile.valid()) profile_r = mk_profile.get();
   }
   // Missing at the probe and (unless a dry run) made by this run: it holds
   // nothing yet, so staging need not ask which blobs it has.
@@ -287,7 +290,9 @@ int run_job(job::RunOptions o, Globals& g) {
   if (o.dry_run) {
     auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
     say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
-        mark(repo_r.existed) + "; instance role " + job::role_name(job.region) + ": " + mark(profile_r.existed));
+        mark(repo_r.existed) + "; job boundary " + job::kBoundaryName + ": " +
+        (boundary_r.exists ? "exists" : "would be created (by a caller who may: `hoist setup`)") +
+        "; the job's own role would be made and removed with it");
     say("machine image " + machine_image.id + (o.image.empty() ? "" : " (--image)") + ", container image key " +
         job.image.key.substr(0, 12));
     job::MarkerCheck marker_check = markers.get();
@@ -322,23 +327,15 @@ int run_job(job::RunOptions o, Globals& g) {
   // (Another hoist creating the bucket at the same moment may have sent a
   // few blobs already: sending them again is harmless.)
   marker_check.bucket_new = bucket_new;
-  auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show, &marker_check);
-  if (tty) std::cerr << "\r";
-  say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) +
-      "): sent " + std::to_string(stats.uploaded_files) + " (" +
-      human_bytes(static_cast<double>(stats.uploaded_bytes)) + ", " +
-      human_bytes(stats.seconds > 0 ? static_cast<double>(stats.uploaded_bytes) / stats.seconds : 0) + "/s), skipped " +
-      std::to_string(stats.skipped_files) + " already uploaded (" +
-      human_bytes(static_cast<double>(stats.skipped_bytes)) + ")");
-
-  const std::string foreign_input =
-      !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
-  const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
-  if (!foreign_input.empty() || !foreign_output.empty()) {
-    aws::Iam iam(c.session);
-    iam.put_role_policy(job::role_name(job.region), job::job_policy_name(job.id),
-                        job::job_access_policy(c.account, foreign_input, foreign_output));
-  }
+  // The job's own role, made while the files upload: IAM takes a few
+  // seconds more to show a new profile to EC2, which this overlaps too.
+  const job::AgentBundle& agent = job::agent_bundle();
+  job.agent_sha256 = agent.sha256;
+  job.agent_size = agent.bytes.size();
+  job::JobScope scope{job.bucket, job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3};
+  for (const auto* files : {&job.code, &job.inputs})
+    for (const auto& [rel, f] : *files) scope.blobs.push_back(f.sha256);
+  auto role = std::async(std::launch::async, [&] { job::create_job_role(c.session, c.account, scope); });
   nlohmann::json launching = {{"job_id", job.id},
                               {"phase", "launching"},
                               {"updated_at", job::iso8601(std::chrono::system_clock::now())},
@@ -346,34 +343,48 @@ int run_job(job::RunOptions o, Globals& g) {
                               {"instance_id", nullptr},
                               {"exit_code", nullptr},
                               {"error", nullptr}};
-  // The agent the instance fetches by hash, beside the job's spec and status.
-  const job::AgentBundle& agent = job::agent_bundle();
-  job.agent_sha256 = agent.sha256;
-  job.agent_size = agent.bytes.size();
-  auto put_agent = std::async(std::launch::async, [&] { job::ensure_agent_bundle(s3, job.bucket, bucket_new); });
-  auto put_job = std::async(std::launch::async, [&] {
-    s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
-  });
-  auto put_status = std::async(std::launch::async, [&] {
-    s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
-  });
-  // Each is waited for before an error leaves this scope.
-  std::exception_ptr put_error;
-  for (auto* put : {&put_agent, &put_job, &put_status}) {
-    try {
-      put->get();
-    } catch (...) {
-      if (!put_error) put_error = std::current_exception();
+  bool status_written = false;
+  auto stage_and_launch = [&]() -> job::Launched {
+    auto stats = job::stage(s3, job.bucket, {&job.code, &job.inputs}, show, &marker_check);
+    if (tty) std::cerr << "\r";
+    say("staged " + std::to_string(stats.files) + " files (" + human_bytes(static_cast<double>(stats.bytes)) +
+        "): sent " + std::to_string(stats.uploaded_files) + " (" +
+        human_bytes(static_cast<double>(stats.uploaded_bytes)) + ", " +
+        human_bytes(stats.seconds > 0 ? static_cast<double>(stats.uploaded_bytes) / stats.seconds : 0) +
+        "/s), skipped " + std::to_string(stats.skipped_files) + " already uploaded (" +
+        human_bytes(static_cast<double>(stats.skipped_bytes)) + ")");
+    // The agent the instance fetches by hash, beside the job's spec and status.
+    auto put_agent = std::async(std::launch::async, [&] { job::ensure_agent_bundle(s3, job.bucket, bucket_new); });
+    auto put_job = std::async(std::launch::async, [&] {
+      s3.put_object(job.bucket, job.prefix() + "job.json", job.to_json().dump(2), "application/json");
+    });
+    auto put_status = std::async(std::launch::async, [&] {
+      s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
+      status_written = true;
+    });
+    // Each is waited for before an error leaves this scope.
+    std::exception_ptr put_error;
+    for (auto* put : {&put_agent, &put_job, &put_status, &role}) {
+      try {
+        put->get();
+      } catch (...) {
+        if (!put_error) put_error = std::current_exception();
+      }
     }
-  }
-  if (put_error) std::rethrow_exception(put_error);
+    if (put_error) std::rethrow_exception(put_error);
+    return job::launch_instance(c.session, job, machine_image, job::job_role_name(job.id));
+  };
   job::Launched launched;
   try {
-    launched = job::launch_instance(c.session, job, machine_image, profile_r.detail);
+    launched = stage_and_launch();
   } catch (...) {
-    launching["phase"] = "failed";
-    launching["error"] = "the instance could not be launched";
-    s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
+    // Whatever failed, the role is made or given up on before it is removed.
+    if (role.valid()) role.wait();
+    if (status_written) {
+      launching["phase"] = "failed";
+      launching["error"] = "the instance could not be launched";
+      s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
+    }
     job::release_job_resources(c.session, job.id, "");
     throw;
   }

@@ -1,5 +1,6 @@
 #include "job/account.hpp"
 
+#include <algorithm>
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -7,7 +8,10 @@
 #include "aws/error.hpp"
 #include "aws/iam.hpp"
 #include "aws/s3.hpp"
+#include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace hoist::job {
 
@@ -21,39 +25,6 @@ std::string instance_trust_policy() {
       .dump();
 }
 
-std::string instance_policy(const AccountFacts& a, const std::string& bucket) {
-  const std::string& p = a.partition;
-  const std::string& r = a.region;
-  const std::string& id = a.account_id;
-  json statements = json::array({
-      {{"Sid", "JobBucket"},
-       {"Effect", "Allow"},
-       {"Action", {"s3:ListBucket", "s3:GetBucketLocation"}},
-       {"Resource", "arn:" + p + ":s3:::" + bucket}},
-      {{"Sid", "JobObjects"},
-       {"Effect", "Allow"},
-       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
-       {"Resource", "arn:" + p + ":s3:::" + bucket + "/*"}},
-      {{"Sid", "RegistryLogin"}, {"Effect", "Allow"}, {"Action", "ecr:GetAuthorizationToken"}, {"Resource", "*"}},
-      {{"Sid", "ProjectImages"},
-       {"Effect", "Allow"},
-       {"Action",
-        {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
-         "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"}},
-       {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/hoist/*"}},
-      {{"Sid", "EndItself"},
-       {"Effect", "Allow"},
-       {"Action", "ec2:TerminateInstances"},
-       {"Resource", "arn:" + p + ":ec2:" + r + ":" + id + ":instance/*"},
-       {"Condition", {{"StringEquals", {{"aws:ARN", "${ec2:SourceInstanceARN}"}}}}}},
-      {{"Sid", "JobLogs"},
-       {"Effect", "Allow"},
-       {"Action", {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}},
-       {"Resource", "arn:" + p + ":logs:" + r + ":" + id + ":log-group:/hoist/*"}},
-  });
-  return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
-}
-
 namespace {
 // "s3://b/p/x" -> ("b", "p/x").
 std::pair<std::string, std::string> split_s3(const std::string& uri) {
@@ -62,38 +33,144 @@ std::pair<std::string, std::string> split_s3(const std::string& uri) {
   if (slash == std::string::npos) return {rest, ""};
   return {rest.substr(0, slash), rest.substr(slash + 1)};
 }
-}  // namespace
 
-std::string job_access_policy(const AccountFacts& a, const std::string& input_s3, const std::string& output_s3) {
-  json statements = json::array();
-  const std::string p = a.partition;
-  if (!input_s3.empty()) {
-    auto [b, k] = split_s3(input_s3);
-    statements.push_back({{"Sid", "ReadInput"},
-                          {"Effect", "Allow"},
-                          {"Action", "s3:ListBucket"},
-                          {"Resource", "arn:" + p + ":s3:::" + b},
-                          {"Condition", {{"StringLike", {{"s3:prefix", k + "*"}}}}}});
-    statements.push_back({{"Sid", "ReadInputObjects"},
-                          {"Effect", "Allow"},
-                          {"Action", "s3:GetObject"},
-                          {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
+std::string s3_arn(const AccountFacts& a, const std::string& bucket_and_key) {
+  return "arn:" + a.partition + ":s3:::" + bucket_and_key;
+}
+
+// hoist's buckets, by the name they all share.
+std::string hoist_buckets(const AccountFacts& a) {
+  return s3_arn(a, "hoist-" + a.account_id + "-*");
+}
+
+std::string repository_arn(const AccountFacts& a, const std::string& name) {
+  const std::string r = a.region.empty() ? "*" : a.region;
+  return "arn:" + a.partition + ":ecr:" + r + ":" + a.account_id + ":repository/" + name;
+}
+
+std::string iam_arn(const AccountFacts& a, const std::string& what) {
+  return "arn:" + a.partition + ":iam::" + a.account_id + ":" + what;
+}
+
+// What the agent does with a registry: log in, find, pull and push images.
+const json kImageActions = {
+    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",   "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+    "ecr:InitiateLayerUpload",         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",    "ecr:PutImage"};
+const json kReadObject = "s3:GetObject";
+const json kWriteObject = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"};
+
+json registry_login() {
+  return {{"Sid", "RegistryLogin"}, {"Effect", "Allow"}, {"Action", "ecr:GetAuthorizationToken"}, {"Resource", "*"}};
+}
+
+// Reading an s3:// location in place: listing under its prefix, and its objects.
+void read_location(const AccountFacts& a, const std::string& uri, json& statements) {
+  auto [b, k] = split_s3(uri);
+  statements.push_back({{"Sid", "ListInput"},
+                        {"Effect", "Allow"},
+                        {"Action", "s3:ListBucket"},
+                        {"Resource", s3_arn(a, b)},
+                        {"Condition", {{"StringLike", {{"s3:prefix", k + "*"}}}}}});
+  statements.push_back(
+      {{"Sid", "ReadInput"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", s3_arn(a, b + "/" + k + "*")}});
+}
+
+json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blobs) {
+  const std::string own = scope.bucket + "/" + job_prefix(scope.job_id);
+  json blobs = json::array();
+  if (name_blobs) {
+    for (const auto& sha : scope.blobs) blobs.push_back(s3_arn(a, scope.bucket + "/" + blob_key(sha)));
+  } else {
+    blobs.push_back(s3_arn(a, scope.bucket + "/blobs/sha256/*"));
   }
-  if (!output_s3.empty()) {
-    auto [b, k] = split_s3(output_s3);
+  json statements = json::array({
+      // Its spec, the cancel request, its own status: nobody else's.
+      {{"Sid", "OwnRecord"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", s3_arn(a, own + "*")}},
+      {{"Sid", "OwnWrites"}, {"Effect", "Allow"}, {"Action", kWriteObject}, {"Resource", s3_arn(a, own + "*")}},
+      {{"Sid", "OwnBlobs"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", blobs}},
+      registry_login(),
+      {{"Sid", "OwnImages"},
+       {"Effect", "Allow"},
+       {"Action", kImageActions},
+       {"Resource", repository_arn(a, scope.repository)}},
+  });
+  if (!scope.input_s3.empty()) read_location(a, scope.input_s3, statements);
+  // Outputs anywhere but under its own prefix (which OwnWrites covers).
+  if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(job_prefix(scope.job_id))))
     statements.push_back({{"Sid", "WriteOutput"},
                           {"Effect", "Allow"},
-                          {"Action", {"s3:PutObject", "s3:AbortMultipartUpload"}},
-                          {"Resource", "arn:" + p + ":s3:::" + b + "/" + k + "*"}});
+                          {"Action", kWriteObject},
+                          {"Resource", s3_arn(a, b + "/" + k + "*")}});
+  return statements;
+}
+}  // namespace
+
+std::string job_role_policy(const AccountFacts& a, const JobScope& scope) {
+  std::string named = json{{"Version", "2012-10-17"}, {"Statement", job_statements(a, scope, true)}}.dump();
+  if (named.size() <= kInlinePolicyLimit) return named;
+  return json{{"Version", "2012-10-17"}, {"Statement", job_statements(a, scope, false)}}.dump();
+}
+
+std::string boundary_arn(const AccountFacts& a) {
+  return managed_policy_arn(a, kBoundaryName);
+}
+
+std::string boundary_policy(const AccountFacts& a, const std::vector<std::string>& data_buckets) {
+  json buckets = json::array(), objects = json::array();
+  for (const auto& b : data_buckets.empty() ? std::vector<std::string>{"*"} : data_buckets) {
+    buckets.push_back(s3_arn(a, b));
+    objects.push_back(s3_arn(a, b + "/*"));
   }
+  json statements = json::array({
+      {{"Sid", "HoistBuckets"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:ListBucket", "s3:GetBucketLocation"}},
+       {"Resource", hoist_buckets(a)}},
+      {{"Sid", "HoistObjects"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
+       {"Resource", hoist_buckets(a) + "/*"}},
+      {{"Sid", "DataBuckets"}, {"Effect", "Allow"}, {"Action", "s3:ListBucket"}, {"Resource", buckets}},
+      {{"Sid", "DataObjects"},
+       {"Effect", "Allow"},
+       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
+       {"Resource", objects}},
+      registry_login(),
+      {{"Sid", "HoistImages"},
+       {"Effect", "Allow"},
+       {"Action", kImageActions},
+       {"Resource", repository_arn(a, "hoist/*")}},
+  });
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
+}
+
+std::vector<std::string> boundary_data_buckets(const std::string& policy_json) {
+  std::vector<std::string> out;
+  const json doc = json::parse(policy_json, nullptr, false);
+  if (!doc.is_object() || !doc.contains("Statement") || !doc["Statement"].is_array()) return out;
+  for (const auto& st : doc["Statement"]) {
+    if (!st.is_object() || st.value("Sid", "") != "DataBuckets" || !st.contains("Resource")) continue;
+    const json& r = st["Resource"];
+    for (const auto& arn : r.is_array() ? r : json::array({r}))
+      if (arn.is_string()) {
+        const std::string& s = arn.get_ref<const std::string&>();
+        if (auto at = s.find(":::"); at != std::string::npos) out.push_back(s.substr(at + 3));
+      }
+  }
+  return out;
+}
+
+bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::string& bucket) {
+  return std::ranges::any_of(allowed, [&](const std::string& b) { return b == "*" || b == bucket; });
 }
 
 std::string user_policy(const AccountFacts& a) {
   const std::string& p = a.partition;
   const std::string& id = a.account_id;
   const std::string r = a.region.empty() ? "*" : a.region;
-  const std::string bucket = "arn:" + p + ":s3:::hoist-" + id + "-*";
+  const std::string bucket = hoist_buckets(a);
+  const std::string job_roles = iam_arn(a, std::string("role") + kJobRolePath + "*");
+  const std::string job_profiles = iam_arn(a, std::string("instance-profile") + kJobRolePath + "*");
   // What RunInstances makes that hoist tags: the instance and its volume.
   const json launched = {"arn:" + p + ":ec2:" + r + ":" + id + ":instance/*",
                          "arn:" + p + ":ec2:" + r + ":" + id + ":volume/*"};
@@ -113,33 +190,56 @@ std::string user_policy(const AccountFacts& a) {
       {{"Sid", "FindRegistries"},
        {"Effect", "Allow"},
        {"Action", {"ecr:DescribeRepositories", "ecr:ListTagsForResource"}},
-       {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/*"}},
+       {"Resource", repository_arn(a, "*")}},
       {{"Sid", "Registry"},
        {"Effect", "Allow"},
        {"Action",
         {"ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:PutLifecyclePolicy",
          "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
          "ecr:ListImages"}},
-       {"Resource", "arn:" + p + ":ecr:" + r + ":" + id + ":repository/hoist/*"}},
-      {{"Sid", "InstanceRole"},
+       {"Resource", repository_arn(a, "hoist/*")}},
+      // A job role may be written only with the boundary on it, so nothing
+      // written into it can reach past the boundary (no IAM, no EC2): the
+      // holder of this policy cannot make a role stronger than a job's.
+      {{"Sid", "JobRolesUnderTheBoundary"},
+       {"Effect", "Allow"},
+       {"Action", {"iam:CreateRole", "iam:PutRolePolicy"}},
+       {"Resource", job_roles},
+       {"Condition", {{"StringEquals", {{"iam:PermissionsBoundary", boundary_arn(a)}}}}}},
+      {{"Sid", "JobRoles"},
+       {"Effect", "Allow"},
+       {"Action", {"iam:GetRole", "iam:TagRole", "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole"}},
+       {"Resource", job_roles}},
+      {{"Sid", "KeepTheBoundary"},
+       {"Effect", "Deny"},
+       {"Action", {"iam:DeleteRolePermissionsBoundary", "iam:PutRolePermissionsBoundary"}},
+       {"Resource", job_roles}},
+      {{"Sid", "JobProfiles"},
        {"Effect", "Allow"},
        {"Action",
-        {"iam:GetRole", "iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
-         "iam:ListRolePolicies", "iam:DeleteRole", "iam:GetInstanceProfile", "iam:CreateInstanceProfile",
-         "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
-         "iam:DeleteInstanceProfile"}},
-       // With the path, as they are once they exist; by name alone too,
-       // since a Get of one that does not exist yet (the first run's probe)
-       // cannot know its path.
-       {"Resource",
-        {"arn:" + p + ":iam::" + id + ":role/hoist/*", "arn:" + p + ":iam::" + id + ":instance-profile/hoist/*",
-         "arn:" + p + ":iam::" + id + ":role/hoist-instance-*",
-         "arn:" + p + ":iam::" + id + ":instance-profile/hoist-instance-*"}}},
-      {{"Sid", "PassOnlyTheInstanceRole"},
+        {"iam:GetInstanceProfile", "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
+         "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"}},
+       {"Resource", job_profiles}},
+      {{"Sid", "PassOnlyJobRoles"},
        {"Effect", "Allow"},
        {"Action", "iam:PassRole"},
-       {"Resource", "arn:" + p + ":iam::" + id + ":role/hoist/*"},
+       {"Resource", job_roles},
        {"Condition", {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}}}},
+      {{"Sid", "ListJobRoles"}, {"Effect", "Allow"}, {"Action", "iam:ListRoles"}, {"Resource", "*"}},
+      {{"Sid", "ReadTheBoundary"},
+       {"Effect", "Allow"},
+       {"Action", {"iam:GetPolicy", "iam:GetPolicyVersion"}},
+       {"Resource", boundary_arn(a)}},
+      // The one role older versions of hoist shared between jobs: removed
+      // by gc and down, never made again.
+      {{"Sid", "RemoveTheOldSharedRole"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"iam:GetRole", "iam:ListRolePolicies", "iam:DeleteRolePolicy", "iam:DeleteRole", "iam:GetInstanceProfile",
+         "iam:RemoveRoleFromInstanceProfile", "iam:DeleteInstanceProfile"}},
+       {"Resource",
+        {iam_arn(a, "role/hoist/hoist-instance-*"), iam_arn(a, "instance-profile/hoist/hoist-instance-*"),
+         iam_arn(a, "role/hoist-instance-*"), iam_arn(a, "instance-profile/hoist-instance-*")}}},
       // The instance and its volume only when tagged as hoist's.
       {{"Sid", "Launch"},
        {"Effect", "Allow"},
@@ -172,8 +272,8 @@ std::string user_policy(const AccountFacts& a) {
       {{"Sid", "Read"},
        {"Effect", "Allow"},
        {"Action",
-        {"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeSpotPriceHistory",
-         "ssm:GetParameter"}},
+        {"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
+         "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSpotPriceHistory", "ssm:GetParameter"}},
        {"Resource", "*"}},
   });
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
@@ -224,36 +324,106 @@ EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, con
   return {!created.created, created.repository.uri};
 }
 
-EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
+BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
   aws::Iam iam(session);
-  const std::string name = role_name(account.region);
-  // A profile without its role is what an interrupted run leaves: not there yet.
-  auto profile = iam.get_instance_profile(name);
-  if (profile && !profile->roles.empty()) return {true, profile->arn};
-  return {false, name};
+  BoundaryState state;
+  auto policy = iam.get_policy(boundary_arn(account));
+  if (!policy) return state;
+  state.exists = true;
+  state.data_buckets = boundary_data_buckets(iam.get_policy_version(policy->arn, policy->default_version));
+  return state;
 }
 
-EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                     const std::string& bucket) {
+std::string managed_policy_arn(const AccountFacts& account, const std::string& name) {
+  return iam_arn(account, std::string("policy") + kIamPath + name);
+}
+
+bool put_managed_policy(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                        const std::string& name, const std::string& policy_json, const std::string& description) {
   aws::Iam iam(session);
-  const std::string name = role_name(account.region);
+  if (iam.create_policy(name, kIamPath, policy_json, description, managed_tags())) return true;
+  const std::string arn = managed_policy_arn(account, name);
+  auto policy = iam.get_policy(arn);
+  if (policy &&
+      json::parse(iam.get_policy_version(arn, policy->default_version), nullptr, false) == json::parse(policy_json))
+    return false;
+  // IAM keeps at most five versions: drop the oldest that is not the default.
+  auto versions = iam.list_policy_versions(arn);
+  if (versions.size() >= 5) {
+    std::erase_if(versions, [](const aws::PolicyVersion& v) { return v.is_default; });
+    std::ranges::sort(versions, {}, &aws::PolicyVersion::create_date);
+    iam.delete_policy_version(arn, versions.front().id);
+  }
+  iam.create_policy_version(arn, policy_json, true);
+  return true;
+}
+
+bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                  const std::vector<std::string>& data_buckets) {
+  return put_managed_policy(session, account, kBoundaryName, boundary_policy(account, data_buckets),
+                            "The most any hoist job's role may do");
+}
+
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
+  try {
+    put_boundary(session, account, {});
+  } catch (const aws::AwsError& e) {
+    if (!e.access_denied()) throw;
+    throw Fatal(Exit::not_set_up, "this account has no hoist job boundary (the policy " + boundary_arn(account) +
+                                      ") and you may not create it: an administrator runs `hoist setup` once");
+  }
+  log::info("hoist: created the job boundary " + boundary_arn(account) +
+            ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
+            "--data-bucket` narrows it)");
+}
+
+void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {
+  if (!boundary.exists) return;  // made next, allowing any bucket
+  for (const auto& uri : locations) {
+    if (uri.empty()) continue;
+    const std::string bucket = split_s3(uri).first;
+    if (!data_bucket_allowed(boundary.data_buckets, bucket))
+      throw Fatal(Exit::access_denied, "jobs in this account may not reach s3://" + bucket +
+                                           " (the job boundary allows only hoist's bucket and the data buckets "
+                                           "its administrator named): ask them to run `hoist setup --data-bucket " +
+                                           bucket + "`");
+  }
+}
+
+std::string create_job_role(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                            const JobScope& scope) {
+  aws::Iam iam(session);
+  const std::string name = job_role_name(scope.job_id);
+  const auto tags = job_tags(scope.job_id, scope.repository.substr(scope.repository.find('/') + 1));
   aws::RoleSpec spec;
   spec.name = name;
-  spec.path = kIamPath;
+  spec.path = kJobRolePath;
   spec.assume_role_policy = instance_trust_policy();
-  spec.description = "hoist job instances in " + account.region;
-  spec.tags = managed_tags();
-  // Three round trips: the role; then its policy and the profile together;
-  // then the role into the profile.
-  const bool created = iam.create_role(spec);
+  spec.description = "hoist job " + scope.job_id;
+  spec.tags = tags;
+  spec.permissions_boundary = boundary_arn(account);
+  iam.create_role(spec);
   // (A std::async future waits in its destructor: an error here leaves
   // nothing running.)
-  auto profile = std::async(std::launch::async, [&] { iam.create_instance_profile(name, kIamPath, managed_tags()); });
-  iam.put_role_policy(name, "hoist-instance", instance_policy(account, bucket));
+  auto profile = std::async(std::launch::async, [&] { iam.create_instance_profile(name, kJobRolePath, tags); });
+  iam.put_role_policy(name, "job", job_role_policy(account, scope));
   profile.get();
   iam.add_role_to_instance_profile(name, name);
-  // RunInstances takes the profile by name as well as by ARN.
-  return {!created, name};
+  return name;
+}
+
+bool delete_job_role(const std::shared_ptr<aws::Session>& session, const std::string& job_id) {
+  aws::Iam iam(session);
+  const std::string name = job_role_name(job_id);
+  // The profile first (a role in a profile cannot be deleted), meanwhile the
+  // role's policy; then the role.
+  auto profile = std::async(std::launch::async, [&] {
+    iam.remove_role_from_instance_profile(name, name);
+    iam.delete_instance_profile(name);
+  });
+  iam.delete_role_policy(name, "job");
+  profile.get();
+  return iam.delete_role(name);
 }
 
 }  // namespace hoist::job

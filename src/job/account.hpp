@@ -1,9 +1,10 @@
 #pragma once
 // The account-level resources a job needs, ensured idempotently and safe
-// against another hoist creating them at the same moment: the bucket, the
-// project's ECR repository, and the per-region instance role and profile.
+// against another hoist creating them at the same moment (the bucket, the
+// project's ECR repository, the job boundary), and each job's own role.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "aws/client.hpp"
 
@@ -16,12 +17,39 @@ struct AccountFacts {
   std::string partition;  // for ARNs: aws::partition_of(region).name
 };
 
-// The instance role's trust and permission policies (JSON): its bucket, the
-// hoist/* repositories, terminating only itself, and its /hoist/ log groups.
+// Every job has a role of its own, created for it and deleted when it ends:
+// it can write only under its own jobs/<id>/, read only its own record and
+// the blobs its manifest names, and push only to its project's repository.
+// Every job role is created with the account's boundary policy (made once,
+// by `hoist setup` or a first run with the right to), so that the holder of
+// user_policy, who may write job roles, can never give one more than the
+// boundary allows: no IAM, no EC2, S3 objects and hoist's ECR repositories
+// only.
+struct JobScope {
+  std::string bucket;
+  std::string job_id;
+  std::string repository;          // hoist/<project>
+  std::vector<std::string> blobs;  // sha256 of each blob the job reads (manifest, agent)
+  std::string input_s3;            // an s3:// INPUT, read in place ("" when staged)
+  std::string output_s3;           // where the outputs go (s3://...)
+};
 std::string instance_trust_policy();
-std::string instance_policy(const AccountFacts& account, const std::string& bucket);
-// Extra per-job access to the user's own s3:// input and output locations.
-std::string job_access_policy(const AccountFacts& account, const std::string& input_s3, const std::string& output_s3);
+// The job role's inline policy (JSON, compact). Blobs are named one by one
+// while that fits IAM's 10,240 characters; past that the role may read any
+// blob whose hash it knows (it may list none, nor read other jobs' records).
+std::string job_role_policy(const AccountFacts& account, const JobScope& scope);
+inline constexpr std::size_t kInlinePolicyLimit = 10240;  // IAM: a role's inline policies, whitespace aside
+
+// The boundary: what any job role may do at most. Its S3 data statement
+// names the buckets jobs may read and write besides hoist's own; "*" (the
+// default) is any bucket.
+std::string boundary_arn(const AccountFacts& account);
+std::string boundary_policy(const AccountFacts& account, const std::vector<std::string>& data_buckets);
+// The data buckets a boundary document allows ("*" for any).
+std::vector<std::string> boundary_data_buckets(const std::string& policy_json);
+// Whether that list lets a job reach `bucket`.
+bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::string& bucket);
+
 // What a person running hoist needs (printed by `hoist iam-policy`).
 std::string user_policy(const AccountFacts& account);
 
@@ -34,7 +62,12 @@ struct EnsureResult {
 // run): is the resource there and complete? Nothing is created.
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
 EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
-EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+// The boundary: `existed` and, when it exists, the data buckets it allows.
+struct BoundaryState {
+  bool exists = false;
+  std::vector<std::string> data_buckets;
+};
+BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
 
 // Create what a probe found missing, without probing again. Every step
 // tolerates "already exists", so another hoist creating the same resource at
@@ -42,7 +75,31 @@ EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session
 EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
                                const std::string& project);
-EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                     const std::string& bucket);
+// A managed policy under /hoist/: its ARN; created, or given this document
+// (a new default version, the oldest dropped past IAM's five). True when it
+// changed.
+std::string managed_policy_arn(const AccountFacts& account, const std::string& name);
+bool put_managed_policy(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                        const std::string& name, const std::string& policy_json, const std::string& description);
+// Creates the boundary, or gives an existing one this document (a new
+// default version, the oldest dropped past IAM's five). True when it changed.
+bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                  const std::vector<std::string>& data_buckets);
+
+// Before a run: creates the boundary (any data bucket) when it is missing.
+// Refused for lack of permission, it stops the run (exit 18) saying that an
+// administrator runs `hoist setup` once.
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+// Stops the run (exit 5) for an s3:// location ("" is none) that the
+// boundary keeps jobs from, before anything is created.
+void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations);
+
+// The job's role and instance profile (three round trips: the role; its
+// policy and the profile at once; the role into the profile). Returns the
+// profile's name, for RunInstances.
+std::string create_job_role(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                            const JobScope& scope);
+// Removes them; whatever is already gone is fine. True when a role was there.
+bool delete_job_role(const std::shared_ptr<aws::Session>& session, const std::string& job_id);
 
 }  // namespace hoist::job

@@ -35,18 +35,20 @@ std::string bucket_name(const std::string& account_id, const std::string& region
 std::string repository_name(const std::string& project) {
   return "hoist/" + project;
 }
-std::string role_name(const std::string& region) {
+std::string legacy_role_name(const std::string& region) {
   return "hoist-instance-" + region;
 }
-namespace {
-constexpr std::string_view kJobPolicyPrefix = "job-";
-}  // namespace
-std::string job_policy_name(const std::string& job_id) {
-  return std::string(kJobPolicyPrefix) + job_id;
-}
-std::optional<std::string> job_of_policy(const std::string& policy_name) {
+std::optional<std::string> job_of_legacy_policy(const std::string& policy_name) {
+  constexpr std::string_view kJobPolicyPrefix = "job-";
   if (!policy_name.starts_with(kJobPolicyPrefix)) return std::nullopt;
   return policy_name.substr(kJobPolicyPrefix.size());
+}
+std::string job_role_name(const std::string& job_id) {
+  return job_id;
+}
+std::optional<std::string> job_of_role(const std::string& role_name) {
+  if (!valid_job_id(role_name)) return std::nullopt;
+  return role_name;
 }
 
 std::map<std::string, std::string> managed_tags() {

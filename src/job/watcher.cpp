@@ -9,8 +9,8 @@
 #include "aws/ec2.hpp"
 #include "aws/error.hpp"
 #include "aws/http.hpp"
-#include "aws/iam.hpp"
 #include "aws/retry.hpp"
+#include "job/account.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
 #include "job/project.hpp"
@@ -298,12 +298,7 @@ void release_job_resources(const std::shared_ptr<aws::Session>& session, const s
     }
   }
   if (inst && inst->state != "terminated") ec2.terminate_instances({inst->id});
-  aws::Iam iam(session);
-  try {
-    iam.delete_role_policy(role_name(session->region), job_policy_name(job_id));
-  } catch (const aws::AwsError& e) {
-    if (!e.not_found()) throw;
-  }
+  delete_job_role(session, job_id);
 }
 
 }  // namespace hoist::job

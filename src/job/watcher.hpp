@@ -68,7 +68,7 @@ struct DownloadStats {
 DownloadStats download_prefix(aws::S3& s3, const std::string& s3_uri, const std::string& local_dir);
 
 // Ends what a job used: terminates its instance (idempotent) and removes its
-// per-job IAM policy. Safe to call more than once.
+// role and instance profile. Safe to call more than once.
 void release_job_resources(const std::shared_ptr<aws::Session>& session, const std::string& job_id,
                            const std::string& instance_id);
 

@@ -19,14 +19,18 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUCKET, EXAMPLES, REGION, CutProxy, Emulator, release,  # noqa: E402
+from harness import (BUCKET, EXAMPLES, CutProxy, Emulator, release,  # noqa: E402
                      tree, write_tree)
 
 WORDCOUNT = os.path.join(EXAMPLES, "wordcount")
 WC_INPUT = os.path.join(WORDCOUNT, "sample-input")
 CSVSTATS = os.path.join(EXAMPLES, "csvstats")
 CS_INPUT = os.path.join(CSVSTATS, "sample-input")
-ROLE = "hoist-instance-%s" % REGION
+BOUNDARY = "arn:aws:iam::123456789012:policy/hoist/hoist-job-boundary"
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
 JOB_ID_RE = re.compile(r"^[a-z0-9-]+-\d{8}-\d{6}-[a-z0-9]{4}$")
 TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
 
@@ -115,6 +119,36 @@ class E2EBase(unittest.TestCase):
 
     def job_log(self, job_id):
         return b"".join(self.emu.objects(BUCKET, "jobs/%s/logs/job/" % job_id).values())
+
+    def job_roles(self):
+        return [r["RoleName"] for r in self.iam.list_roles(PathPrefix="/hoist/jobs/")["Roles"]]
+
+    def assert_job_role(self, job_id, project):
+        """The job's own role while it runs: under the boundary, tagged for
+        the job, writing only under its own prefix, pushing only to its own
+        project's repository."""
+        role = self.iam.get_role(RoleName=job_id)["Role"]
+        self.assertEqual(role["Path"], "/hoist/jobs/")
+        self.assertEqual(role["PermissionsBoundary"]["PermissionsBoundaryArn"], BOUNDARY)
+        tags = {t["Key"]: t["Value"] for t in self.iam.list_role_tags(RoleName=job_id)["Tags"]}
+        self.assertEqual((tags["hoist:managed"], tags["hoist:job"]), ("true", job_id))
+        profile = self.iam.get_instance_profile(InstanceProfileName=job_id)["InstanceProfile"]
+        self.assertEqual([r["RoleName"] for r in profile["Roles"]], [job_id])
+        (instance,) = self.emu.job_instances(job_id)
+        self.assertEqual(instance["IamInstanceProfile"]["Arn"], profile["Arn"])
+        doc = self.iam.get_role_policy(RoleName=job_id, PolicyName="job")["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        by_sid = {st["Sid"]: st for st in doc["Statement"]}
+        self.assertEqual(by_sid["OwnWrites"]["Resource"], "arn:aws:s3:::%s/jobs/%s/*" % (BUCKET, job_id))
+        self.assertEqual(by_sid["OwnImages"]["Resource"],
+                         "arn:aws:ecr:us-east-1:123456789012:repository/hoist/" + project)
+        spec = self.emu.get_json("jobs/%s/job.json" % job_id)
+        blobs = {"arn:aws:s3:::%s/blobs/sha256/%s" % (BUCKET, e["sha256"])
+                 for part in ("code", "inputs") for e in spec[part].values()}
+        self.assertLessEqual(blobs, set(as_list(by_sid["OwnBlobs"]["Resource"])))
+        for st in doc["Statement"]:
+            for r in as_list(st["Resource"]):
+                self.assertNotIn(r, ("arn:aws:s3:::%s/*" % BUCKET, "arn:aws:s3:::*"), st)
 
 
 class RunTests(E2EBase):
@@ -261,9 +295,8 @@ class RunTests(E2EBase):
         self.assertEqual(inst["Placement"]["AvailabilityZone"], zone[1])
         self.assertIn("(t3.medium in us-east-1a)", p.stderr)
         self.assertRegex(p.stderr, r"cost: about \$\d.* \(t3\.medium spot for ")
-        # the per-job grant to the foreign buckets is gone with the job
-        names = self.iam.list_role_policies(RoleName=ROLE)["PolicyNames"]
-        self.assertNotIn("job-" + job_id, names)
+        # the job's role, which alone could reach the foreign buckets, is gone with the job
+        self.assertNotIn(job_id, self.job_roles())
 
     def test_04_rerun_sends_nothing_and_reuses_image(self):
         p1, job1 = self.collect("first")
@@ -396,6 +429,7 @@ class RunTests(E2EBase):
         self.assertRegex(job_id, JOB_ID_RE)
         st = self.emu.status(job_id)
         self.assertNotIn(st["phase"], TERMINAL, "hoist --detach waited for the job (%.1fs)" % took)
+        self.assert_job_role(job_id, "mirror")
         self.assertEqual(os.listdir(out), [])
         deadline = time.time() + 150
         while True:
@@ -673,8 +707,10 @@ class FreshAccountTests(E2EBase):
         self.assertIn(BUCKET, snap["buckets"])
         self.assertEqual(sorted(r for r in snap["repositories"] if r.startswith("hoist/")),
                          ["hoist/csvstats", "hoist/wordcount"])
-        self.assertEqual([r for r in snap["roles"] if r.startswith("hoist")], [ROLE])
-        self.assertEqual(len([r for r in snap["instance_profiles"] if r.startswith("hoist")]), 1)
+        # each job's role went with its job; no role is shared between jobs
+        self.assertEqual([r for r in snap["roles"] if r.startswith("hoist")], [])
+        self.assertEqual([r for r in snap["instance_profiles"] if r.startswith("hoist")], [])
+        self.assertEqual(self.job_roles(), [])
         self.assertEqual(self.emu.live_hoist_instances(), [])
         self.assert_account_configured()
 
@@ -703,23 +739,15 @@ class FreshAccountTests(E2EBase):
                 repositoryName="hoist/" + project)["lifecyclePolicyText"])
             self.assertEqual([r["selection"]["countType"] for r in policy["rules"]], ["imageCountMoreThan"])
 
-        role = self.iam.get_role(RoleName=ROLE)["Role"]
-        self.assertEqual(role["Path"], "/hoist/")
-        trust = role["AssumeRolePolicyDocument"]
-        trust = json.loads(trust) if isinstance(trust, str) else trust
-        self.assertEqual([s["Principal"] for s in trust["Statement"]], [{"Service": "ec2.amazonaws.com"}])
-        self.assertIn(managed, self.iam.list_role_tags(RoleName=ROLE)["Tags"])
-        self.assertEqual(self.iam.list_role_policies(RoleName=ROLE)["PolicyNames"], ["hoist-instance"])
-        doc = self.iam.get_role_policy(RoleName=ROLE, PolicyName="hoist-instance")["PolicyDocument"]
+        # the boundary every job role is made with: S3 objects and hoist's
+        # repositories, nothing of IAM or EC2
+        (policy,) = self.iam.list_policies(Scope="Local", PathPrefix="/hoist/")["Policies"]
+        self.assertEqual(policy["Arn"], BOUNDARY)
+        doc = self.iam.get_policy_version(PolicyArn=BOUNDARY, VersionId=policy["DefaultVersionId"])
+        doc = doc["PolicyVersion"]["Document"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
-        resources = {s["Sid"]: s["Resource"] for s in doc["Statement"]}
-        self.assertEqual(resources["JobBucket"], "arn:aws:s3:::" + BUCKET)
-        self.assertEqual(resources["JobObjects"], "arn:aws:s3:::%s/*" % BUCKET)
-        self.assertEqual([sid for sid, r in resources.items() if r == "*"], ["RegistryLogin"])
-        profile = self.iam.get_instance_profile(InstanceProfileName=ROLE)["InstanceProfile"]
-        self.assertEqual(profile["Path"], "/hoist/")
-        self.assertEqual([r["RoleName"] for r in profile["Roles"]], [ROLE])
-        self.assertIn(managed, profile["Tags"])  # moto lacks ListInstanceProfileTags
+        actions = {a for st in doc["Statement"] for a in as_list(st["Action"])}
+        self.assertEqual({a.split(":")[0] for a in actions}, {"s3", "ecr"}, actions)
 
 
 if __name__ == "__main__":

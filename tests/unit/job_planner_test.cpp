@@ -187,9 +187,14 @@ TEST(Naming, JobIdsAndNames) {
   EXPECT_FALSE(valid_job_id("../etc-20261124-031500-abcd"));
   EXPECT_EQ(bucket_name("123456789012", "eu-west-1"), "hoist-123456789012-eu-west-1");
   EXPECT_EQ(repository_name("wc"), "hoist/wc");
-  EXPECT_EQ(job_policy_name(id), "job-" + id);
-  EXPECT_EQ(job_of_policy(job_policy_name(id)), id);
-  EXPECT_EQ(job_of_policy("hoist-instance"), std::nullopt);  // the role's own policy
+  EXPECT_EQ(job_of_legacy_policy("job-" + id), id);
+  EXPECT_EQ(job_of_legacy_policy("hoist-instance"), std::nullopt);  // the old role's own policy
+  // A job's role is named as the job, inside IAM's 64 characters even for
+  // the longest project name.
+  const std::string longest = new_job_id(std::string(40, 'p'), t);
+  EXPECT_LE(job_role_name(longest).size(), 64U);
+  EXPECT_EQ(job_of_role(job_role_name(id)), id);
+  EXPECT_EQ(job_of_role("hoist-instance-us-east-1"), std::nullopt);
 }
 
 TEST(Naming, ConsoleLinksPerPartitionWithTheirPrefixEncoded) {
