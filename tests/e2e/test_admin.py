@@ -11,12 +11,17 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BUCKET, REGION, Emulator, write_tree  # noqa: E402
 
-ROLE = "hoist-instance-%s" % REGION
+ROLE = "hoist-instance-%s" % REGION  # the role older versions shared between jobs
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+GRANT = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]})
 MAIN = "import argparse\nap = argparse.ArgumentParser()\nap.add_argument('-i')\nap.add_argument('-o')\nap.parse_args()\n"
 
 
@@ -155,46 +160,94 @@ class AdminTests(unittest.TestCase):
         self.assertIn(self.state(own), ("shutting-down", "terminated"))
         self.emu.ec2.terminate_instances(InstanceIds=[victim])
 
+    def job_role(self, job_id, tagged=True):
+        """A job's role and profile as hoist makes them."""
+        tags = [{"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]
+        self.emu.iam.create_role(RoleName=job_id, Path="/hoist/jobs/", AssumeRolePolicyDocument=TRUST,
+                                 Tags=tags if tagged else [])
+        self.emu.iam.put_role_policy(RoleName=job_id, PolicyName="job", PolicyDocument=GRANT)
+        self.emu.iam.create_instance_profile(InstanceProfileName=job_id, Path="/hoist/jobs/")
+        self.emu.iam.add_role_to_instance_profile(InstanceProfileName=job_id, RoleName=job_id)
+
+    def put_status(self, job_id, phase, updated_at):
+        self.emu.s3.put_object(Bucket=BUCKET, Key="jobs/%s/status.json" % job_id, Body=json.dumps(
+            {"job_id": job_id, "phase": phase, "updated_at": updated_at, "exit_code": None}).encode())
+
+    def job_roles(self):
+        return {r["RoleName"] for r in self.emu.iam.list_roles(PathPrefix="/hoist/jobs/")["Roles"]}
+
     def test_3_gc_ends_only_what_is_left_over(self):
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         stray = self.stray_instance("ghost-20000101-000000-abcd")  # no such job in the bucket
-        # a live job's instance left running after its job ended, and its per-job grant
-        ended = self.stray_instance("ended-20000101-000000-wxyz")
-        self.emu.s3.put_object(Bucket=BUCKET, Key="jobs/ended-20000101-000000-wxyz/status.json",
-                               Body=json.dumps({"phase": "succeeded", "exit_code": 0}).encode())
-        self.emu.iam.put_role_policy(RoleName=ROLE, PolicyName="job-ended-20000101-000000-wxyz",
-                                     PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-                                         {"Effect": "Allow", "Action": "s3:GetObject",
-                                          "Resource": "arn:aws:s3:::x/*"}]}))
+        # a job's instance left running after its job ended, and its role
+        ended_job = "ended-20000101-000000-wxyz"
+        ended = self.stray_instance(ended_job)
+        self.put_status(ended_job, "succeeded", "2000-01-01T00:10:00Z")
+        self.job_role(ended_job)
+        # the laptop died between the role and RunInstances: never launched
+        never = "never-20000101-000000-abcd"
+        self.job_role(never)
+        self.put_status(never, "launching", "2000-01-01T00:00:00Z")
+        # another hoist launching right now: its role stays
+        starting = "starting-20000101-000000-abcd"
+        self.job_role(starting)
+        self.put_status(starting, "launching", now)
+        # a role on hoist's path that hoist did not tag: kept, and said so
+        foreign = "foreign-20000101-000000-abcd"
+        self.job_role(foreign, tagged=False)
+        self.put_status(foreign, "failed", "2000-01-01T00:00:00Z")
+        # an older hoist's shared role with an ended job's grant on it
+        self.emu.iam.create_role(RoleName=ROLE, Path="/hoist/", AssumeRolePolicyDocument=TRUST,
+                                 Tags=[{"Key": "hoist:managed", "Value": "true"}])
+        self.emu.iam.put_role_policy(RoleName=ROLE, PolicyName="job-" + ended_job, PolicyDocument=GRANT)
+
         dry = self.hoist("gc", "--dry-run")
         self.assertEqual(dry.returncode, 0, show(dry))
         self.assertIn("would terminate " + stray, dry.stderr)
         self.assertIn("would terminate " + ended, dry.stderr)
-        self.assertIn("would remove per-job policy job-ended-20000101-000000-wxyz", dry.stderr)
+        self.assertIn("would remove the role of job %s (succeeded)" % ended_job, dry.stderr)
+        self.assertIn("would remove the role of job %s (never launched, or lost)" % never, dry.stderr)
+        self.assertIn("would remove per-job policy job-%s of the old shared role" % ended_job, dry.stderr)
         self.assertEqual(self.state(stray), "running")
-        self.assertIn("job-ended-20000101-000000-wxyz",
-                      self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"])
+        self.assertLessEqual({ended_job, never, starting, foreign, self.job}, self.job_roles())
 
         before = self.moto_posts()
         p = self.hoist("gc")
         posts = self.moto_posts() - before
         self.assertEqual(p.returncode, 0, show(p))
-        # STS, DescribeInstances, ListRolePolicies, ONE TerminateInstances for
-        # both instances, DeleteRolePolicy; the statuses are S3 GETs.
-        self.assertLessEqual(posts, 5, "hoist gc made %d query-protocol calls" % posts)
+        # STS, DescribeInstances, ListRoles, ListRolePolicies; a GetRole for
+        # each of the three roles past their time; ONE TerminateInstances
+        # for both instances; four calls to remove each of two roles; one
+        # DeleteRolePolicy on the old role. The statuses are S3 GETs.
+        self.assertLessEqual(posts, 4 + 3 + 1 + 8 + 1, "hoist gc made %d query-protocol calls" % posts)
         self.assertIn(self.state(stray), ("shutting-down", "terminated"))
         self.assertIn(self.state(ended), ("shutting-down", "terminated"))
         self.assertEqual(self.state(self.instance), "running", "gc ended a live job's instance")
-        self.assertNotIn("job-ended-20000101-000000-wxyz",
-                         self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"])
+        roles = self.job_roles()
+        self.assertNotIn(ended_job, roles)
+        self.assertNotIn(never, roles)
+        self.assertLessEqual({starting, foreign, self.job}, roles)
+        profiles = {x["InstanceProfileName"] for x in self.emu.iam.list_instance_profiles()["InstanceProfiles"]}
+        self.assertNotIn(never, profiles)
+        self.assertIn("kept role %s: it has no hoist:managed=true tag" % foreign, p.stderr)
+        self.assertEqual(self.emu.iam.list_role_policies(RoleName=ROLE)["PolicyNames"], [])
         again = self.hoist("gc")
         self.assertEqual(again.returncode, 0, show(again))
         self.assertIn("nothing to clean up", again.stderr)
+        for r in (starting, foreign):
+            self.emu.iam.remove_role_from_instance_profile(InstanceProfileName=r, RoleName=r)
+            self.emu.iam.delete_instance_profile(InstanceProfileName=r)
+            self.emu.iam.delete_role_policy(RoleName=r, PolicyName="job")
+            self.emu.iam.delete_role(RoleName=r)
 
     def test_4_down_asks_then_removes_all_but_the_bucket_then_the_bucket(self):
         no = self.hoist("down")  # stdin is empty: the answer is no
         self.assertEqual(no.returncode, 23, show(no))
         self.assertIn("nothing removed", no.stderr)
-        self.assertEqual(self.emu.iam.get_role(RoleName=ROLE)["Role"]["RoleName"], ROLE)
+        self.assertIn(self.job, self.job_roles())
+        # what an older hoist left: its shared role inside its profile
+        self.emu.iam.create_instance_profile(InstanceProfileName=ROLE, Path="/hoist/")
+        self.emu.iam.add_role_to_instance_profile(InstanceProfileName=ROLE, RoleName=ROLE)
 
         # someone else's repository under the same prefix, without hoist's tag
         self.emu.ecr.create_repository(repositoryName="hoist/someone-elses")
@@ -206,8 +259,11 @@ class AdminTests(unittest.TestCase):
         self.assertIn("kept repository hoist/someone-elses", p.stderr)
         roles = [r["RoleName"] for r in self.emu.iam.list_roles()["Roles"]]
         self.assertNotIn(ROLE, roles)
+        self.assertEqual(self.job_roles(), set())
         profiles = [p["InstanceProfileName"] for p in self.emu.iam.list_instance_profiles()["InstanceProfiles"]]
-        self.assertNotIn(ROLE, profiles)
+        self.assertEqual([x for x in profiles if x == ROLE or x == self.job], [])
+        # the boundary is the administrator's: down keeps it
+        self.emu.iam.get_policy(PolicyArn="arn:aws:iam::123456789012:policy/hoist/hoist-job-boundary")
         self.emu.s3.head_bucket(Bucket=BUCKET)  # kept
         self.assertIn("kept bucket " + BUCKET, p.stderr)
 
