@@ -125,7 +125,6 @@ int collect_garbage(const Connected& c, bool dry_run) {
   for (const auto& role : roles) {
     const auto id = job::job_of_role(role.name);
     if (!id || with_instance.contains(*id)) continue;  // its instance still runs
-    if (!managed_role(iam, role.name)) continue;
     const JobRecord& r = jobs.at(*id);
     // Not started yet, and perhaps still starting: the launching status (or,
     // before it is written, the role itself) is recent.
@@ -134,6 +133,7 @@ int collect_garbage(const Connected& c, bool dry_run) {
       auto age = job::seconds_between(since, now);
       if (!age || *age < kNeverLaunched) continue;
     }
+    if (!managed_role(iam, role.name)) continue;
     say(std::string(dry_run ? "would remove " : "removing ") + "the role of job " + *id +
         (r.status && r.status->terminal() ? " (" + r.status->phase + ")" : " (never launched, or lost)"));
     if (!dry_run) job::delete_job_role(c.session, *id);

@@ -205,7 +205,14 @@ int run_job(job::RunOptions o, Globals& g) {
   auto s3_checks = std::async(std::launch::async, [&] { return check_s3_locations(s3, o); });
   auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
   auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
-  auto boundary = std::async(std::launch::async, [&] { return job::probe_boundary(c.session, c.account); });
+  // The job's s3:// locations outside hoist's bucket, which the boundary
+  // must allow.
+  const std::string foreign_input =
+      !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
+  const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
+  auto boundary = std::async(std::launch::async, [&] {
+    return job::probe_boundary(c.session, c.account, !foreign_input.empty() || !foreign_output.empty());
+  });
   // Are the code and the inputs already in the bucket, each as a whole?
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
@@ -231,9 +238,6 @@ int run_job(job::RunOptions o, Globals& g) {
   auto repo_r = repo.get();
   const job::BoundaryState boundary_r = boundary.get();
   if (check_error) std::rethrow_exception(check_error);
-  const std::string foreign_input =
-      !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
-  const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
   job::check_boundary_allows(boundary_r, {foreign_input, foreign_output});
   // A region without the image fails here too, before anything is created.
   const job::MachineImage machine_image = image.get();

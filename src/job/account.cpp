@@ -324,13 +324,15 @@ EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, con
   return {!created.created, created.repository.uri};
 }
 
-BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
+BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                             bool read_data_buckets) {
   aws::Iam iam(session);
   BoundaryState state;
   auto policy = iam.get_policy(boundary_arn(account));
   if (!policy) return state;
   state.exists = true;
-  state.data_buckets = boundary_data_buckets(iam.get_policy_version(policy->arn, policy->default_version));
+  if (read_data_buckets)
+    state.data_buckets = boundary_data_buckets(iam.get_policy_version(policy->arn, policy->default_version));
   return state;
 }
 
@@ -402,13 +404,15 @@ std::string create_job_role(const std::shared_ptr<aws::Session>& session, const 
   spec.description = "hoist job " + scope.job_id;
   spec.tags = tags;
   spec.permissions_boundary = boundary_arn(account);
-  iam.create_role(spec);
-  // (A std::async future waits in its destructor: an error here leaves
-  // nothing running.)
+  // Two round trips: the role and the profile at once; then its policy and
+  // the role into the profile at once. (A std::async future waits in its
+  // destructor: an error here leaves nothing running.)
   auto profile = std::async(std::launch::async, [&] { iam.create_instance_profile(name, kJobRolePath, tags); });
-  iam.put_role_policy(name, "job", job_role_policy(account, scope));
+  iam.create_role(spec);
   profile.get();
-  iam.add_role_to_instance_profile(name, name);
+  auto add = std::async(std::launch::async, [&] { iam.add_role_to_instance_profile(name, name); });
+  iam.put_role_policy(name, "job", job_role_policy(account, scope));
+  add.get();
   return name;
 }
 

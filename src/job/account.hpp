@@ -62,12 +62,15 @@ struct EnsureResult {
 // run): is the resource there and complete? Nothing is created.
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
 EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
-// The boundary: `existed` and, when it exists, the data buckets it allows.
+// The boundary: whether it exists and, when asked (a second round trip,
+// needed only for a job that reaches other buckets), the data buckets it
+// allows.
 struct BoundaryState {
   bool exists = false;
   std::vector<std::string> data_buckets;
 };
-BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                             bool read_data_buckets);
 
 // Create what a probe found missing, without probing again. Every step
 // tolerates "already exists", so another hoist creating the same resource at
@@ -94,8 +97,7 @@ void ensure_boundary(const std::shared_ptr<aws::Session>& session, const Account
 // boundary keeps jobs from, before anything is created.
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations);
 
-// The job's role and instance profile (three round trips: the role; its
-// policy and the profile at once; the role into the profile). Returns the
+// The job's role and instance profile (two round trips). Returns the
 // profile's name, for RunInstances.
 std::string create_job_role(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
                             const JobScope& scope);
