@@ -26,6 +26,9 @@ An ACTION is a JSON object; all keys optional:
   reset     "before": reset the connection without answering;
             "mid": send the headers and half the body of `bytes`, then reset
   stall     seconds to stop sending in the middle of the body
+  raw       a string sent as is instead of an HTTP response (no status
+            line: what curl calls HTTP/0.9); the connection stays open,
+            so a client that sent on it again would be seen
 """
 import hashlib
 import json
@@ -157,6 +160,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(float(action["delay"]))
         if action.get("reset") == "before":
             return self._reset()
+        if "raw" in action:
+            self.wfile.write(action["raw"].encode())
+            self.wfile.flush()
+            return
         status = int(action.get("status", 200))
         request_id = action.get("request_id", "req-%d" % int(time.time() * 1000))
         headers = {"x-amzn-RequestId": request_id}
