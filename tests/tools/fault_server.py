@@ -207,14 +207,20 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
 
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def serve(handler):
+    """Serves `handler` on 127.0.0.1 with a free port, said first on stdout
+    as "PORT <n>", until interrupted (tests/e2e/fault_proxy.py shares it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     print("PORT %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def main():
+    serve(Handler)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@
 #include "aws/error.hpp"
 #include "aws/protocols.hpp"
 #include "aws/s3.hpp"
+#include "job/staging.hpp"
 #include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
 #include "util/error.hpp"
@@ -396,6 +397,30 @@ TEST_F(ClientTest, AMultipartUploadSurvivesSixThrottlesOnOnePart) {
   EXPECT_EQ(requests[9]["method"], "POST");
   EXPECT_NE(requests[9]["body"].get<std::string>().find("<ETag>e2</ETag>"), std::string::npos);
   EXPECT_EQ(delays_.size(), 6u);
+}
+
+// What the user sees while it happens: the progress line of a staging is
+// told at once when throttling halves the requests in flight.
+TEST_F(ClientTest, StagingsProgressLineSaysWhenS3Throttles) {
+  const auto file = std::filesystem::temp_directory_path() / ("hoist-blob-" + std::to_string(::getpid()));
+  std::ofstream(file, std::ios::binary) << "blob";
+  job::FileEntry blob;
+  blob.path = file.string();
+  blob.size = 4;
+  blob.sha256 = std::string(64, 'a');
+  server().script("/b/" + job::blob_key(blob.sha256), throttles(3));
+  S3 s3(session_);
+  job::StageStats stats;
+  std::vector<std::string> notes;
+  job::upload_blobs(s3, "b", {&blob}, stats, [&](const job::StageStats& s) { notes.push_back(job::throttle_note(s)); });
+  std::filesystem::remove(file);
+  EXPECT_EQ(stats.uploaded_files, 1u);
+  EXPECT_EQ(stats.throttles, 3u);
+  ASSERT_FALSE(notes.empty());
+  EXPECT_EQ(notes.front(), "; S3 is throttling: 1 request in flight, retrying");
+  job::StageStats calm;
+  calm.request_limit = 64;
+  EXPECT_EQ(job::throttle_note(calm), "");
 }
 
 TEST_F(ClientTest, AStandardCallStillGivesUpAfterItsAttempts) {
