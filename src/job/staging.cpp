@@ -210,23 +210,24 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
   return plan;
 }
 
-StageStats stage(aws::S3& plain, const std::string& bucket, const std::vector<const Manifest*>& manifests,
+StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked) {
   auto t0 = std::chrono::steady_clock::now();
-  aws::S3 s3 = plain.for_transfer(std::make_shared<aws::ConcurrencyLimit>(kStageRequests));
-  StagePlan plan = plan_stage(s3, bucket, manifests, checked);
+  aws::S3 transfer = s3.for_transfer(std::make_shared<aws::ConcurrencyLimit>(kStageRequests));
+  StagePlan plan = plan_stage(transfer, bucket, manifests, checked);
   StageStats& stats = plan.stats;
   std::vector<const FileEntry*>& to_send = plan.to_send;
   // Largest first, so one big file does not finish alone at the end.
   std::sort(to_send.begin(), to_send.end(), [](auto* a, auto* b) { return a->size > b->size; });
-  upload_blobs(s3, bucket, to_send, stats, progress);
+  upload_blobs(transfer, bucket, to_send, stats, progress);
 
   // 3. Every blob is there now: vouch for the folders that had no marker.
   std::vector<std::string> new_markers;
   for (std::size_t i = 0; i < plan.markers.keys.size(); ++i)
     if (!plan.markers.present[i]) new_markers.push_back(plan.markers.keys[i]);
-  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1),
-                    [&](std::size_t i) { s3.put_object(bucket, new_markers[i], "", "application/octet-stream"); });
+  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1), [&](std::size_t i) {
+    transfer.put_object(bucket, new_markers[i], "", "application/octet-stream");
+  });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress) progress(stats);
   return stats;
