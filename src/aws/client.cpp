@@ -120,6 +120,30 @@ void parse_xml_error(const HttpResponse& response, ErrorInfo& info) {
   if (info.request_id.empty()) info.request_id = xml_text(doc, "RequestID");
 }
 
+// One attempt's place in a transfer's ConcurrencyLimit (none without one),
+// held while the request is on the wire; its time counts as spent. Given
+// back as failed if an exception leaves first.
+class Slot {
+ public:
+  Slot(ConcurrencyLimit* limit, std::chrono::milliseconds& spent)
+      : limit_(limit), spent_(spent), ticket_(limit != nullptr ? limit->acquire() : 0) {}
+  Slot(const Slot&) = delete;
+  Slot& operator=(const Slot&) = delete;
+  ~Slot() { release(ConcurrencyLimit::Outcome::failed); }
+  void release(ConcurrencyLimit::Outcome outcome) {
+    if (limit_ == nullptr) return;
+    limit_->release(ticket_, outcome);
+    limit_ = nullptr;
+    spent_ += std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+  }
+
+ private:
+  ConcurrencyLimit* limit_;
+  std::chrono::milliseconds& spent_;
+  std::uint64_t ticket_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 }  // namespace
 
 ErrorInfo parse_error(Protocol protocol, const HttpResponse& response) {
@@ -150,6 +174,7 @@ std::shared_ptr<Session> Session::create(const Overrides& overrides) {
     retry.max_attempts = parse_max_attempts(*env, "AWS_MAX_ATTEMPTS");
   else if (auto value = config.get(profile, "max_attempts"))
     retry.max_attempts = parse_max_attempts(*value, "max_attempts in profile " + profile);
+  if (auto env = config.env("HOIST_RETRY_BASE_MS"); env && !env->empty()) retry.base = parse_retry_base(*env);
   session->retry = std::make_shared<RetryPolicy>(retry);
 
   if (auto env = config.env("AWS_CA_BUNDLE"); env && !env->empty())
@@ -164,6 +189,12 @@ Client::Client(std::shared_ptr<Session> session, Service service)
   if (!session_->credentials) throw Fatal(Exit::config, "no AWS credentials configured");
   if (!session_->retry) session_->retry = std::make_shared<RetryPolicy>();
   endpoint_ = session_->config.endpoint(service_.id);
+}
+
+Client Client::for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const {
+  Client copy = *this;
+  copy.transfer_ = std::move(limit);
+  return copy;
 }
 
 HttpResponse Client::send(std::string_view operation, HttpRequest request, const CallOptions& options) {
@@ -184,14 +215,37 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
     params.payload_hash = sha256_file(request.body.file, request.body.offset, request.body.length);
 
   RetryPolicy& policy = *session_->retry;
+  ConcurrencyLimit* const limit = transfer_.get();
   const Headers unsigned_headers = request.headers;
   bool refreshed_credentials = false;
   bool adjusted_clock = false;
   bool last_retry_was_timeout = false;
+  // A transfer's retries are bounded by time spent sending and backing off.
+  std::chrono::milliseconds spent{0};
+  // The delay before the next attempt, or nullopt to give up.
+  auto retry_delay = [&](int attempt, Retryability kind, bool timeout, std::optional<std::chrono::milliseconds> hint,
+                         bool unreachable) {
+    if (limit != nullptr && !(unreachable && !limit->state().any_success))
+      return policy.next_transfer_delay(attempt, kind, spent, hint);
+    return policy.next_delay(attempt, kind, timeout, hint);
+  };
+  auto back_off = [&](std::chrono::milliseconds delay) {
+    if (limit != nullptr) limit->backing_off(true);
+    policy.sleep(delay);
+    if (limit != nullptr) limit->backing_off(false);
+    spent += delay;
+  };
+  // "after 2 attempts" or, for a transfer, "after 40 attempts in 301 s".
+  auto attempts_text = [&](int attempt) {
+    std::string text = std::to_string(attempt) + (attempt == 1 ? " attempt" : " attempts");
+    if (limit != nullptr) text += " in " + seconds_text(spent);
+    return text;
+  };
   for (int attempt = 1;; ++attempt) {
     // Each attempt is signed afresh: a retry minutes later needs a new date.
     // Only the headers change, so the body is not copied per attempt.
     request.headers = unsigned_headers;
+    Slot slot(limit, spent);
     params.time = std::chrono::system_clock::now() + std::chrono::milliseconds(session_->clock_offset_ms.load());
     sigv4::sign(request, session_->credentials->get(), params);
 
@@ -199,16 +253,16 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
     try {
       response = http_send(request, session_->http);
     } catch (const TransportError& e) {
+      slot.release(ConcurrencyLimit::Outcome::failed);
       log::verbose(attempt_line(service_, operation, "no response", attempt));
       const auto delay =
-          e.retryable ? policy.next_delay(attempt, Retryability::transient, true, std::nullopt) : std::nullopt;
+          e.retryable ? retry_delay(attempt, Retryability::transient, true, std::nullopt, e.unreachable) : std::nullopt;
       if (!delay)
         throw AwsError(service_.id, std::string(operation), "NetworkError",
-                       "no response from " + request.endpoint + " after " + std::to_string(attempt) +
-                           (attempt == 1 ? " attempt: " : " attempts: ") + e.what(),
+                       "no response from " + request.endpoint + " after " + attempts_text(attempt) + ": " + e.what(),
                        "", 0);
       last_retry_was_timeout = true;
-      policy.sleep(*delay);
+      back_off(*delay);
       continue;
     }
 
@@ -216,14 +270,20 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
         (response.status >= 200 && response.status < 300) ||
         std::find(options.ok_statuses.begin(), options.ok_statuses.end(), response.status) != options.ok_statuses.end();
     if (ok) {
+      slot.release(ConcurrencyLimit::Outcome::success);
       // Built only when shown: this line is on every request's path.
       if (log::level() >= log::Level::verbose)
         log::verbose(attempt_line(service_, operation, std::to_string(response.status), attempt));
-      policy.on_success(attempt > 1, last_retry_was_timeout);
+      // A transfer's retries took no tokens: nothing to give back for them.
+      policy.on_success(limit == nullptr && attempt > 1, last_retry_was_timeout);
       return response;
     }
 
     ErrorInfo error = parse_error(service_.protocol, response);
+    const Retryability kind = classify(response.status, error.code);
+    // S3 answers overload with 503 whatever the code (SlowDown, or none).
+    slot.release(kind == Retryability::throttling || response.status == 503 ? ConcurrencyLimit::Outcome::throttled
+                                                                            : ConcurrencyLimit::Outcome::failed);
     log::verbose(attempt_line(service_, operation, std::to_string(response.status) + " " + error.code, attempt));
 
     if (is_clock_skew_code(error.code) && !adjusted_clock) {
@@ -251,12 +311,16 @@ HttpResponse Client::send(std::string_view operation, HttpRequest request, const
       --attempt;
       continue;
     }
-    const auto delay =
-        policy.next_delay(attempt, classify(response.status, error.code), false, retry_after_hint(response.headers));
-    if (!delay)
+    const auto delay = retry_delay(attempt, kind, false, retry_after_hint(response.headers), false);
+    if (!delay) {
+      // A transfer that ran out of time says how long it kept trying.
+      if (limit != nullptr && kind != Retryability::no)
+        error.message +=
+            (error.message.empty() ? "" : " ") + std::string("(gave up after ") + attempts_text(attempt) + ")";
       throw AwsError(service_.id, std::string(operation), error.code, error.message, error.request_id, response.status);
+    }
     last_retry_was_timeout = false;
-    policy.sleep(*delay);
+    back_off(*delay);
   }
 }
 

@@ -55,6 +55,16 @@ class Client {
   // 2xx response (or one in ok_statuses); throws AwsError otherwise.
   HttpResponse send(std::string_view operation, HttpRequest request, const CallOptions& options = {});
 
+  // This client for one bulk transfer: each of its calls is an idempotent
+  // request (a file's PUT, a part, a GET to a file, a HEAD or LIST of what
+  // to send) that retries as RetryPolicy::next_transfer_delay says, and is
+  // in flight only while `limit` has room. Unreachable endpoints (DNS,
+  // refused) keep the standard attempts until a call of the transfer has
+  // succeeded, so a wrong --endpoint-url fails in seconds, not minutes.
+  [[nodiscard]] Client for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const;
+  // The transfer's limit; null for a client of standard calls.
+  [[nodiscard]] const std::shared_ptr<ConcurrencyLimit>& transfer_limit() const { return transfer_; }
+
   [[nodiscard]] const std::string& endpoint() const { return endpoint_; }
   [[nodiscard]] const std::string& region() const { return session_->region; }
   [[nodiscard]] const Session& session() const { return *session_; }
@@ -64,6 +74,7 @@ class Client {
   std::shared_ptr<Session> session_;
   Service service_;
   std::string endpoint_;
+  std::shared_ptr<ConcurrencyLimit> transfer_;
 };
 
 // Error code, message and request id from an error response of a protocol.

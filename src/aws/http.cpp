@@ -181,6 +181,10 @@ CURL* thread_handle() {
   return handle.get();
 }
 
+bool never_connected(CURLcode rc) {
+  return rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_COULDNT_CONNECT;
+}
+
 }  // namespace
 
 std::string find_header(const Headers& headers, std::string_view name) {
@@ -189,8 +193,11 @@ std::string find_header(const Headers& headers, std::string_view name) {
   return {};
 }
 
-bool can_retry(int curl_code) {
+bool can_retry(int curl_code, bool request_sent) {
   switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_UNSUPPORTED_PROTOCOL:  // "Received HTTP/0.9 when not allowed": garbage, as from a reset
+      return request_sent;
+    case CURLE_WEIRD_SERVER_REPLY:  // a status line or headers that are not HTTP
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_RESOLVE_HOST:  // botocore retries EndpointConnectionError too
     case CURLE_COULDNT_CONNECT:
@@ -235,6 +242,9 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: we are multi-threaded
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
+  // Never accept an answer without a status line as a body (curl's default
+  // since 7.66, said here so it stays): it is a broken connection.
+  curl_easy_setopt(curl, CURLOPT_HTTP09_ALLOWED, 0L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, options.low_speed_bytes);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options.low_speed_time.count()));
@@ -281,7 +291,12 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
   if (!writer.error.empty()) throw std::runtime_error(what + ": " + writer.error);
   if (rc != CURLE_OK) {
     const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
-    throw TransportError(what + ": " + detail, static_cast<int>(rc), can_retry(static_cast<int>(rc)));
+    long request_size = 0;
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+    // curl closes a connection whose transfer failed, so the retry of an
+    // answer that was not HTTP goes out on a new one, as after a reset.
+    throw TransportError(what + ": " + detail, static_cast<int>(rc), can_retry(static_cast<int>(rc), request_size > 0),
+                         never_connected(rc));
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

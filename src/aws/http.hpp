@@ -51,12 +51,15 @@ struct HttpResponse {
 };
 
 // A request that got no HTTP response: connection refused or reset, DNS,
-// timeout, TLS. `retryable` says whether sending it again could help.
+// timeout, TLS, an answer that is not HTTP. `retryable` says whether sending
+// it again could help; `unreachable` that no server was reached at all (DNS,
+// connection refused), as with a wrong endpoint.
 struct TransportError : std::runtime_error {
-  TransportError(const std::string& what, int code, bool can_retry_it)
-      : std::runtime_error(what), curl_code(code), retryable(can_retry_it) {}
+  TransportError(const std::string& what, int code, bool can_retry_it, bool never_connected = false)
+      : std::runtime_error(what), curl_code(code), retryable(can_retry_it), unreachable(never_connected) {}
   int curl_code;
   bool retryable;
+  bool unreachable;
 };
 
 struct HttpOptions {
@@ -69,12 +72,16 @@ struct HttpOptions {
 };
 
 // Whether a libcurl failure (a CURLcode) may succeed when sent again:
-// refused/reset connections, timeouts, truncated transfers yes; bad URLs,
-// TLS certificate failures and local file errors no. The one place that decides.
-bool can_retry(int curl_code);
+// refused/reset connections, timeouts, truncated transfers, answers that are
+// not HTTP yes; bad URLs, TLS certificate failures and local file errors no.
+// The one place that decides. `request_sent`: curl wrote the request, so an
+// "unsupported protocol" is the answer's (HTTP/0.9: no status line), not the
+// URL's scheme.
+bool can_retry(int curl_code, bool request_sent = false);
 
 // Sends one request on this thread's reusable handle. Throws TransportError
 // (and std::runtime_error when a local body or response file cannot be used).
+// A connection whose request failed is never used again (curl closes it).
 HttpResponse http_send(const HttpRequest& request, const HttpOptions& options);
 
 // Runs fn(i) for i in [0, count) on up to `parallelism` threads (each thread

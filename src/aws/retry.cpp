@@ -57,6 +57,8 @@ RetryPolicy::Options options_from_environment() {
   RetryPolicy::Options options;
   if (const char* value = std::getenv("AWS_MAX_ATTEMPTS"); value != nullptr && *value != '\0')
     options.max_attempts = parse_max_attempts(value, "AWS_MAX_ATTEMPTS");
+  if (const char* value = std::getenv("HOIST_RETRY_BASE_MS"); value != nullptr && *value != '\0')
+    options.base = parse_retry_base(value);
   return options;
 }
 
@@ -92,6 +94,14 @@ int parse_max_attempts(std::string_view value, std::string_view source) {
   return static_cast<int>(*parsed);
 }
 
+std::chrono::milliseconds parse_retry_base(std::string_view value) {
+  const auto parsed = parse_integer(value);
+  if (!parsed || *parsed < 1 || *parsed > 60'000)
+    throw Fatal(Exit::config, "HOIST_RETRY_BASE_MS must be a whole number of milliseconds from 1 to 60000 (got \"" +
+                                  std::string(value) + "\"); unset it for the default of 1000");
+  return std::chrono::milliseconds(*parsed);
+}
+
 RetryPolicy::RetryPolicy() : RetryPolicy(options_from_environment()) {}
 
 RetryPolicy::RetryPolicy(Options options)
@@ -108,9 +118,21 @@ std::optional<std::chrono::milliseconds> RetryPolicy::next_delay(int attempt, Re
   // The budget stops retry storms: when the service is down, fail fast.
   if (tokens_ < cost) return std::nullopt;
   tokens_ -= cost;
-  // Full jitter: random(0,1) * min(cap, base * 2^(attempt-1)).
+  return jittered(attempt, hint);
+}
+
+std::optional<std::chrono::milliseconds> RetryPolicy::next_transfer_delay(
+    int attempt, Retryability kind, std::chrono::milliseconds spent, std::optional<std::chrono::milliseconds> hint) {
+  if (kind == Retryability::no || spent >= options_.transfer_budget) return std::nullopt;
+  std::lock_guard lock(mutex_);
+  return jittered(attempt, hint);
+}
+
+// Full jitter: random(0,1) * min(cap, base * 2^(attempt-1)); a hint raises
+// it, never past cap. Called with mutex_ held (the generator is shared).
+std::chrono::milliseconds RetryPolicy::jittered(int attempt, std::optional<std::chrono::milliseconds> hint) {
   const double ceiling = std::min(static_cast<double>(options_.cap.count()),
-                                  static_cast<double>(options_.base.count()) * std::exp2(attempt - 1));
+                                  static_cast<double>(options_.base.count()) * std::exp2(std::min(attempt, 64) - 1));
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto delay = std::chrono::milliseconds(static_cast<long long>(unit(rng_) * ceiling));
   if (hint) delay = std::max(delay, std::min(*hint, options_.cap));
@@ -128,6 +150,53 @@ void RetryPolicy::on_success(bool was_retry, bool last_retry_was_timeout) {
 int RetryPolicy::budget_left() const {
   std::lock_guard lock(mutex_);
   return tokens_;
+}
+
+ConcurrencyLimit::ConcurrencyLimit(std::size_t max) {
+  state_.max = std::max<std::size_t>(max, 1);
+  state_.limit = state_.max;
+}
+
+std::uint64_t ConcurrencyLimit::acquire() {
+  std::unique_lock lock(mutex_);
+  room_.wait(lock, [this] { return state_.in_flight < state_.limit; });
+  ++state_.in_flight;
+  return round_;
+}
+
+void ConcurrencyLimit::release(std::uint64_t ticket, Outcome outcome) {
+  bool halved = false;
+  {
+    std::lock_guard lock(mutex_);
+    --state_.in_flight;
+    if (outcome == Outcome::success) {
+      state_.any_success = true;
+      state_.limit = std::min(state_.max, state_.limit + 1);
+    } else if (outcome == Outcome::throttled) {
+      ++state_.throttles;
+      if (ticket == round_) {
+        // Half of what was really in flight, not of a limit never reached.
+        state_.limit = std::max<std::size_t>(1, std::min(state_.limit, state_.in_flight + 1) / 2);
+        ++round_;
+        halved = true;
+      }
+    }
+  }
+  room_.notify_all();
+  if (halved && on_slow_down) on_slow_down();
+}
+
+void ConcurrencyLimit::backing_off(bool begins) {
+  std::lock_guard lock(mutex_);
+  if (begins)
+    ++state_.backing_off;
+  else if (state_.backing_off > 0)
+    --state_.backing_off;
+}
+
+ConcurrencyLimit::State ConcurrencyLimit::state() const {
+  std::lock_guard lock(mutex_);
+  return state_;
 }
 
 }  // namespace hoist::aws

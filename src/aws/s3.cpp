@@ -38,6 +38,10 @@ std::string S3Uri::str() const {
 
 S3::S3(std::shared_ptr<Session> session) : client_(std::move(session), Service{"s3", "s3", Protocol::rest_xml, ""}) {}
 
+S3 S3::for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const {
+  return S3(client_.for_transfer(std::move(limit)));
+}
+
 std::optional<ObjectInfo> S3::head_object(const std::string& bucket, const std::string& key) {
   HttpRequest r;
   r.method = "HEAD";

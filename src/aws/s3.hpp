@@ -80,12 +80,13 @@ class S3 {
   std::optional<std::string> get_object_if_exists(const std::string& bucket, const std::string& key);
 
   // Uploads a file: one PUT below the threshold, else multipart with parallel
-  // parts (aborted on failure). What the caller already knows of the file is
+  // parts (aborted on failure), as a transfer (see for_transfer). What the caller already knows of the file is
   // not found out again: its SHA-256 becomes the payload hash of a single PUT,
   // and its size saves a stat and an open per file.
   void upload_file(const std::string& bucket, const std::string& key, const std::string& path,
                    const TransferOptions& options = {}, const KnownFile& known = {});
-  // Downloads to a file: one GET below the threshold, else parallel ranged GETs.
+  // Downloads to a file: one GET below the threshold, else parallel ranged
+  // GETs, as a transfer (see for_transfer).
   void download_file(const std::string& bucket, const std::string& key, const std::string& path,
                      const TransferOptions& options = {});
 
@@ -108,7 +109,14 @@ class S3 {
 
   Client& client() { return client_; }
 
+  // This S3 for one bulk transfer (Client::for_transfer): each call an
+  // idempotent request that retries within a time budget and waits for room
+  // in `limit`. Files sent or fetched through it share the limit; a plain
+  // S3's upload_file and download_file make a limit of their own.
+  [[nodiscard]] S3 for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const;
+
  private:
+  explicit S3(Client client) : client_(std::move(client)) {}
   Client client_;
 };
 

@@ -101,6 +101,14 @@ void report(const TransferOptions& options, std::uint64_t bytes) {
   if (options.progress.on_bytes) options.progress.on_bytes(bytes);
 }
 
+// The client a file's requests go through: the caller's when it is already
+// a transfer's (staging's, shared by all its files), else one of its own,
+// as wide as the file's parts.
+Client transfer_client(const Client& client, const TransferOptions& options) {
+  if (client.transfer_limit()) return client;
+  return client.for_transfer(std::make_shared<ConcurrencyLimit>(std::max<std::size_t>(options.parallelism, 1)));
+}
+
 }  // namespace
 
 void S3::upload_file(const std::string& bucket, const std::string& key, const std::string& path,
@@ -109,6 +117,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
   // (short file) or, on AWS, the payload hash check.
   const std::uint64_t size = known.size ? *known.size : file_size(path);
   const std::string object = object_path(bucket, key);
+  Client client = transfer_client(client_, options);
 
   if (size < options.multipart_threshold || size == 0) {
     HttpRequest r;
@@ -117,7 +126,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
     r.headers = {{"Content-Type", "application/octet-stream"}};
     r.body.file = path;
     r.body.length = size;
-    client_.send("PutObject", std::move(r), file_body_options(client_, known.sha256_hex));
+    client.send("PutObject", std::move(r), file_body_options(client, known.sha256_hex));
     report(options, size);
     return;
   }
@@ -130,7 +139,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
   create.path = object;
   create.query = {{"uploads", ""}};
   create.headers = {{"Content-Type", "application/octet-stream"}};
-  auto created = client_.send("CreateMultipartUpload", std::move(create));
+  auto created = client.send("CreateMultipartUpload", std::move(create));
   pugi::xml_document doc;
   doc.load_buffer(created.body.data(), created.body.size());
   const std::string upload_id = xml_text(doc, "UploadId");
@@ -155,7 +164,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
         r.body.file = path;
         r.body.offset = offset;
         r.body.length = std::min(part_size, size - offset);
-        auto response = client_.send("UploadPart", std::move(r), file_body_options(client_, ""));
+        auto response = client.send("UploadPart", std::move(r), file_body_options(client, ""));
         etags[i] = response.header("ETag");
         if (etags[i].empty()) {
           throw AwsError("s3", "UploadPart", "MalformedResponse", "no ETag for part " + std::to_string(i + 1),
@@ -180,7 +189,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
     complete.query = {{"uploadId", upload_id}};
     complete.headers = {{"Content-Type", "application/xml"}};
     complete.body.data = std::move(xml);
-    auto response = client_.send("CompleteMultipartUpload", std::move(complete));
+    auto response = client.send("CompleteMultipartUpload", std::move(complete));
     throw_if_error_body("CompleteMultipartUpload", response);
   } catch (...) {
     // Parts of an unfinished upload are billed until aborted.
@@ -199,8 +208,10 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
 
 void S3::download_file(const std::string& bucket, const std::string& key, const std::string& path,
                        const TransferOptions& options) {
-  auto info = head_object(bucket, key);
+  S3 transfer(transfer_client(client_, options));
+  auto info = transfer.head_object(bucket, key);
   if (!info) throw Fatal(Exit::not_found, "s3://" + bucket + "/" + key + " does not exist");
+  Client& client = transfer.client_;
   const std::uint64_t size = info->size;
   const std::string object = object_path(bucket, key);
   PartialFile file(path);
@@ -209,7 +220,7 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
     HttpRequest r;
     r.path = object;
     r.response_file = file.temp();
-    auto response = client_.send("GetObject", std::move(r));
+    auto response = client.send("GetObject", std::move(r));
     // The object may have changed since HEAD: trust what this GET said.
     const std::uint64_t got = byte_count(response.header("Content-Length"), "GetObject", response).value_or(size);
     file.commit(got);
@@ -233,7 +244,7 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
       if (!info->etag.empty()) r.headers.emplace_back("If-Match", info->etag);
       r.response_file = file.temp();
       r.response_offset = first;
-      auto response = client_.send("GetObject", std::move(r));
+      auto response = client.send("GetObject", std::move(r));
       const auto got = response.header("Content-Length");
       const auto got_bytes = byte_count(got, "GetObject", response);
       if (response.status != 206 || (got_bytes && *got_bytes != length)) {

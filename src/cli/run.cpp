@@ -325,7 +325,7 @@ int run_job(job::RunOptions o, Globals& g) {
     double rate = s.seconds > 0 ? static_cast<double>(s.sent_bytes) / s.seconds : 0;
     std::cerr << "\rhoist: uploading " << s.uploaded_files << "/" << (s.files - s.skipped_files) << " files, "
               << human_bytes(static_cast<double>(s.sent_bytes)) << " (" << human_bytes(rate) << "/s), "
-              << s.skipped_files << " already there    " << std::flush;
+              << s.skipped_files << " already there" << job::throttle_note(s) << "\x1b[K" << std::flush;
   };
   job::MarkerCheck marker_check = markers.get();
   // (Another hoist creating the bucket at the same moment may have sent a

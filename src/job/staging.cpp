@@ -98,29 +98,56 @@ std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, cons
   return missing;
 }
 
+std::string throttle_note(const StageStats& s) {
+  if (!s.throttled) return "";
+  return "; S3 is throttling: " + std::to_string(s.request_limit) + (s.request_limit == 1 ? " request" : " requests") +
+         " in flight, retrying";
+}
+
 void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs, StageStats& stats,
                   const std::function<void(const StageStats&)>& progress, std::size_t parallelism) {
+  aws::TransferOptions opts;
+  opts.parallelism = 4;
+  aws::S3 transfer = s3.client().transfer_limit()
+                         ? s3
+                         : s3.for_transfer(std::make_shared<aws::ConcurrencyLimit>(parallelism * opts.parallelism));
+  aws::ConcurrencyLimit& limit = *transfer.client().transfer_limit();
+
   std::mutex mutex;
-  auto last_report = std::chrono::steady_clock::now();
-  auto report = [&](std::uint64_t bytes) {
+  const auto start = std::chrono::steady_clock::now();
+  auto last_report = start;
+  auto report = [&](std::uint64_t bytes, bool now_please) {
     std::lock_guard lock(mutex);
     stats.sent_bytes += bytes;
-    auto now = std::chrono::steady_clock::now();
-    if (progress && now - last_report > std::chrono::milliseconds(100)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (progress && (now_please || now - last_report > std::chrono::milliseconds(100))) {
       last_report = now;
+      const auto state = limit.state();
+      stats.request_limit = state.limit;
+      stats.throttled = state.slowed();
+      stats.throttles = state.throttles;
+      stats.seconds = std::chrono::duration<double>(now - start).count();
       progress(stats);
     }
   };
-  aws::TransferOptions opts;
-  opts.parallelism = 4;
-  opts.progress.on_bytes = report;
+  opts.progress.on_bytes = [&](std::uint64_t bytes) { report(bytes, false); };
+  // Said at once: while S3 throttles, bytes may not move for seconds.
+  limit.on_slow_down = [&] { report(0, true); };
+  struct Unhook {
+    aws::ConcurrencyLimit& limit;
+    ~Unhook() { limit.on_slow_down = nullptr; }  // `report` dies with this frame
+  } unhook{limit};
   aws::parallel_for(blobs.size(), std::min(parallelism, std::max<std::size_t>(blobs.size(), 1)), [&](std::size_t i) {
     const FileEntry* b = blobs[i];
-    s3.upload_file(bucket, blob_key(b->sha256), b->path, opts, {b->sha256, b->size});
+    transfer.upload_file(bucket, blob_key(b->sha256), b->path, opts, {b->sha256, b->size});
     std::lock_guard lock(mutex);
     stats.uploaded_files++;
     stats.uploaded_bytes += b->size;
   });
+  const auto state = limit.state();
+  stats.throttles = state.throttles;
+  stats.throttled = false;
+  stats.request_limit = state.limit;
 }
 
 MarkerCheck check_markers(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests) {
@@ -186,19 +213,21 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked) {
   auto t0 = std::chrono::steady_clock::now();
-  StagePlan plan = plan_stage(s3, bucket, manifests, checked);
+  aws::S3 transfer = s3.for_transfer(std::make_shared<aws::ConcurrencyLimit>(kStageRequests));
+  StagePlan plan = plan_stage(transfer, bucket, manifests, checked);
   StageStats& stats = plan.stats;
   std::vector<const FileEntry*>& to_send = plan.to_send;
   // Largest first, so one big file does not finish alone at the end.
   std::sort(to_send.begin(), to_send.end(), [](auto* a, auto* b) { return a->size > b->size; });
-  upload_blobs(s3, bucket, to_send, stats, progress);
+  upload_blobs(transfer, bucket, to_send, stats, progress);
 
   // 3. Every blob is there now: vouch for the folders that had no marker.
   std::vector<std::string> new_markers;
   for (std::size_t i = 0; i < plan.markers.keys.size(); ++i)
     if (!plan.markers.present[i]) new_markers.push_back(plan.markers.keys[i]);
-  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1),
-                    [&](std::size_t i) { s3.put_object(bucket, new_markers[i], "", "application/octet-stream"); });
+  aws::parallel_for(new_markers.size(), std::max<std::size_t>(new_markers.size(), 1), [&](std::size_t i) {
+    transfer.put_object(bucket, new_markers[i], "", "application/octet-stream");
+  });
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (progress) progress(stats);
   return stats;

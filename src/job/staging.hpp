@@ -22,7 +22,20 @@ struct StageStats {
   std::uint64_t sets = 0, sets_known = 0;                // folders, and those whose set marker was there
   std::uint64_t sent_bytes = 0;                          // progress so far
   double seconds = 0;
+  // While S3 throttles, requests in flight are cut (see aws::ConcurrencyLimit):
+  // how many may be in flight now, and whether that is below the maximum.
+  std::size_t request_limit = 0;
+  bool throttled = false;
+  std::uint64_t throttles = 0;  // throttling answers so far
 };
+
+// What the progress line adds while S3 throttles: "; S3 is throttling: 3
+// requests in flight, retrying"; empty otherwise.
+std::string throttle_note(const StageStats& stats);
+
+// Most requests one staging has in flight (16 files, 4 parts each), before
+// throttling cuts them.
+inline constexpr std::size_t kStageRequests = 64;
 
 // The distinct blobs of several manifests (one entry per sha256).
 std::vector<const FileEntry*> distinct_blobs(const std::vector<const Manifest*>& manifests);
@@ -48,8 +61,10 @@ PrefixSize size_prefix(aws::S3& s3, const std::string& bucket, const std::string
 std::set<std::string> missing_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs,
                                     std::uint64_t& requests, std::size_t head_limit = 32);
 
-// Uploads the given blobs in parallel (each large one in parallel parts);
-// `progress` is called from worker threads at most every ~100 ms.
+// Uploads the given blobs in parallel (each large one in parallel parts) as
+// one transfer: the limit of `s3` when it is a transfer's, else one of
+// kStageRequests. `progress` is called from worker threads at most every
+// ~100 ms, and at once when throttling cuts the requests in flight.
 void upload_blobs(aws::S3& s3, const std::string& bucket, const std::vector<const FileEntry*>& blobs, StageStats& stats,
                   const std::function<void(const StageStats&)>& progress, std::size_t parallelism = 16);
 
@@ -78,7 +93,9 @@ StagePlan plan_stage(aws::S3& s3, const std::string& bucket, const std::vector<c
 
 // Checks, uploads what is missing, and fills every field of the stats:
 // plan_stage, then the upload, then the markers of the folders that had none
-// (a manifest whose set marker is in the bucket needs no other check).
+// (a manifest whose set marker is in the bucket needs no other check). All
+// of it is one transfer (aws::S3::for_transfer): its requests are idempotent
+// (HEADs, LISTs, PUTs of content-addressed keys) and share one limit.
 StageStats stage(aws::S3& s3, const std::string& bucket, const std::vector<const Manifest*>& manifests,
                  const std::function<void(const StageStats&)>& progress, const MarkerCheck* checked = nullptr);
 

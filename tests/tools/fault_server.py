@@ -26,6 +26,9 @@ An ACTION is a JSON object; all keys optional:
   reset     "before": reset the connection without answering;
             "mid": send the headers and half the body of `bytes`, then reset
   stall     seconds to stop sending in the middle of the body
+  raw       a string sent as is instead of an HTTP response (no status
+            line: what curl calls HTTP/0.9); the connection stays open,
+            so a client that sent on it again would be seen
 """
 import hashlib
 import json
@@ -157,6 +160,10 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(float(action["delay"]))
         if action.get("reset") == "before":
             return self._reset()
+        if "raw" in action:
+            self.wfile.write(action["raw"].encode())
+            self.wfile.flush()
+            return
         status = int(action.get("status", 200))
         request_id = action.get("request_id", "req-%d" % int(time.time() * 1000))
         headers = {"x-amzn-RequestId": request_id}
@@ -200,14 +207,20 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
 
-def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+def serve(handler):
+    """Serves `handler` on 127.0.0.1 with a free port, said first on stdout
+    as "PORT <n>", until interrupted (tests/e2e/fault_proxy.py shares it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     print("PORT %d" % server.server_address[1], flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def main():
+    serve(Handler)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@
 
 #include "aws/error.hpp"
 #include "aws/protocols.hpp"
+#include "aws/s3.hpp"
+#include "job/staging.hpp"
 #include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
 #include "util/error.hpp"
@@ -328,6 +330,145 @@ TEST_F(ClientTest, ResetsAndStallsAreRetried) {
   EXPECT_EQ(count("/r"), 4);
   EXPECT_EQ(delays_.size(), 2u);
   EXPECT_EQ(session_->retry->budget_left(), 490);  // -10 -10 +10
+}
+
+TEST_F(ClientTest, AnAnswerThatIsNotHttpIsRetriedOnANewConnectionLikeAReset) {
+  Client client(session_, kS3);
+  EXPECT_EQ(client.send("HeadBucket", get("/warm")).status, 200);
+  server().script("/h09", {{{"raw", "garbage, not HTTP\r\n\r\n"}}});
+  EXPECT_EQ(client.send("GetObject", get("/h09")).status, 200);
+  const auto tries = server().stats("/h09")["requests"];
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_NE(tries[1]["client_port"], tries[0]["client_port"]);
+  EXPECT_EQ(delays_.size(), 1u);
+}
+
+nlohmann::json throttles(int n) {
+  nlohmann::json actions = nlohmann::json::array();
+  for (int i = 0; i < n; ++i)
+    actions.push_back(i % 3 == 2 ? nlohmann::json{{"status", 503}, {"body", ""}}  // S3's overload without a code
+                                 : nlohmann::json{{"status", 503}, {"code", "SlowDown"}, {"message", "Please reduce"}});
+  return actions;
+}
+
+// The case: one part meets a streak of throttles while the rest of
+// the upload gets through. Three attempts would fail the whole job.
+TEST_F(ClientTest, ATransferRequestOutlastsAStreakOfThrottles) {
+  server().script("/b/part", throttles(6));
+  auto limit = std::make_shared<ConcurrencyLimit>(8);
+  Client client = Client(session_, kS3).for_transfer(limit);
+  HttpRequest r = get("/b/part");
+  r.method = "PUT";
+  r.body.data = "part bytes";
+  EXPECT_EQ(client.send("UploadPart", r).status, 200);
+  EXPECT_EQ(count("/b/part"), 7);
+  ASSERT_EQ(delays_.size(), 6u);
+  for (std::size_t i = 0; i < delays_.size(); ++i)  // the standard back-off, attempt after attempt
+    EXPECT_LE(delays_[i].count(), std::min<long long>(20'000, 1000LL << i)) << i;
+  EXPECT_EQ(session_->retry->budget_left(), 500);  // the token bucket is left to standard calls
+  const auto state = limit->state();
+  EXPECT_EQ(state.throttles, 6u);
+  EXPECT_EQ(state.in_flight, 0u);
+  EXPECT_EQ(state.backing_off, 0u);
+  EXPECT_EQ(state.limit, 2u);  // one in flight, halved to 1, then one success
+}
+
+// The same through S3::upload_file: a multipart upload whose first part
+// meets six throttles in a row, while the calls around it go through.
+TEST_F(ClientTest, AMultipartUploadSurvivesSixThrottlesOnOnePart) {
+  const auto file = std::filesystem::temp_directory_path() / ("hoist-parts-" + std::to_string(::getpid()));
+  std::ofstream(file, std::ios::binary) << std::string(6u << 20, 'p');
+  nlohmann::json actions = nlohmann::json::array();
+  actions.push_back(
+      {{"body", "<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>"}});
+  for (const auto& a : throttles(6)) actions.push_back(a);
+  actions.push_back({{"headers", {{"ETag", "e1"}}}});
+  actions.push_back({{"headers", {{"ETag", "e2"}}}});
+  server().script("/b/big", actions);
+  S3 s3(session_);
+  TransferOptions options;
+  options.multipart_threshold = 5u << 20;
+  options.part_size = 5u << 20;
+  options.parallelism = 1;  // the script's order is the requests' order
+  s3.upload_file("b", "big", file.string(), options);
+  std::filesystem::remove(file);
+  const auto requests = server().stats("/b/big")["requests"];
+  ASSERT_EQ(requests.size(), 10u);  // create, 7 tries of part 1, part 2, complete
+  EXPECT_EQ(requests[9]["method"], "POST");
+  EXPECT_NE(requests[9]["body"].get<std::string>().find("<ETag>e2</ETag>"), std::string::npos);
+  EXPECT_EQ(delays_.size(), 6u);
+}
+
+// What the user sees while it happens: the progress line of a staging is
+// told at once when throttling halves the requests in flight.
+TEST_F(ClientTest, StagingsProgressLineSaysWhenS3Throttles) {
+  const auto file = std::filesystem::temp_directory_path() / ("hoist-blob-" + std::to_string(::getpid()));
+  std::ofstream(file, std::ios::binary) << "blob";
+  job::FileEntry blob;
+  blob.path = file.string();
+  blob.size = 4;
+  blob.sha256 = std::string(64, 'a');
+  server().script("/b/" + job::blob_key(blob.sha256), throttles(3));
+  S3 s3(session_);
+  job::StageStats stats;
+  std::vector<std::string> notes;
+  job::upload_blobs(s3, "b", {&blob}, stats, [&](const job::StageStats& s) { notes.push_back(job::throttle_note(s)); });
+  std::filesystem::remove(file);
+  EXPECT_EQ(stats.uploaded_files, 1u);
+  EXPECT_EQ(stats.throttles, 3u);
+  ASSERT_FALSE(notes.empty());
+  EXPECT_EQ(notes.front(), "; S3 is throttling: 1 request in flight, retrying");
+  job::StageStats calm;
+  calm.request_limit = 64;
+  EXPECT_EQ(job::throttle_note(calm), "");
+}
+
+TEST_F(ClientTest, AStandardCallStillGivesUpAfterItsAttempts) {
+  server().script("/b/job.json", throttles(6));
+  Client client(session_, kS3);
+  try {
+    client.send("PutObject", get("/b/job.json"));
+    FAIL() << "a standard call retried past its attempts";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "ServiceUnavailable");  // the third: a 503 without a body
+    EXPECT_EQ(e.http_status, 503);
+    EXPECT_EQ(e.aws_message.find("gave up"), std::string::npos);
+  }
+  EXPECT_EQ(count("/b/job.json"), 3);
+}
+
+TEST_F(ClientTest, ATransferGivesUpOnceItsTimeBudgetIsSpentAndSaysSo) {
+  RetryPolicy::Options options;
+  options.transfer_budget = milliseconds(30'000);
+  session_ = make_session(options);
+  server().script("/b/slow", throttles(60));
+  Client client = Client(session_, kS3).for_transfer(std::make_shared<ConcurrencyLimit>(4));
+  try {
+    client.send("UploadPart", get("/b/slow"));
+    FAIL() << "retried past the time budget";
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.http_status, 503);
+    EXPECT_NE(e.aws_message.find("gave up after"), std::string::npos) << e.aws_message;
+  }
+  milliseconds waited{0};
+  for (auto d : delays_) waited += d;
+  EXPECT_GE(waited, milliseconds(29'000));  // (the requests' own time counts too)
+  EXPECT_LT(waited, milliseconds(50'000));  // past the budget by one delay at most
+  EXPECT_GT(count("/b/slow"), 3);
+  EXPECT_LT(count("/b/slow"), 60);
+}
+
+TEST_F(ClientTest, ATransferToAnUnreachableEndpointFailsAfterTheStandardAttempts) {
+  session_->config.overrides.endpoint_url = "http://127.0.0.1:" + std::to_string(test::free_port());
+  Client client = Client(session_, kS3).for_transfer(std::make_shared<ConcurrencyLimit>(4));
+  try {
+    client.send("PutObject", get("/b/k"));
+    FAIL();
+  } catch (const AwsError& e) {
+    EXPECT_EQ(e.code, "NetworkError");
+    EXPECT_NE(e.aws_message.find("3 attempts"), std::string::npos) << e.aws_message;
+  }
+  EXPECT_EQ(delays_.size(), 2u);
 }
 
 TEST_F(ClientTest, AFileDownloadCutShortIsRewrittenAtItsOffset) {

@@ -81,6 +81,9 @@ TEST(CanRetry, DecidesInOnePlace) {
        {CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE,
         CURLE_SSL_CERTPROBLEM, CURLE_WRITE_ERROR, CURLE_READ_ERROR, CURLE_ABORTED_BY_CALLBACK})
     EXPECT_FALSE(can_retry(c)) << curl_easy_strerror(c);
+  // An answer that is not HTTP: retryable once the request went out.
+  EXPECT_TRUE(can_retry(CURLE_UNSUPPORTED_PROTOCOL, true));
+  EXPECT_TRUE(can_retry(CURLE_WEIRD_SERVER_REPLY));
 }
 
 TEST_F(Http, GetReturnsStatusHeadersAndBody) {
@@ -288,6 +291,27 @@ TEST_F(Http, ResetsAreRetryableTransportErrors) {
   }
 }
 
+// A proxy or a broken connection can answer with bytes that are not HTTP
+// ("Received HTTP/0.9 when not allowed"): a reset by another name.
+TEST_F(Http, AnAnswerThatIsNotHttpIsRetryableOnANewConnection) {
+  EXPECT_EQ(http_send(request("GET", "/warm"), {}).status, 200);
+  server().script("/garbage", {{{"raw", "SSH-2.0-OpenSSH_9.2\r\nnot http at all\r\n\r\n"}}});
+  try {
+    http_send(request("GET", "/garbage"), {});
+    FAIL() << "a reply without a status line was accepted";
+  } catch (const TransportError& e) {
+    EXPECT_TRUE(e.curl_code == CURLE_UNSUPPORTED_PROTOCOL || e.curl_code == CURLE_WEIRD_SERVER_REPLY) << e.what();
+    EXPECT_TRUE(e.retryable) << e.what();
+    EXPECT_FALSE(e.unreachable);
+  }
+  EXPECT_EQ(http_send(request("GET", "/garbage"), {}).status, 200);
+  const auto warm = server().stats("/warm")["requests"];
+  const auto tries = server().stats("/garbage")["requests"];
+  ASSERT_EQ(tries.size(), 2u);
+  EXPECT_EQ(tries[0]["client_port"], warm.back()["client_port"]);  // the garbage came on a reused connection
+  EXPECT_NE(tries[1]["client_port"], tries[0]["client_port"]);     // the retry on a new one
+}
+
 TEST_F(Http, MidResponseResetOfAFileDownloadIsRewrittenAtTheSameOffset) {
   const fs::path file = dir_ / "retry.bin";
   server().script("/obj", {{{"reset", "mid"}, {"bytes", 50000}}, {{"bytes", 50000}}});
@@ -340,6 +364,7 @@ TEST(HttpErrors, BadSchemeIsNotRetryable) {
     http_send(r, {});
     FAIL();
   } catch (const TransportError& e) {
+    EXPECT_EQ(e.curl_code, CURLE_UNSUPPORTED_PROTOCOL);  // as HTTP/0.9, but nothing was sent
     EXPECT_FALSE(e.retryable) << e.what();
   }
 }

@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "util/error.hpp"
 
 namespace hoist::aws {
@@ -129,6 +133,82 @@ TEST(RetryPolicy, HintsAreHonouredButCapped) {
   d = policy.next_delay(1, Retryability::throttling, false, milliseconds(3'600'000));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->count(), 20'000);
+}
+
+TEST(RetryPolicy, ATransferRetriesUntilItsTimeBudgetNotItsAttempts) {
+  auto options = seeded(3);
+  options.transfer_budget = milliseconds(60'000);
+  RetryPolicy policy(options);
+  for (int attempt = 1; attempt < 20; ++attempt) {
+    const auto d = policy.next_transfer_delay(attempt, Retryability::throttling, milliseconds(59'999), std::nullopt);
+    ASSERT_TRUE(d) << attempt;
+    EXPECT_LE(d->count(), std::min<long long>(20'000, 1000LL << std::min(attempt - 1, 20)));
+  }
+  EXPECT_EQ(policy.budget_left(), 500);  // no tokens taken
+  EXPECT_FALSE(policy.next_transfer_delay(2, Retryability::throttling, milliseconds(60'000), std::nullopt));
+  EXPECT_FALSE(policy.next_transfer_delay(1, Retryability::no, milliseconds(0), std::nullopt));
+  EXPECT_EQ(policy.next_transfer_delay(1, Retryability::transient, milliseconds(0), milliseconds(4000)),
+            milliseconds(4000));
+}
+
+TEST(RetryBase, FromTheEnvironment) {
+  ::setenv("HOIST_RETRY_BASE_MS", "20", 1);
+  RetryPolicy policy;
+  EXPECT_LE(policy.next_delay(1, Retryability::transient, false, std::nullopt), milliseconds(20));
+  for (const char* bad : {"0", "60001", "fast"}) {
+    ::setenv("HOIST_RETRY_BASE_MS", bad, 1);
+    try {
+      RetryPolicy p;
+      FAIL() << bad << " accepted";
+    } catch (const Fatal& e) {
+      EXPECT_EQ(e.code(), Exit::config);
+      EXPECT_NE(std::string(e.what()).find("HOIST_RETRY_BASE_MS"), std::string::npos);
+    }
+  }
+  ::unsetenv("HOIST_RETRY_BASE_MS");
+}
+
+using Outcome = ConcurrencyLimit::Outcome;
+
+TEST(ConcurrencyLimit, ThrottlingHalvesOncePerRoundAndSuccessesGrowItBack) {
+  ConcurrencyLimit limit(8);
+  std::vector<std::uint64_t> tickets;
+  for (int i = 0; i < 8; ++i) tickets.push_back(limit.acquire());
+  limit.release(tickets[0], Outcome::throttled);  // 8 were in flight: 4
+  EXPECT_EQ(limit.state().limit, 4u);
+  EXPECT_TRUE(limit.state().slowed());
+  limit.release(tickets[1], Outcome::throttled);  // the same round: not again
+  EXPECT_EQ(limit.state().limit, 4u);
+  limit.release(tickets[2], Outcome::failed);  // a 500 or a reset: no change
+  EXPECT_EQ(limit.state().limit, 4u);
+  EXPECT_EQ(limit.state().throttles, 2u);
+  for (int i = 3; i < 8; ++i) limit.release(tickets[i], Outcome::failed);
+  // A request of the new round is throttled: 1 in flight, so 1 (never 0).
+  limit.release(limit.acquire(), Outcome::throttled);
+  EXPECT_EQ(limit.state().limit, 1u);
+  for (int i = 0; i < 20; ++i) limit.release(limit.acquire(), Outcome::success);
+  EXPECT_EQ(limit.state().limit, 8u);  // +1 per success, up to the maximum
+  EXPECT_FALSE(limit.state().slowed());
+  EXPECT_TRUE(limit.state().any_success);
+}
+
+TEST(ConcurrencyLimit, AcquireWaitsForRoomUnderTheLimit) {
+  ConcurrencyLimit limit(2);
+  const auto a = limit.acquire();
+  limit.acquire();
+  limit.release(a, Outcome::throttled);  // limit 1, one still in flight
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    limit.release(limit.acquire(), Outcome::success);
+    got = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(got);
+  EXPECT_EQ(limit.state().in_flight, 1u);
+  limit.release(0, Outcome::success);
+  waiter.join();
+  EXPECT_TRUE(got);
+  EXPECT_EQ(limit.state().in_flight, 0u);
 }
 
 TEST(RetryAfterHint, ReadsBothHeaders) {
