@@ -6,8 +6,9 @@
 # agent/loader.sh, with the job's coordinates filled in: it fetches the
 # bundle by that hash, refuses it when the bytes do not match, and runs this
 # file from it with HOIST_BUCKET, HOIST_JOB_ID, HOIST_REGION, HOIST_ACCOUNT,
-# HOIST_AGENT (the bundle's path) and HOIST_LOADER_PID (its fallback
-# power-off, replaced by the watchdog below) exported. No secrets are in the
+# HOIST_AGENT (the bundle's path), HOIST_FALLBACK_MAX_RUNTIME and
+# HOIST_LOADER_PID (its fallback power-off, replaced by the watchdog below)
+# exported. No secrets are in the
 # user data.
 #
 # Run directly from the source tree (HOIST_AGENT unset), it builds the bundle
@@ -37,7 +38,8 @@ if [[ -z ${HOIST_AGENT:-} ]]; then
   HOIST_AGENT="$HOIST_WORK/agent.pyz"
 fi
 HOIST_BOOTSTRAP_LOG="$HOIST_WORK/logs/bootstrap.log"
-# Before job.json is read the limit is unknown: this fallback applies.
+# Until job.json is read: the job's limit (plus a grace) that the loader
+# has from the user data and exports; an hour when run from the source tree.
 HOIST_FALLBACK_MAX_RUNTIME="${HOIST_FALLBACK_MAX_RUNTIME:-3600}"
 # Time the agent gets, after the limit, to stop the script and upload.
 HOIST_WATCHDOG_GRACE="${HOIST_WATCHDOG_GRACE:-120}"
