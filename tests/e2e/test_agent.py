@@ -780,6 +780,9 @@ class BootstrapStatic(unittest.TestCase):
         with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 100 * mib)):
             self.assertEqual(util.disk_full_hint("/w"),
                              "; the instance's 30 GiB disk was full: run again with a larger --disk")
+        with unittest.mock.patch.object(util.shutil, "disk_usage", usage(64 * mib, 0)):
+            self.assertEqual(util.disk_full_hint("/w"),  # a test's tmpfs
+                             "; the instance's 64 MiB disk was full: run again with a larger --disk")
         with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 20 * gib)):
             self.assertEqual(util.disk_full_hint("/w"), "")
         self.assertEqual(util.disk_full_hint("/nonexistent/path"), "")

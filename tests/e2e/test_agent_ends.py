@@ -10,8 +10,10 @@ checks the outcome with boto3.
 
     python3 -m unittest tests/e2e/test_agent_ends.py -v     (about 2 minutes)
 """
+import base64
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +25,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import test_agent  # noqa: E402 - its fill_loader, the launcher's mirror
+from harness import Emulator, release, write_tree  # noqa: E402
 
 VALUES = {"BUCKET": test_agent.BUCKET, "JOB_ID": "ends-20261124-031500-ab12",
           "REGION": test_agent.REGION, "ACCOUNT": test_agent.ACCOUNT,
@@ -105,6 +108,133 @@ fi
             with contextlib.suppress(OSError), open(seen) as f:
                 text = f.read()
         self.assertEqual(text, "4321\n")
+
+
+# Fills the output folder (the instance's disk) until a write fails, says so
+# only before that (a print on a full disk has nowhere to go), then exits 3
+# or hangs.
+FILL_MAIN = r'''
+import argparse, os, sys, time
+ap = argparse.ArgumentParser()
+ap.add_argument("-i", required=True)
+ap.add_argument("-o", required=True)
+ap.add_argument("--then", choices=("exit", "hang"), required=True)
+a = ap.parse_args()
+print("filling the disk, then: " + a.then, flush=True)
+mib = 0
+try:
+    with open(os.path.join(a.o, "fill.bin"), "wb", buffering=0) as f:
+        while True:
+            f.write(b"x" * (1 << 20))
+            mib += 1
+except OSError:
+    pass
+if a.then == "hang":
+    while True:
+        time.sleep(1)
+sys.exit(3)
+'''
+DISK_MIB = 64
+TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
+
+
+def tmpfs_mounts_under(root):
+    with open("/proc/mounts") as f:
+        points = [line.split()[1] for line in f]
+    return [p for p in points if p.startswith(root.rstrip("/") + "/")]
+
+
+def tmpfs_problem():
+    """Why a tmpfs cannot be mounted here, or None."""
+    d = tempfile.mkdtemp(prefix="hoist-tmpfs-probe-")
+    try:
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "hoist-probe", d],
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            return "mount -t tmpfs fails here (%s): the full-disk tests need root" % (
+                p.stderr.strip() or "exit %d" % p.returncode)
+        subprocess.run(["umount", d], check=True)
+        return None
+    except OSError as e:
+        return "no mount command: %s" % e
+    finally:
+        os.rmdir(d)
+
+
+class FullDisk(unittest.TestCase):
+    """Each instance's disk is a tmpfs of DISK_MIB MiB that its script fills."""
+
+    @classmethod
+    def setUpClass(cls):
+        why = tmpfs_problem()
+        if why:
+            raise unittest.SkipTest(why)
+        cls.tmp = tempfile.mkdtemp(prefix="hoist-full-disk-")
+        cls.emu = Emulator(cls.tmp, runner=False).start()
+        cls.emu.start_runner(HOIST_RUNNER_DISK_MIB=str(DISK_MIB))
+        cls.project = write_tree(os.path.join(cls.tmp, "filler"),
+                                 {"main.py": FILL_MAIN, "requirements.txt": ""})
+        cls.inputs = write_tree(os.path.join(cls.tmp, "in"), {"a.txt": b"a\n"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.emu.stop()  # the runner unmounts its instances' disks...
+        for point in tmpfs_mounts_under(cls.tmp):  # ...or these are left
+            subprocess.run(["umount", "-l", point], stdin=subprocess.DEVNULL)
+        release(cls.emu, cls.tmp)
+
+    def launch(self, max_runtime, then):
+        out = tempfile.mkdtemp(prefix="out-", dir=self.tmp)
+        p = self.emu.hoist("run", self.project, "-i", self.inputs, "-o", out, "--yes", "--detach",
+                           "--max-runtime", max_runtime, "--", "--then", then, timeout=120)
+        m = re.search(r"hoist: job (\S+) in ", p.stderr)
+        self.assertEqual(p.returncode, 0, p.stderr[-3000:])
+        self.assertIsNotNone(m, p.stderr[-3000:])
+        job = m.group(1)
+        insts = self.emu.job_instances(job)
+        self.assertEqual(len(insts), 1)
+        return job, insts[0]["InstanceId"], time.monotonic()
+
+    def powered_off(self, job, iid, timeout):
+        """Seconds until the instance asked for its power-off (the runner's
+        marker: only the user data's own shutdown command makes it) and was
+        terminated; None after timeout."""
+        marker = os.path.join(self.emu.host_root, iid + ".shutdown")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if os.path.exists(marker):
+                states = self.emu.wait_instances_terminated(job, timeout=15)
+                self.assertEqual(states, ["terminated"], self.emu.diagnostics(job))
+                return time.monotonic() - t0
+            time.sleep(0.3)
+        return None
+
+    def test_1_a_script_that_fills_the_disk_and_fails(self):
+        job, iid, _ = self.launch("5m", "exit")
+        st = self.emu.wait_phase(job, TERMINAL, timeout=90)
+        self.assertIsNotNone(st)
+        self.assertEqual(st["phase"], "failed", (st, self.emu.diagnostics(job)))
+        self.assertEqual(st["exit_code"], 3, st)
+        self.assertIn("the script exited with status 3", st["error"])
+        self.assertIn("the instance's %d MiB disk was full" % DISK_MIB, st["error"])
+        self.assertIsNotNone(self.powered_off(job, iid, 30), self.emu.diagnostics(job))
+        # the loader's fallback is the job's limit (5 minutes) and the grace
+        ud = self.emu.ec2.describe_instance_attribute(InstanceId=iid, Attribute="userData")
+        text = base64.b64decode(ud["UserData"]["Value"]).decode()
+        self.assertIn("HOIST_FALLBACK_MAX_RUNTIME=${HOIST_FALLBACK_MAX_RUNTIME:-'420'}", text)
+
+    def test_2_a_full_disk_does_not_stop_the_watchdog(self):
+        limit, grace = 20, 30  # the harness's HOIST_WATCHDOG_GRACE
+        job, iid, launched = self.launch("%ds" % limit, "hang")
+        self.assertIsNotNone(self.emu.wait_phase(job, ("running",) + TERMINAL, timeout=limit))
+        after = self.powered_off(job, iid, limit + grace + 20)
+        self.assertIsNotNone(after, "no power-off by the deadline\n" + self.emu.diagnostics(job))
+        self.assertLess(time.monotonic() - launched, limit + grace + 10)
+        st = self.emu.status(job)
+        self.assertEqual(st["phase"], "timed_out", (st, self.emu.diagnostics(job)))
+        self.assertIn("max runtime exceeded", st["error"])
+        self.assertIn("the instance's %d MiB disk was full" % DISK_MIB, st["error"])
+        self.assertIn("running", st["phases"])  # the script did run, and filled the disk
 
 
 if __name__ == "__main__":
