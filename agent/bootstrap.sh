@@ -6,8 +6,9 @@
 # agent/loader.sh, with the job's coordinates filled in: it fetches the
 # bundle by that hash, refuses it when the bytes do not match, and runs this
 # file from it with HOIST_BUCKET, HOIST_JOB_ID, HOIST_REGION, HOIST_ACCOUNT,
-# HOIST_AGENT (the bundle's path) and HOIST_LOADER_PID (its fallback
-# power-off, replaced by the watchdog below) exported. No secrets are in the
+# HOIST_AGENT (the bundle's path), HOIST_FALLBACK_MAX_RUNTIME and
+# HOIST_LOADER_PID (its fallback power-off, replaced by the watchdog below)
+# exported. No secrets are in the
 # user data.
 #
 # Run directly from the source tree (HOIST_AGENT unset), it builds the bundle
@@ -37,7 +38,8 @@ if [[ -z ${HOIST_AGENT:-} ]]; then
   HOIST_AGENT="$HOIST_WORK/agent.pyz"
 fi
 HOIST_BOOTSTRAP_LOG="$HOIST_WORK/logs/bootstrap.log"
-# Before job.json is read the limit is unknown: this fallback applies.
+# Until job.json is read: the job's limit (plus a grace) that the loader
+# has from the user data and exports; an hour when run from the source tree.
 HOIST_FALLBACK_MAX_RUNTIME="${HOIST_FALLBACK_MAX_RUNTIME:-3600}"
 # Time the agent gets, after the limit, to stop the script and upload.
 HOIST_WATCHDOG_GRACE="${HOIST_WATCHDOG_GRACE:-120}"
@@ -47,7 +49,9 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-$HOIST_REGION}"
 export PYTHONDONTWRITEBYTECODE=1
 
 mkdir -p "$HOIST_STATE" "$HOIST_WORK/logs"
-exec > >(tee -a "$HOIST_BOOTSTRAP_LOG") 2>&1
+# tee ends once it can write nowhere (a full disk, and no console): cat then
+# drains the pipe, so that no echo below dies of SIGPIPE.
+exec > >(tee -a "$HOIST_BOOTSTRAP_LOG"; cat >/dev/null) 2>&1
 echo "hoist bootstrap: job $HOIST_JOB_ID bucket $HOIST_BUCKET region $HOIST_REGION at $(date -u +%FT%TZ)"
 
 WATCHDOG_PID=""
@@ -71,38 +75,48 @@ agent() {
 
 # watchdog SECONDS: after SECONDS, ask the agent to stop (timed_out); if it has
 # not finished after the grace period, kill it, finalize and power off.
+# Nothing in it needs the disk (a script may have filled it): no errexit, so
+# a failed write or echo does not end it, and once it has fired it ignores
+# stop_watchdog's TERM and goes on to the power-off.
 start_watchdog() {
   local secs=$1
   (
+    set +eE
     trap - EXIT ERR
     sleep "$secs" &
     spid=$!
     trap 'kill "$spid" 2>/dev/null; exit 0' TERM
     wait "$spid"
-    trap 'exit 0' TERM
+    trap '' TERM
     echo "hoist watchdog: max runtime reached after ${secs}s"
+    # for the agent's SIGTERM handler (timed_out is also what it assumes)
     echo timed_out >"$HOIST_STATE/abort"
-    apid="$(cat "$HOIST_STATE/agent.pid" 2>/dev/null || true)"
-    if [[ -n $apid ]]; then kill -TERM "$apid" 2>/dev/null || true; fi
+    apid="$(cat "$HOIST_STATE/agent.pid" 2>/dev/null)"
+    if [[ -n $apid ]]; then kill -TERM "$apid" 2>/dev/null; fi
     for _ in $(seq 1 "$HOIST_WATCHDOG_GRACE"); do
       if [[ -n $apid ]] && ! kill -0 "$apid" 2>/dev/null; then break; fi
       sleep 1
     done
-    if [[ -n $apid ]]; then kill -KILL "$apid" 2>/dev/null || true; fi
-    spgid="$(cat "$HOIST_STATE/script.pgid" 2>/dev/null || true)"
-    if [[ -n $spgid ]]; then kill -KILL -- "-$spgid" 2>/dev/null || true; fi
-    timeout 300 python3 "$HOIST_AGENT" finalize timed_out "max runtime exceeded" || true
+    if [[ -n $apid ]]; then kill -KILL "$apid" 2>/dev/null; fi
+    spgid="$(cat "$HOIST_STATE/script.pgid" 2>/dev/null)"
+    if [[ -n $spgid ]]; then kill -KILL -- "-$spgid" 2>/dev/null; fi
+    timeout 300 python3 "$HOIST_AGENT" finalize timed_out "max runtime exceeded"
     power_off
+    exit 124
   ) &
   WATCHDOG_PID=$!
 }
 
+# Ends a watchdog that has not fired; waits for one that has (it finalizes
+# and powers off), and then returns 124.
 stop_watchdog() {
+  local rc=0
   if [[ -n $WATCHDOG_PID ]]; then
     kill "$WATCHDOG_PID" 2>/dev/null || true
-    wait "$WATCHDOG_PID" 2>/dev/null || true
+    wait "$WATCHDOG_PID" 2>/dev/null || rc=$?
     WATCHDOG_PID=""
   fi
+  if ((rc == 124)); then return 124; fi
 }
 
 on_err() {
@@ -116,9 +130,9 @@ on_exit() {
   stop_watchdog
   if [[ -f $HOIST_AGENT ]]; then
     local phase=failed msg="bootstrap failed (status $rc)${LAST_ERROR:+: $LAST_ERROR}"
-    # The watchdog fired and then killed an agent that overran its grace
-    # period: the job timed out, whatever status the kill left behind (the
-    # watchdog's own finalize is cut short by stop_watchdog above).
+    # The watchdog fired: the job timed out, whatever status a kill left
+    # behind (the watchdog's own finalize, waited for above, wrote it, unless
+    # that failed too).
     if [[ $(cat "$HOIST_STATE/abort" 2>/dev/null) == timed_out ]]; then
       phase=timed_out msg="max runtime exceeded"
     fi
@@ -149,7 +163,7 @@ max_runtime="$(agent init)"
 elapsed=$(($(date +%s) - HOIST_T0))
 remaining=$((max_runtime - elapsed))
 if ((remaining < 1)); then remaining=1; fi
-stop_watchdog
+stop_watchdog # fired meanwhile: it has ended the job, and this ends too
 start_watchdog "$remaining"
 echo "hoist bootstrap: max runtime ${max_runtime}s (${remaining}s left)"
 

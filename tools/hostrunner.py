@@ -10,7 +10,7 @@ script's whole session killed.
   python3 tools/hostrunner.py --endpoint-url http://127.0.0.1:PORT \
       [--region us-east-1] [--root DIR] [--poll 0.5] [--pidfile F] [--log F] \
       [--imds-port N] [--runtime docker|process] [--docker-host H] \
-      [--registry 127.0.0.1:PORT]
+      [--registry 127.0.0.1:PORT] [--disk-mib N]
   python3 tools/hostrunner.py --root DIR --spot-notice INSTANCE_ID
 
 --runtime docker (the default) gives each instance DOCKER_HOST (--docker-host,
@@ -22,6 +22,11 @@ hoist.instance=<its id> are removed, as the machine's end would, and when the
 runner ends, the images tagged with the registry's name. --runtime
 process sets HOIST_RUNTIME=process instead (where no engine can run).
 HOIST_DOCKER_NETWORK, when the runner has it, reaches every instance.
+
+With --disk-mib N (default $HOIST_RUNNER_DISK_MIB) each instance's root
+(HOIST_HOST_ROOT) is a tmpfs of N MiB of its own, mounted before its user
+data runs and unmounted when it ends: a small disk a test can fill (root
+only).
 
 With --imds-port (0 = any free port) a local IMDS stub (tools/imds_stub.py) is
 served and each instance gets AWS_EC2_METADATA_SERVICE_ENDPOINT; `--spot-notice
@@ -181,6 +186,8 @@ class Runner:
         marker = os.path.join(self.root, iid + ".shutdown")
         host_root = os.path.join(self.root, iid)
         os.makedirs(host_root, exist_ok=True)
+        if self.args.disk_mib:
+            self.mount_disk(iid, host_root)
         env = dict(os.environ)
         for k in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
                   "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT"):
@@ -220,6 +227,26 @@ class Runner:
         self.running[iid] = proc
         LOG.info("%s: started (pid %d, %d bytes of user data)", iid, proc.pid, len(data))
 
+    def mount_disk(self, iid, host_root):
+        """The instance's disk: a tmpfs of --disk-mib MiB at its root."""
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=755" % self.args.disk_mib,
+                            "hoist-disk-" + iid, host_root], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL)
+        if p.returncode != 0:
+            raise RuntimeError("cannot mount a %d MiB tmpfs at %s: %s (--disk-mib needs root)"
+                               % (self.args.disk_mib, host_root, p.stderr.strip()))
+        LOG.info("%s: a %d MiB disk at %s", iid, self.args.disk_mib, host_root)
+
+    def unmount_disk(self, iid):
+        host_root = os.path.join(self.root, iid)
+        if not os.path.ismount(host_root):
+            return
+        # lazily if something still holds it: the disk goes with the machine
+        for cmd in (["umount", host_root], ["umount", "-l", host_root]):
+            if subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL).returncode == 0:
+                return
+        LOG.warning("%s: could not unmount %s", iid, host_root)
+
     def finish(self, iid, why, terminate=True):
         proc = self.running.pop(iid)
         kill_session(proc.pid)
@@ -230,6 +257,8 @@ class Runner:
         LOG.info("%s: %s (exit %s)", iid, why, proc.returncode)
         if self.docker:
             self.remove_containers(iid)
+        if self.args.disk_mib:
+            self.unmount_disk(iid)
         if terminate:
             try:
                 self.ec2.terminate_instances(InstanceIds=[iid])
@@ -288,6 +317,8 @@ def main():
                     help="the instances' engine (default $DOCKER_HOST)")
     ap.add_argument("--registry", default=os.environ.get("HOIST_REGISTRY"),
                     help="the account's registry, host:port (default $HOIST_REGISTRY)")
+    ap.add_argument("--disk-mib", type=int, default=int(os.environ.get("HOIST_RUNNER_DISK_MIB") or 0),
+                    help="give each instance a tmpfs of this many MiB as its disk (root only)")
     args = ap.parse_args()
     if args.spot_notice:
         os.makedirs(args.root, exist_ok=True)

@@ -128,7 +128,14 @@ def retrying(fn, what, attempts=8, base=0.25, cap=20.0):
 # ---------------------------------------------------------------- IMDS ------
 
 class Imds:
-    """IMDSv2 client; quietly disabled when no metadata service is reachable."""
+    """IMDSv2 client. An endpoint that fails (no answer, a 5xx) is left alone
+    for a while, longer after each failure in a row (up to BACKOFF_CAP
+    seconds), then tried again: never given up on, since a spot notice or
+    the next credentials of a long job come from it. Absent on an emulated
+    host without a stand-in."""
+
+    BACKOFF_BASE = 1.0
+    BACKOFF_CAP = 60.0
 
     def __init__(self):
         ep = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")
@@ -138,9 +145,12 @@ class Imds:
             self.endpoint = None  # emulated host without an IMDS stand-in
         else:
             self.endpoint = "http://169.254.169.254"
+        self.lock = threading.Lock()
         self.token = None
         self.token_expiry = 0
-        self.failures = 0
+        self.failures = 0  # in a row
+        self.retry_at = 0.0  # the clock's time before which it is not asked
+        self.clock = time.monotonic
 
     def _token(self):
         if self.token and time.time() < self.token_expiry - 60:
@@ -152,25 +162,50 @@ class Imds:
         self.token_expiry = time.time() + 21600
         return self.token
 
+    def _ask(self, path):
+        req = urllib.request.Request(self.endpoint + path,
+                                     headers={"X-aws-ec2-metadata-token": self._token()})
+        with urllib.request.urlopen(req, timeout=2) as r:
+            return r.read().decode()
+
     def get(self, path):
-        """Returns the text at path, None on 404 or when IMDS is unavailable."""
-        if not self.endpoint or self.failures >= 3:
-            return None
-        try:
-            req = urllib.request.Request(self.endpoint + path,
-                                         headers={"X-aws-ec2-metadata-token": self._token()})
-            with urllib.request.urlopen(req, timeout=2) as r:
-                self.failures = 0
-                return r.read().decode()
-        except urllib.error.HTTPError as e:
-            if e.code == 401:
-                self.token = None
-            if e.code == 404:
-                self.failures = 0
-            return None
-        except (urllib.error.URLError, OSError, http.client.HTTPException):
-            self.failures += 1
-            return None
+        """Returns the text at path; None on 404, or when IMDS is absent,
+        failing, or being left alone after a failure."""
+        with self.lock:
+            if not self.endpoint or self.clock() < self.retry_at:
+                return None
+            try:
+                try:
+                    text = self._ask(path)
+                except urllib.error.HTTPError as e:
+                    if e.code != 401:
+                        raise
+                    self.token = None  # expired or refused: a new one, once
+                    text = self._ask(path)
+            except urllib.error.HTTPError as e:
+                if e.code >= 500:
+                    self._failed(e)
+                    return None
+                if e.code == 401:
+                    self.token = None
+                self._answered()  # a 404 (no such item, no notice) is an answer
+                return None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
+                self._failed(e)
+                return None
+            self._answered()
+            return text
+
+    def _answered(self):
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def _failed(self, err):
+        self.failures += 1
+        wait = min(self.BACKOFF_CAP, self.BACKOFF_BASE * 2 ** (self.failures - 1))
+        self.retry_at = self.clock() + random.uniform(wait / 2, wait)
+        log("IMDS failed %d time(s) in a row (%s); asked again in %.0fs at the latest"
+            % (self.failures, err, wait))
 
 
 IMDS = Imds()
@@ -192,19 +227,32 @@ class Credentials:
                 return ak, sk, os.environ.get("AWS_SESSION_TOKEN")
             if self.value and self.expiry and time.time() < self.expiry - 300:
                 return self.value
-            role = IMDS.get("/latest/meta-data/iam/security-credentials/")
-            if not role:
-                raise NoCredentials("no AWS credentials: no env keys and no instance role in IMDS")
-            doc = json.loads(IMDS.get("/latest/meta-data/iam/security-credentials/" +
-                                      role.strip().splitlines()[0]) or "{}")
-            if not doc.get("AccessKeyId") or not doc.get("SecretAccessKey"):
-                raise NoCredentials("IMDS names role %s but has no credentials for it" % role.strip())
-            self.value = (doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"))
-            exp = doc.get("Expiration")
-            self.expiry = (datetime.datetime.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")
-                           .replace(tzinfo=datetime.timezone.utc).timestamp()
-                           if exp else time.time() + 900)
-            return self.value
+            try:
+                return self._from_imds()
+            except NoCredentials as e:
+                # IMDS failing at refresh time: the keys in hand still work
+                # until they expire, and IMDS is asked again meanwhile.
+                if self.value and self.expiry and time.time() < self.expiry - 30:
+                    log("credentials not refreshed (%s); the current ones expire at %s"
+                        % (e, time.strftime("%H:%M:%SZ", time.gmtime(self.expiry))))
+                    return self.value
+                raise
+
+    def _from_imds(self):
+        """The role's keys from IMDS (the caller holds the lock)."""
+        role = IMDS.get("/latest/meta-data/iam/security-credentials/")
+        if not role:
+            raise NoCredentials("no AWS credentials: no env keys and no instance role in IMDS")
+        doc = json.loads(IMDS.get("/latest/meta-data/iam/security-credentials/" +
+                                  role.strip().splitlines()[0]) or "{}")
+        if not doc.get("AccessKeyId") or not doc.get("SecretAccessKey"):
+            raise NoCredentials("IMDS names role %s but has no credentials for it" % role.strip())
+        self.value = (doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"))
+        exp = doc.get("Expiration")
+        self.expiry = (datetime.datetime.strptime(exp, "%Y-%m-%dT%H:%M:%SZ")
+                       .replace(tzinfo=datetime.timezone.utc).timestamp()
+                       if exp else time.time() + 900)
+        return self.value
 
     def invalidate(self):
         with self.lock:

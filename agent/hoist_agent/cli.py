@@ -12,7 +12,7 @@ import signal
 import sys
 
 from hoist_agent.job import Job
-from hoist_agent.util import Abort, log
+from hoist_agent.util import Abort, log, save_state
 
 
 def on_sigterm(signum, frame):
@@ -32,8 +32,7 @@ def main(argv):
         return 2
     cmd = argv[1]
     job = Job()
-    with open(os.path.join(job.state, "agent.pid"), "w") as f:
-        f.write(str(os.getpid()))
+    save_state(os.path.join(job.state, "agent.pid"), str(os.getpid()).encode())
     signal.signal(signal.SIGTERM, on_sigterm)
     if cmd == "init":
         try:

@@ -11,7 +11,7 @@ from hoist_agent import container, gpu, outputs
 from hoist_agent import image as images
 from hoist_agent.aws import IMDS, KILL_GRACE, POLL, THREADS, AwsError, Ecr, S3
 from hoist_agent.util import (Abort, disk_full_hint, log, make_read_only, now_iso, parse_s3,
-                              run_logged, safe_join)
+                              run_logged, safe_join, save_state)
 
 TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
 
@@ -35,6 +35,7 @@ class Job:
         self.bootstrap_log = os.environ.get("HOIST_BOOTSTRAP_LOG") or os.path.join(
             self.work, "logs", "bootstrap.log")
         self.status_file = os.path.join(self.state, "status.json")
+        self.record = None  # this process's status.json, whether or not the disk took it
         self.spec = None
         self.proc = None
         self.container = None
@@ -54,7 +55,11 @@ class Job:
             return None
 
     def status(self, phase, **fields):
-        st = self.load_status() or {}
+        """Writes phase (and fields) to status.json in S3, from memory: the
+        local copy (state/status.json, for the agent's next command) is kept
+        when the disk takes it."""
+        st = self.record if self.record is not None else (self.load_status() or {})
+        self.record = st
         st.setdefault("phases", {})
         st.update({"job_id": self.job_id, "instance_id": self.instance_id})
         st.setdefault("image", None)
@@ -66,13 +71,10 @@ class Job:
         st["phase"] = phase
         st["updated_at"] = ts
         st["phases"][phase] = ts
-        tmp = self.status_file + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(st, f, indent=1)
-        os.replace(tmp, self.status_file)
+        body = json.dumps(st, indent=1).encode()
+        save_state(self.status_file, body)
         log("phase %s%s" % (phase, (": " + st["error"]) if st.get("error") else ""))
-        self.s3.put_bytes(self.bucket, self.prefix + "status.json",
-                          json.dumps(st, indent=1).encode(), "application/json")
+        self.s3.put_bytes(self.bucket, self.prefix + "status.json", body, "application/json")
         self.upload_bootstrap_log()
         return st
 
@@ -88,8 +90,17 @@ class Job:
             log("bootstrap.log upload failed: %s" % e)
 
     def terminal_written(self):
+        """Whether a terminal status was written: the local copy says so, or
+        (the disk may not have taken it) S3's."""
         st = self.load_status()
-        return bool(st and st.get("phase") in TERMINAL)
+        if st and st.get("phase") in TERMINAL:
+            return True
+        try:
+            remote = json.loads(self.s3.get_bytes(self.bucket, self.prefix + "status.json") or b"{}")
+        except (AwsError, ValueError, OSError) as e:
+            log("status.json could not be read from S3: %s" % e)
+            return False
+        return remote.get("phase") in TERMINAL
 
     # ---- init ----
     def init(self):
@@ -100,9 +111,8 @@ class Job:
                 st = json.loads(remote)
             except ValueError:
                 st = {}
-        if not os.path.exists(self.status_file):
-            with open(self.status_file, "w") as f:
-                json.dump({"phases": st.get("phases") or {}}, f)
+        if self.load_status() is None:
+            self.record = {"phases": st.get("phases") or {}}  # the laptop's launching
         self.status("booting")
         data = self.s3.get_bytes(self.bucket, self.prefix + "job.json")
         if data is None:
@@ -258,8 +268,7 @@ class Job:
         self.proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, preexec_fn=os.setpgrp)
         out.close()
-        with open(os.path.join(self.state, "script.pgid"), "w") as f:
-            f.write(str(self.proc.pid))
+        save_state(os.path.join(self.state, "script.pgid"), str(self.proc.pid).encode())
 
     def ship_logs(self):
         try:
@@ -349,12 +358,11 @@ class Job:
             phase, error = e.reason, str(e)
         except Exception as e:  # noqa: BLE001 - every error ends in a terminal status
             phase, error = "failed", "%s: %s" % (type(e).__name__, e)
-        if phase == "failed":
-            error = (error or "failed") + disk_full_hint(self.work)
         self.finish(phase, error, exit_code)
 
     def finish(self, phase, error, exit_code=None):
-        """Stops the script, uploads logs and outputs, writes the terminal status."""
+        """Stops the script, uploads logs and outputs, writes the terminal
+        status; an error says so when the disk was full."""
         # a late SIGTERM (watchdog) must not interrupt the upload of partial results
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
@@ -379,4 +387,6 @@ class Job:
             log("output upload failed: %s" % e)
             if phase == "succeeded":
                 phase, error = "failed", "output upload failed: %s" % e
+        if phase != "succeeded":
+            error = (error or phase) + disk_full_hint(self.work)
         self.status(phase, error=error, exit_code=exit_code, outputs=outputs)

@@ -8,8 +8,38 @@ import sys
 
 def log(msg):
     ts = datetime.datetime.utcnow().strftime("%H:%M:%S")
-    sys.stderr.write("[agent %s] %s\n" % (ts, msg))
-    sys.stderr.flush()
+    try:
+        sys.stderr.write("[agent %s] %s\n" % (ts, msg))
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a log that cannot be written is no reason to stop
+        pass
+
+
+def write_file(path, data):
+    """Writes data (bytes) to path through a temporary file and a rename:
+    on a full disk the write fails and leaves path as it was."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_state(path, data):
+    """write_file for what is only kept for another process's use (a pid, the
+    local copy of status.json): on a full disk it says so and goes on."""
+    try:
+        write_file(path, data)
+        return True
+    except OSError as e:
+        log("could not save %s: %s" % (path, e))
+        return False
 
 
 def now_iso():
@@ -34,8 +64,9 @@ def disk_full_hint(path):
         return ""
     if usage.free > max(256 << 20, usage.total // 100):
         return ""
-    return ("; the instance's %d GiB disk was full: run again with a larger --disk"
-            % round(usage.total / (1 << 30)))
+    size = ("%d GiB" % round(usage.total / (1 << 30)) if usage.total >= 1 << 30
+            else "%d MiB" % round(usage.total / (1 << 20)))
+    return "; the instance's %s disk was full: run again with a larger --disk" % size
 
 
 def parse_s3(uri):

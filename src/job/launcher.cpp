@@ -113,12 +113,17 @@ bool ensure_agent_bundle(aws::S3& s3, const std::string& bucket, bool bucket_new
 std::string user_data(const LoaderValues& values) {
   const std::string_view loader = embedded::get("agent/loader.sh");
   if (loader.empty()) throw std::runtime_error("the instance loader is missing from this build");
-  const std::map<std::string, std::string, std::less<>> fill = {{"BUCKET", values.bucket},
-                                                                {"JOB_ID", values.job_id},
-                                                                {"REGION", values.region},
-                                                                {"ACCOUNT", values.account},
-                                                                {"S3_ENDPOINT", aws::s3_endpoint(values.region)},
-                                                                {"AGENT_SHA256", agent_bundle().sha256}};
+  const std::map<std::string, std::string, std::less<>> fill = {
+      {"BUCKET", values.bucket},
+      {"JOB_ID", values.job_id},
+      {"REGION", values.region},
+      {"ACCOUNT", values.account},
+      {"S3_ENDPOINT", aws::s3_endpoint(values.region)},
+      {"AGENT_SHA256", agent_bundle().sha256},
+      {"MAX_RUNTIME", std::to_string(values.max_runtime.count())}};
+  if (values.max_runtime.count() <= 0)
+    throw std::invalid_argument("the user data needs a positive max runtime, not " +
+                                std::to_string(values.max_runtime.count()) + " s");
   for (const auto& [name, value] : fill)
     if (value.find('\'') != std::string::npos)
       throw std::invalid_argument("the user data cannot carry a quote: " + name + " is " + value);
@@ -206,7 +211,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.image_id = image.id;
   args.instance_type = job.plan.type.name;
   args.instance_profile = instance_profile;
-  args.user_data = user_data({job.bucket, job.id, job.region, job.account});
+  args.user_data = user_data({job.bucket, job.id, job.region, job.account, job.options.max_runtime + kFallbackGrace});
   args.client_token = job.id;
   args.tags = job_tags(job.id, job.project);
   args.spot = job.plan.spot;

@@ -2,6 +2,7 @@
 // Starts a job's instance: the AMI for its architecture, the agent bundle in
 // the bucket, the loader that fetches it as user data, and RunInstances with
 // the job's id as the idempotency token.
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,13 +52,22 @@ struct LoaderValues {
   std::string job_id;
   std::string region;
   std::string account;  // the bucket's owner (x-amz-expected-bucket-owner)
+  // When the instance powers itself off if bootstrap.sh's watchdog, armed
+  // once job.json is read, has not taken over: the job's own limit and
+  // kFallbackGrace (launch_instance), never a fixed hour.
+  std::chrono::seconds max_runtime{0};
 };
+// What the loader's fallback power-off adds to --max-runtime: the time
+// bootstrap.sh's watchdog gives the agent, after the limit, to stop the
+// script and upload (HOIST_WATCHDOG_GRACE).
+inline constexpr std::chrono::seconds kFallbackGrace{120};
 // The user data: agent/loader.sh with every @NAME@ placeholder replaced by
 // its single-quoted value (S3_ENDPOINT: the region's own S3 endpoint in its
-// partition; AGENT_SHA256: agent_bundle()'s). At most 4 KiB for any names
-// B1 allows. Throws std::invalid_argument for a value with a quote in it
-// (B1 names never have one) and std::runtime_error for a placeholder it does
-// not know.
+// partition; AGENT_SHA256: agent_bundle()'s; MAX_RUNTIME: max_runtime in
+// seconds). At most 4 KiB for any names B1 allows and any --max-runtime (7
+// days at most). Throws std::invalid_argument for a value with a quote in it
+// (B1 names never have one) or a max_runtime that is not positive, and
+// std::runtime_error for a placeholder it does not know.
 std::string user_data(const LoaderValues& values);
 
 struct Launched {

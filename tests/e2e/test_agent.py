@@ -129,10 +129,14 @@ def fill_loader(values):
     return re.sub(r"@([A-Z0-9_]+)@", one, text)
 
 
-def build_user_data(s3, bucket, job_id, region, agent_sha256=None):
+FALLBACK_GRACE = 120  # what the launcher adds to max_runtime for the loader (kFallbackGrace)
+
+
+def build_user_data(s3, bucket, job_id, region, agent_sha256=None, max_runtime=600):
     """Mirror of the C++ launcher: the agent bundle put at blobs/sha256/<hex>
     (unless the caller names a hash of its own and puts what it likes there),
-    then the loader filled in with the job's coordinates and that hash."""
+    then the loader filled in with the job's coordinates, that hash and the
+    job's limit plus the fallback's grace."""
     if agent_sha256 is None:
         data = agent_bundle()
         agent_sha256 = hashlib.sha256(data).hexdigest()
@@ -140,6 +144,7 @@ def build_user_data(s3, bucket, job_id, region, agent_sha256=None):
     return fill_loader({
         "BUCKET": bucket, "JOB_ID": job_id, "REGION": region, "ACCOUNT": ACCOUNT,
         "S3_ENDPOINT": "https://s3.%s.amazonaws.com" % region, "AGENT_SHA256": agent_sha256,
+        "MAX_RUNTIME": str(max_runtime + FALLBACK_GRACE),
     }).encode()
 
 
@@ -284,7 +289,7 @@ class AgentE2E(unittest.TestCase):
              "phases": {"launching": ts}, "exit_code": None, "error": None}).encode())
         r = cls.ec2.run_instances(
             ImageId=cls.ami, MinCount=1, MaxCount=1, InstanceType="t3.medium",
-            UserData=build_user_data(cls.s3, BUCKET, job_id, REGION),
+            UserData=build_user_data(cls.s3, BUCKET, job_id, REGION, max_runtime=max_runtime),
             TagSpecifications=[{"ResourceType": "instance", "Tags": [
                 {"Key": "hoist:managed", "Value": "true"}, {"Key": "hoist:job", "Value": job_id}]}])
         return {"id": job_id, "instance": r["Instances"][0]["InstanceId"], "spec": spec,
@@ -591,7 +596,8 @@ class BootstrapStatic(unittest.TestCase):
         sha = hashlib.sha256(agent_bundle()).hexdigest()
         text = fill_loader({"BUCKET": BUCKET, "JOB_ID": "wordcount-20261124-031500-ab12",
                             "REGION": REGION, "ACCOUNT": ACCOUNT,
-                            "S3_ENDPOINT": "https://s3.us-east-1.amazonaws.com", "AGENT_SHA256": sha})
+                            "S3_ENDPOINT": "https://s3.us-east-1.amazonaws.com", "AGENT_SHA256": sha,
+                            "MAX_RUNTIME": "720"})
         self.assertTrue(text.startswith("#!/bin/bash\n"))
         self.assertIn("HOIST_BUCKET='%s'" % BUCKET, text)
         self.assertIn("HOIST_AGENT_SHA256='%s'" % sha, text)
@@ -774,6 +780,9 @@ class BootstrapStatic(unittest.TestCase):
         with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 100 * mib)):
             self.assertEqual(util.disk_full_hint("/w"),
                              "; the instance's 30 GiB disk was full: run again with a larger --disk")
+        with unittest.mock.patch.object(util.shutil, "disk_usage", usage(64 * mib, 0)):
+            self.assertEqual(util.disk_full_hint("/w"),  # a test's tmpfs
+                             "; the instance's 64 MiB disk was full: run again with a larger --disk")
         with unittest.mock.patch.object(util.shutil, "disk_usage", usage(30 * gib, 20 * gib)):
             self.assertEqual(util.disk_full_hint("/w"), "")
         self.assertEqual(util.disk_full_hint("/nonexistent/path"), "")

@@ -1,19 +1,23 @@
 """Unit tests of the agent's own modules (agent/hoist_agent), without moto,
 Docker or a registry: what the outputs upload leaves out, the container's
-command line, and how the image is chosen (pull, build and push, or the
-winner of a race), with a fake engine and a fake registry.
+command line, how the image is chosen (pull, build and push, or the winner
+of a race), with a fake engine and a fake registry, and how the IMDS client
+lives through an endpoint that fails for a while, with a fake IMDS.
 
     python3 -m unittest tests/e2e/test_agent_modules.py -v     (a second)
 """
+import http.server
+import json
 import os
 import sys
 import tempfile
+import threading
 import unittest
 import unittest.mock
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "agent"))
-from hoist_agent import container, image, outputs  # noqa: E402
+from hoist_agent import aws, container, image, outputs  # noqa: E402
 
 
 class RegularFiles(unittest.TestCase):
@@ -242,3 +246,166 @@ class PushRefusal(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FlakyImds:
+    """A fake IMDSv2 on loopback whose first `failures` requests fail (the
+    connection dropped unanswered, or a 503, in turn); then it answers
+    like IMDS: a token, the role's keys, a spot notice. `refuse_token`
+    makes a GET with the first token issued answer 401 (expired)."""
+
+    CREDS = {"AccessKeyId": "ASIAFAKE", "SecretAccessKey": "secret", "Token": "session",
+             "Expiration": "2099-01-01T00:00:00Z"}
+
+    def __init__(self, failures, refuse_token=False):
+        self.failures = failures
+        self.refuse_token = refuse_token
+        self.tokens = 0
+        self.requests = []  # (method, path, status)
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, code, body=b""):
+                fake.requests.append((self.command, self.path, code))
+                self.send_response(code)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def failed(self):
+                if fake.failures <= 0:
+                    return False
+                fake.failures -= 1
+                if fake.failures % 2:
+                    fake.requests.append((self.command, self.path, None))
+                    self.close_connection = True  # dropped, no answer
+                else:
+                    self.reply(503)
+                return True
+
+            def do_PUT(self):
+                if self.failed():
+                    return
+                fake.tokens += 1
+                self.reply(200, b"token-%d" % fake.tokens)
+
+            def do_GET(self):
+                if self.failed():
+                    return
+                token = self.headers.get("X-aws-ec2-metadata-token") or ""
+                if not token.startswith("token-") or (fake.refuse_token and token == "token-1"):
+                    return self.reply(401)
+                answers = {"/latest/meta-data/iam/security-credentials/": b"hoist-role\n",
+                           "/latest/meta-data/iam/security-credentials/hoist-role":
+                               json.dumps(FlakyImds.CREDS).encode(),
+                           "/latest/meta-data/spot/instance-action":
+                               b'{"action": "terminate", "time": "2099-01-01T00:02:00Z"}'}
+                if self.path in answers:
+                    return self.reply(200, answers[self.path])
+                self.reply(404)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.endpoint = "http://127.0.0.1:%d" % self.server.server_port
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ImdsRecovers(unittest.TestCase):
+    NOTICE = "/latest/meta-data/spot/instance-action"
+
+    def client(self, fake):
+        with unittest.mock.patch.dict(os.environ, {"AWS_EC2_METADATA_SERVICE_ENDPOINT": fake.endpoint}):
+            imds = aws.Imds()
+        self.now = 1000.0
+        imds.clock = lambda: self.now
+        return imds
+
+    def setUp(self):
+        patcher = unittest.mock.patch.object(aws, "log", lambda msg: None)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def fake(self, *a, **kw):
+        fake = FlakyImds(*a, **kw)
+        self.addCleanup(fake.close)
+        return fake
+
+    def test_a_spot_notice_after_five_failures_in_a_row(self):
+        fake = self.fake(5)
+        imds = self.client(fake)
+        answers = []
+        for _ in range(5):
+            answers.append(imds.get(self.NOTICE))
+            asked = len(fake.requests)
+            # Left alone while it backs off: no request at all.
+            self.assertIsNone(imds.get(self.NOTICE))
+            self.assertEqual(len(fake.requests), asked)
+            self.now += aws.Imds.BACKOFF_CAP
+        self.assertEqual(answers, [None] * 5)
+        notice = imds.get(self.NOTICE)
+        self.assertIsNotNone(notice, fake.requests)
+        self.assertEqual(json.loads(notice)["action"], "terminate")
+        self.assertEqual(imds.failures, 0)
+        # Recovered: asked at once again, with no wait.
+        self.assertIsNotNone(imds.get(self.NOTICE))
+
+    def test_the_wait_grows_and_stops_at_a_minute(self):
+        fake = self.fake(10 ** 6)
+        imds = self.client(fake)
+        waits = []
+        for _ in range(12):
+            imds.get(self.NOTICE)
+            waits.append(imds.retry_at - self.now)
+            self.now = imds.retry_at
+        self.assertEqual(imds.failures, 12)  # every try reached the endpoint
+        self.assertLess(waits[0], 1.01)
+        self.assertGreater(waits[6], 16)
+        self.assertTrue(all(w <= aws.Imds.BACKOFF_CAP for w in waits), waits)
+        self.assertGreaterEqual(waits[-1], aws.Imds.BACKOFF_CAP / 2)
+
+    def role_credentials(self, fake):
+        """Credentials from the instance role only (no AWS_* keys), asked of
+        a client of `fake`, for the rest of the test."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        for patcher in (unittest.mock.patch.dict(os.environ, env, clear=True),
+                        unittest.mock.patch.object(aws, "IMDS", self.client(fake))):
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        return aws.Credentials()
+
+    def test_credentials_after_five_failures_in_a_row(self):
+        creds = self.role_credentials(self.fake(5))
+        for _ in range(5):
+            with self.assertRaises(aws.NoCredentials):
+                creds.get()
+            self.now += aws.Imds.BACKOFF_CAP
+        self.assertEqual(creds.get(), ("ASIAFAKE", "secret", "session"))
+
+    def test_keys_in_hand_outlive_a_failing_refresh(self):
+        fake = self.fake(0)
+        creds = self.role_credentials(fake)
+        self.assertEqual(creds.get()[0], "ASIAFAKE")
+        creds.expiry = aws.time.time() + 200  # inside the refresh window
+        fake.failures = 2
+        self.assertEqual(creds.get()[0], "ASIAFAKE")  # IMDS failed: the same keys
+        creds.expiry = aws.time.time() + 10  # too close to expiry to be used
+        self.now += aws.Imds.BACKOFF_CAP
+        fake.failures = 2
+        with self.assertRaises(aws.NoCredentials):
+            creds.get()
+
+    def test_a_refused_token_is_fetched_again(self):
+        fake = self.fake(0, refuse_token=True)
+        imds = self.client(fake)
+        self.assertIsNotNone(imds.get(self.NOTICE))
+        self.assertEqual([(m, p, c) for m, p, c in fake.requests], [
+            ("PUT", "/latest/api/token", 200), ("GET", self.NOTICE, 401),
+            ("PUT", "/latest/api/token", 200), ("GET", self.NOTICE, 200)])
+        self.assertEqual(imds.token, "token-2")
+        self.assertEqual(imds.failures, 0)

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,7 +21,8 @@
 
 namespace {
 hoist::job::LoaderValues loader_values() {
-  return {"hoist-123456789012-us-east-1", "wc-20261124-031500-ab12", "us-east-1", "123456789012"};
+  return {"hoist-123456789012-us-east-1", "wc-20261124-031500-ab12", "us-east-1", "123456789012",
+          std::chrono::seconds(14520)};
 }
 
 // Every @NAME@ (NAME in [A-Z0-9_]) still in the text.
@@ -40,7 +42,9 @@ TEST(UserData, TheLoaderWithEveryValueQuoted) {
   for (const char* assignment :
        {"HOIST_BUCKET='hoist-123456789012-us-east-1'", "HOIST_JOB_ID='wc-20261124-031500-ab12'",
         "HOIST_REGION='us-east-1'", "HOIST_ACCOUNT='123456789012'",
-        "HOIST_S3_ENDPOINT='https://s3.us-east-1.amazonaws.com'"})
+        "HOIST_S3_ENDPOINT='https://s3.us-east-1.amazonaws.com'",
+        // the fallback power-off at the job's own limit, unless the host runner says otherwise
+        "HOIST_FALLBACK_MAX_RUNTIME=${HOIST_FALLBACK_MAX_RUNTIME:-'14520'}"})
     EXPECT_NE(ud.find(assignment), std::string::npos) << assignment;
   EXPECT_EQ(ud.find("AWS_SECRET_ACCESS_KEY="), std::string::npos);  // no secrets in user data
 }
@@ -61,10 +65,11 @@ TEST(UserData, FitsInFourKilobytesWhateverTheNames) {
   // The longest names B1 allows: a 40-character project in the job id, and a
   // bucket of S3's 63 characters, which leaves hoist-<account>-<region> a
   // 44-character region (real ones have at most 19); in China's partition,
-  // whose S3 endpoint is the longest.
+  // whose S3 endpoint is the longest; and the longest --max-runtime, 7 days.
   const std::string region = "cn-" + std::string(41, 'x');
   const hoist::job::LoaderValues longest{"hoist-123456789012-" + region, std::string(40, 'p') + "-20261124-031500-ab12",
-                                         region, "123456789012"};
+                                         region, "123456789012",
+                                         std::chrono::hours(7 * 24) + hoist::job::kFallbackGrace};
   ASSERT_EQ(longest.bucket.size(), 63u);
   ASSERT_TRUE(hoist::job::valid_job_id(longest.job_id));
   const std::string ud = hoist::job::user_data(longest);
@@ -81,6 +86,13 @@ TEST(UserData, RefusesAValueWithAQuote) {
   EXPECT_THROW(hoist::job::user_data(values), std::invalid_argument);
   values = loader_values();
   values.bucket = "b'; rm -rf /; '";
+  EXPECT_THROW(hoist::job::user_data(values), std::invalid_argument);
+}
+
+TEST(UserData, RefusesNoMaxRuntime) {
+  // A loader that powered off at once (sleep 0) would end every job.
+  auto values = loader_values();
+  values.max_runtime = std::chrono::seconds(0);
   EXPECT_THROW(hoist::job::user_data(values), std::invalid_argument);
 }
 
