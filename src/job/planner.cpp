@@ -176,7 +176,7 @@ double InstancePlan::cost_usd(std::chrono::seconds ran) const {
 InstancePlan plan_instance(const RunOptions& o) {
   InstancePlan plan;
   plan.spot = o.spot;
-  plan.disk_gib = o.disk_gib;
+  plan.disk_gib = o.disk_gib.value_or(kDefaultDiskGib);
   plan.max_runtime = o.max_runtime;
   static const std::regex type_shape("^[a-z][a-z0-9-]*\\.[a-z0-9]+$");
   if (!o.instance_type.empty()) {

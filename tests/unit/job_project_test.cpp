@@ -124,6 +124,38 @@ TEST(Project, ValidationExitCodes) {
   EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
 }
 
+// `--disk 0` (or disk = 0 in hoist.toml) is refused, not taken for the
+// default; left out, the default is used and may grow.
+TEST(Project, DiskZeroIsRefusedNotTheDefault) {
+  TempDir d;
+  d.write("requirements.txt", "");
+  d.write("main.py", "print(1)\n");
+  RunOptions o;
+  o.project_dir = d.path.string();
+  o.input = d.path.string();
+  o.output = (d.path / "out").string();
+  auto settle = [&](std::optional<int> disk) {
+    RunOptions r = o;
+    r.disk_gib = disk;
+    apply_project_file(r);
+    return r;
+  };
+  const RunOptions unset = settle(std::nullopt);
+  EXPECT_EQ(unset.disk_gib, kDefaultDiskGib);
+  EXPECT_FALSE(unset.disk_chosen);
+  EXPECT_EQ(code_of([&] { validate(unset); }), Exit::ok);
+  for (int bad : {0, -5}) {
+    const RunOptions r = settle(bad);
+    EXPECT_TRUE(r.disk_chosen);
+    EXPECT_EQ(code_of([&] { validate(r); }), Exit::bad_option) << bad;
+  }
+  d.write("hoist.toml", "disk = 0\n");
+  EXPECT_EQ(code_of([&] { validate(settle(std::nullopt)); }), Exit::bad_option);
+  d.write("hoist.toml", "disk = 50\n");
+  EXPECT_EQ(settle(std::nullopt).disk_gib, 50);
+  EXPECT_EQ(settle(40).disk_gib, 40);  // the command line wins
+}
+
 TEST(Project, NameIsDnsSafe) {
   TempDir d;
   fs::create_directories(d.path / "My Project_v2!");
