@@ -278,7 +278,7 @@ Manifest code_files(const std::string& project_dir) {
     }
     return rules.ignored(rel, is_dir);
   };
-  return list_files(project_dir, skip);
+  return list_files(project_dir, skip, Exit::project_missing);
 }
 
 }  // namespace hoist::job
