@@ -206,6 +206,8 @@ int run_job(job::RunOptions o, Globals& g) {
   auto bucket = std::async(std::launch::async, [&] { return job::probe_bucket(c.session, job.bucket); });
   auto repo = std::async(std::launch::async, [&] { return job::probe_repository(c.session, job.repository); });
   auto profile = std::async(std::launch::async, [&] { return job::probe_instance_profile(c.session, c.account); });
+  // Does the region offer the instance type? (RunInstances would say so only after the upload.)
+  auto offered = std::async(std::launch::async, [&] { job::check_offered(c.session, o, job.plan, job.region); });
   // Are the code and the inputs already in the bucket, each as a whole?
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
@@ -230,6 +232,7 @@ int run_job(job::RunOptions o, Globals& g) {
   auto bucket_r = bucket.get();
   auto repo_r = repo.get();
   auto profile_r = profile.get();
+  offered.get();
   if (check_error) std::rethrow_exception(check_error);
   // A region without the image fails here too, before anything is created.
   const job::MachineImage machine_image = image.get();
