@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -277,6 +278,27 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(lines[0], "sorry: vault sealed")
         self.assertEqual(len(lines), 2, r.stderr)
         self.assertRegex(lines[1], r"^hoist: error: credential_process of profile 'bad' exited with status 2")
+
+    def test_no_core_dumps(self):
+        """hoist's memory holds credentials: it sets its core limit to 0 at
+        start, which the credential_process it runs inherits and reports."""
+        k = self.keys["proc"]
+        seen = os.path.join(self.tmp, "core-limit")
+        script = self.write(
+            "creds.sh",
+            f"#!/bin/sh\necho \"$(ulimit -c) $(ulimit -Hc)\" > {seen}\n"
+            f"echo '{{\"Version\": 1, \"AccessKeyId\": \"{k['AccessKeyId']}\", "
+            f"\"SecretAccessKey\": \"{k['SecretAccessKey']}\"}}'\n",
+            0o755,
+        )
+        self.write("config", f"[profile p]\ncredential_process = {script}\n")
+        # Started the way `ulimit -c unlimited` leaves a shell.
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        r = subprocess.run([HOIST, "check", "--profile", "p"], env=self.env(), capture_output=True, text=True,
+                           timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), ["0", "0"])
 
     def test_credential_process_that_hangs_is_stopped(self):
         pid_file = os.path.join(self.tmp, "helper.pid")
