@@ -71,8 +71,8 @@ int stop(pid_t pid, pid_t target) {
 // written), and so is its stdin when that is a terminal, so a prompt can be
 // answered; otherwise stdin is /dev/null, not hoist's own input.
 Output run_shell(const std::string& command, std::chrono::milliseconds timeout) {
-  int out_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::array<int, 2> out_pipe{};
+  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   const bool interactive = ::isatty(STDIN_FILENO) == 1;
   // Without a terminal, the command and whatever it starts form a process
   // group of their own, stopped together on timeout. With one, it stays in

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -98,8 +97,9 @@ class Walk {
 Manifest list_files(const std::string& root, const Skip& skip, Exit code) {
   Manifest out;
   struct stat st {};
-  if (::stat(root.c_str(), &st) != 0) throw Fatal(code, "cannot read folder " + root + ": " + std::strerror(errno));
-  if (!S_ISDIR(st.st_mode)) throw Fatal(code, "cannot read folder " + root + ": " + std::strerror(ENOTDIR));
+  const int error = ::stat(root.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (error != 0)
+    throw Fatal(code, "cannot read folder " + root + ": " + std::error_code(error, std::generic_category()).message());
   Walk(skip, code, out).folder(root, "", st);
   return out;
 }
