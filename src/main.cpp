@@ -6,6 +6,7 @@
 #include "aws/error.hpp"
 #include "cli/commands.hpp"
 #include "util/error.hpp"
+#include "util/harden.hpp"
 #include "util/log.hpp"
 
 namespace {
@@ -35,6 +36,8 @@ int usage_error(CLI::App& app, const CLI::ParseError& e) {
 
 int main(int argc, char** argv) {
   using namespace hoist;
+  // Before anything reads a credential: a crash must not write them to disk.
+  disable_core_dumps();
   CLI::App app{"hoist: run a local Python project on AWS with one command, and leave nothing costly behind."};
   app.set_version_flag("--version", std::string("hoist ") + HOIST_VERSION);
   app.require_subcommand(1);

@@ -25,15 +25,6 @@ bool is_clock_skew_code(std::string_view code) {
          code == "InvalidSignatureException" || code == "SignatureDoesNotMatch" || code == "AuthFailure";
 }
 
-// AWS's time when it answered: the response's Date (RFC 7231 IMF-fixdate).
-std::optional<std::chrono::system_clock::time_point> server_time(const HttpResponse& response) {
-  const std::string date = response.header("Date");
-  std::tm tm{};
-  const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (date.empty() || end == nullptr || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(::timegm(&tm));
-}
-
 // SigV4 accepts 5 minutes either way (S3 15): a larger difference between a
 // refused request's time and AWS's is the clock's fault, not the signature's.
 constexpr std::chrono::minutes kClockSkewLimit{4};
@@ -145,6 +136,14 @@ class Slot {
 };
 
 }  // namespace
+
+std::optional<std::chrono::system_clock::time_point> server_time(const HttpResponse& response) {
+  const std::string date = response.header("Date");
+  std::tm tm{};
+  const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (date.empty() || end == nullptr || *end != '\0') return std::nullopt;
+  return std::chrono::system_clock::from_time_t(::timegm(&tm));
+}
 
 ErrorInfo parse_error(Protocol protocol, const HttpResponse& response) {
   ErrorInfo info;

@@ -2,8 +2,10 @@
 // Sends signed requests to one AWS service with the shared retry policy and
 // turns failures into AwsError. Every AWS call in hoist goes through here.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "aws/config.hpp"
@@ -76,6 +78,9 @@ class Client {
   std::string endpoint_;
   std::shared_ptr<ConcurrencyLimit> transfer_;
 };
+
+// AWS's time when it answered: the response's Date (RFC 7231 IMF-fixdate).
+std::optional<std::chrono::system_clock::time_point> server_time(const HttpResponse& response);
 
 // Error code, message and request id from an error response of a protocol.
 struct ErrorInfo {

@@ -1,11 +1,15 @@
 // credential_process: an external command prints the keys as JSON
 // (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-sourcing-external.html).
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "aws/credentials_sources.hpp"
@@ -14,59 +18,111 @@
 namespace hoist::aws::sources {
 namespace {
 
+// How long the command may take: long enough for a human to answer an MFA
+// prompt, short enough that a hung helper does not hang hoist for ever.
+constexpr std::chrono::seconds kDefaultTimeout{60};
+constexpr const char* kTimeoutVariable = "HOIST_CREDENTIAL_PROCESS_TIMEOUT";
+
+std::chrono::milliseconds process_timeout() {
+  const char* text = std::getenv(kTimeoutVariable);
+  if (text == nullptr || *text == '\0') return kDefaultTimeout;
+  char* end = nullptr;
+  const double seconds = std::strtod(text, &end);
+  if (*end != '\0' || !(seconds > 0) || seconds > 86400)
+    throw Fatal(Exit::config, std::string(kTimeoutVariable) + " '" + text +
+                                  "' is not a number of seconds: set it to, say, 120, or unset it for 60");
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
 struct Output {
   int status = -1;
-  std::string out, err;
+  bool timed_out = false;
+  std::string out;
 };
 
-// Runs `/bin/sh -c command`, reading stdout and stderr together so neither
-// pipe can fill up and block the child.
-Output run_shell(const std::string& command) {
-  int out_pipe[2], err_pipe[2];
-  if (::pipe(out_pipe) != 0) throw std::runtime_error("pipe failed");
-  if (::pipe(err_pipe) != 0) {
-    ::close(out_pipe[0]);
-    ::close(out_pipe[1]);
-    throw std::runtime_error("pipe failed");
+// True when hoist has a terminal a prompt could use (/dev/tty opens).
+bool has_terminal() {
+  const int fd = ::open("/dev/tty", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ::close(fd);
+  return true;
+}
+
+// Ends a child that outlived its time: TERM, a second to go, then KILL; to
+// `target`, the child or (negative) its process group.
+int stop(pid_t pid, pid_t target) {
+  ::kill(target, SIGTERM);
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 20 && !exited; ++i) {
+    exited = ::waitpid(pid, &status, WNOHANG) == pid;
+    if (!exited) ::usleep(50'000);
   }
+  ::kill(target, SIGKILL);  // the group's stragglers too
+  if (!exited) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return status;
+}
+
+// Runs `/bin/sh -c command`, reading its stdout for at most `timeout`. Its
+// stderr is hoist's (an MFA prompt, a login hint reach the user as they are
+// written), and so is its stdin when that is a terminal, so a prompt can be
+// answered; otherwise stdin is /dev/null, not hoist's own input.
+Output run_shell(const std::string& command, std::chrono::milliseconds timeout) {
+  std::array<int, 2> out_pipe{};
+  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  const bool interactive = ::isatty(STDIN_FILENO) == 1;
+  // Without a terminal, the command and whatever it starts form a process
+  // group of their own, stopped together on timeout. With one, it stays in
+  // hoist's group: a background group reading the terminal (a prompt) would
+  // be stopped by SIGTTIN, and Ctrl-C reaches it anyway.
+  const bool own_group = !has_terminal();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    if (own_group) ::setpgid(0, 0);
     ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    ::close(out_pipe[0]);
-    ::close(err_pipe[0]);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
+    if (!interactive) {
+      const int null = ::open("/dev/null", O_RDONLY);
+      if (null >= 0) ::dup2(null, 0);
+    }
     ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
+  if (own_group) ::setpgid(pid, pid);  // as the child does: whichever runs first
   ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
   Output result;
-  std::array<pollfd, 2> fds{pollfd{out_pipe[0], POLLIN, 0}, pollfd{err_pipe[0], POLLIN, 0}};
-  std::array<std::string*, 2> sinks{&result.out, &result.err};
-  int open_fds = 2;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  pollfd fd{out_pipe[0], POLLIN, 0};
   std::array<char, 4096> buffer{};
-  while (open_fds > 0) {
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
-      if (errno == EINTR) continue;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      result.timed_out = true;
       break;
     }
-    for (std::size_t i = 0; i < fds.size(); ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t n = ::read(fds[i].fd, buffer.data(), buffer.size());
-      if (n > 0) {
-        sinks[i]->append(buffer.data(), static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
+    const int ready = ::poll(&fd, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) {
+      result.timed_out = ready == 0;
+      break;
     }
+    ssize_t n = ::read(fd.fd, buffer.data(), buffer.size());
+    if (n > 0)
+      result.out.append(buffer.data(), static_cast<std::size_t>(n));
+    else if (n == 0 || errno != EINTR)
+      break;
   }
+  ::close(out_pipe[0]);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  if (result.timed_out) {
+    status = stop(pid, own_group ? -pid : pid);
+  } else {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
@@ -80,12 +136,17 @@ class ProcessProvider : public CredentialProvider {
  protected:
   Credentials fetch() override {
     std::string what = "credential_process of profile '" + profile_ + "'";
-    Output r = run_shell(command_);
-    if (r.status != 0) {
-      std::string first = r.err.substr(0, r.err.find('\n'));
-      throw Fatal(Exit::config,
-                  what + " exited with status " + std::to_string(r.status) + (first.empty() ? "" : ": " + first));
-    }
+    const auto timeout = process_timeout();
+    Output r = run_shell(command_, timeout);
+    if (r.timed_out)
+      throw Fatal(Exit::config, what + " did not finish within " +
+                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                                    " s and was stopped: check the command runs on its own (or answer its prompt "
+                                    "sooner; " +
+                                    kTimeoutVariable + "=SECONDS gives it longer)");
+    if (r.status != 0)
+      throw Fatal(Exit::config, what + " exited with status " + std::to_string(r.status) +
+                                    " (what it printed, if anything, is above): run it yourself to see why");
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(r.out);

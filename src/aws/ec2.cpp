@@ -284,6 +284,21 @@ std::vector<SpotPrice> Ec2::describe_spot_price_history(const std::vector<std::s
   return out;
 }
 
+std::vector<std::string> Ec2::offered_instance_types(const std::vector<std::string>& types) {
+  std::vector<std::string> out;
+  if (types.empty()) return out;
+  QueryParams p;
+  p.emplace_back("LocationType", "region");
+  add_filters(p, {{"instance-type", types}});
+  p.emplace_back("MaxResults", "1000");
+  query_paginate(client_, "DescribeInstanceTypeOfferings", p, "NextToken", "nextToken",
+                 [&](const pugi::xml_document& doc) {
+                   each_item(doc.document_element().child("instanceTypeOfferingSet"),
+                             [&](const pugi::xml_node& item) { out.push_back(text(item, "instanceType")); });
+                 });
+  return out;
+}
+
 void Ec2::create_tags(const std::vector<std::string>& resource_ids, const Tags& tags) {
   if (resource_ids.empty() || tags.empty()) return;
   QueryParams p;

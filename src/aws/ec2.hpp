@@ -112,6 +112,10 @@ class Ec2 {
   // Every type matching the filters, e.g. {"processor-info.supported-architecture", {"x86_64"}}.
   std::vector<InstanceTypeInfo> list_instance_types(const Filters& filters = {});
 
+  // Which of `types` the session's region offers (DescribeInstanceTypeOfferings
+  // by region, filtered to those names: one request for up to 1000 types).
+  std::vector<std::string> offered_instance_types(const std::vector<std::string>& types);
+
   // The current spot price per type and availability zone (StartTime = now).
   std::vector<SpotPrice> describe_spot_price_history(const std::vector<std::string>& types,
                                                      const std::string& product = "Linux/UNIX");

@@ -235,7 +235,8 @@ std::string S3::presign_get(const std::string& bucket, const std::string& key, s
   sigv4::SigningParams params;
   params.region = client_.region();
   params.service = "s3";
-  params.time = std::chrono::system_clock::now();
+  // AWS's time, when the session learnt this computer's clock is off.
+  params.time = std::chrono::system_clock::now() + std::chrono::milliseconds(client_.session().clock_offset_ms.load());
   params.s3_rules = true;
   params.unsigned_payload = true;
   return sigv4::presign(r, client_.session().credentials->get(), params, expires);

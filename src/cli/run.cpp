@@ -213,6 +213,8 @@ int run_job(job::RunOptions o, Globals& g) {
   auto boundary = std::async(std::launch::async, [&] {
     return job::probe_boundary(c.session, c.account, !foreign_input.empty() || !foreign_output.empty());
   });
+  // Does the region offer the instance type? (RunInstances would say so only after the upload.)
+  auto offered = std::async(std::launch::async, [&] { job::check_offered(c.session, o, job.plan, job.region); });
   // Are the code and the inputs already in the bucket, each as a whole?
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
@@ -237,6 +239,7 @@ int run_job(job::RunOptions o, Globals& g) {
   auto bucket_r = bucket.get();
   auto repo_r = repo.get();
   const job::BoundaryState boundary_r = boundary.get();
+  offered.get();
   if (check_error) std::rethrow_exception(check_error);
   job::check_boundary_allows(boundary_r, {foreign_input, foreign_output});
   // A region without the image fails here too, before anything is created.

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <system_error>
 
@@ -15,25 +16,59 @@ namespace fs = std::filesystem;
 
 namespace hoist::job {
 
-Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip) {
-  Manifest out;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec);
-  if (ec) throw Fatal(Exit::input_missing, "cannot read folder " + root + ": " + ec.message());
-  for (auto end = fs::recursive_directory_iterator(); it != end; it.increment(ec)) {
-    if (ec) throw Fatal(Exit::input_missing, "cannot read folder " + root + ": " + ec.message());
-    const fs::path& p = it->path();
-    // The iterator's paths all start with root + '/': strip it (fs::relative
-    // canonicalises both sides, several syscalls a file).
-    std::string rel = p.lexically_relative(root).generic_string();
-    bool is_dir = it->is_directory(ec);
-    if (skip && skip(rel, is_dir)) {
-      if (is_dir) it.disable_recursion_pending();
-      continue;
+namespace {
+
+const char* special_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISCHR(mode)) return "a character device";
+  return "neither a file nor a folder";
+}
+
+using Skip = std::function<bool(const std::string&, bool)>;
+
+// A depth-first walk that follows links, keeping the folders from the root
+// down to the current one (as stat names them: device and inode) to tell a
+// loop from a folder merely reached twice.
+class Walk {
+ public:
+  Walk(const Skip& skip, Exit code, Manifest& out) : skip_(skip), code_(code), out_(out) {}
+
+  void folder(const fs::path& dir, const std::string& rel_dir, const struct stat& st) {
+    ancestors_.emplace_back(st.st_dev, st.st_ino);
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec);
+    if (ec) throw Fatal(code_, "cannot read folder " + dir.string() + ": " + ec.message());
+    for (auto end = fs::directory_iterator(); it != end; it.increment(ec)) {
+      if (ec) throw Fatal(code_, "cannot read folder " + dir.string() + ": " + ec.message());
+      entry(it->path(),
+            rel_dir.empty() ? it->path().filename().string() : rel_dir + "/" + it->path().filename().string());
     }
-    if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+    ancestors_.pop_back();
+  }
+
+ private:
+  void entry(const fs::path& p, std::string rel) {
     struct stat st {};
-    if (::stat(p.c_str(), &st) != 0) continue;
+    if (::stat(p.c_str(), &st) != 0) {
+      struct stat link {};
+      // Gone since the folder was read: nothing to send.
+      if (::lstat(p.c_str(), &link) != 0 || !S_ISLNK(link.st_mode) || (skip_ && skip_(rel, false))) return;
+      std::error_code ec;
+      refuse(p, "is a symbolic link to nothing (" + fs::read_symlink(p, ec).string() + ")",
+             "remove it or fix its target");
+    }
+    const bool is_dir = S_ISDIR(st.st_mode);
+    if (skip_ && skip_(rel, is_dir)) return;
+    if (is_dir) {
+      if (std::ranges::find(ancestors_, std::pair{st.st_dev, st.st_ino}) != ancestors_.end())
+        refuse(p, "is a symbolic link to a folder that holds it (a loop)", "remove the link or point it elsewhere");
+      folder(p, rel, st);
+      return;
+    }
+    if (!S_ISREG(st.st_mode))
+      refuse(p, std::string("is ") + special_kind(st.st_mode), "hoist sends regular files only; move it out");
     FileEntry e;
     e.path = p.string();
     e.size = static_cast<std::uint64_t>(st.st_size);
@@ -42,8 +77,30 @@ Manifest list_files(const std::string& root, const std::function<bool(const std:
     e.ino = static_cast<std::uint64_t>(st.st_ino);
     e.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     e.ctime_ns = static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
-    out.emplace(std::move(rel), std::move(e));
+    out_.emplace(std::move(rel), std::move(e));
   }
+
+  [[noreturn]] void refuse(const fs::path& p, const std::string& problem, const std::string& fix) const {
+    // The project's files may also be left out by name.
+    const std::string or_ignore = code_ == Exit::project_missing ? " (or list it in .hoistignore)" : "";
+    throw Fatal(code_, p.string() + " " + problem + ": " + fix + or_ignore);
+  }
+
+  const Skip& skip_;
+  Exit code_;
+  Manifest& out_;
+  std::vector<std::pair<dev_t, ino_t>> ancestors_;
+};
+
+}  // namespace
+
+Manifest list_files(const std::string& root, const Skip& skip, Exit code) {
+  Manifest out;
+  struct stat st {};
+  const int error = ::stat(root.c_str(), &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (error != 0)
+    throw Fatal(code, "cannot read folder " + root + ": " + std::error_code(error, std::generic_category()).message());
+  Walk(skip, code, out).folder(root, "", st);
   return out;
 }
 

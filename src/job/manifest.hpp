@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "util/error.hpp"
+
 namespace hoist::job {
 
 struct FileEntry {
@@ -23,10 +25,15 @@ struct FileEntry {
 // Relative '/'-separated name -> file. Ordered, so job.json is stable.
 using Manifest = std::map<std::string, FileEntry>;
 
-// Lists the regular files under `root` (following no symlinks out of it),
-// skipping folders/files for which `skip(relative, is_dir)` is true.
+// Lists the regular files under `root`, skipping folders/files for which
+// `skip(relative, is_dir)` is true. Symbolic links to files and folders are
+// followed, as `aws s3 sync` does: what a link reaches is listed under the
+// link's name. Refused with Fatal(`code`), naming the path, unless skipped:
+// a FIFO, socket or device (nothing to upload, and reading a FIFO blocks);
+// a link to nothing; a link to a folder that holds it (a loop, endless).
 // Hashes are left empty: hash_files fills them.
-Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip = {});
+Manifest list_files(const std::string& root, const std::function<bool(const std::string&, bool)>& skip = {},
+                    Exit code = Exit::input_missing);
 
 class HashCache;
 

@@ -6,9 +6,57 @@
 #include <cstdio>
 #include <regex>
 
+#include "aws/ec2.hpp"
+#include "aws/error.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace hoist::job {
+namespace {
+
+// What --cpus/--memory/--gpus/--gpu-type ask for.
+struct Wanted {
+  int cpus = 0;
+  double memory_gib = 0;
+  int gpus = 0;
+  std::string gpu;  // upper case; "" for any
+
+  explicit Wanted(const RunOptions& o) : cpus(o.cpus), memory_gib(o.memory_gib), gpu(o.gpu_type) {
+    std::transform(gpu.begin(), gpu.end(), gpu.begin(), ::toupper);
+    gpus = o.gpus > 0 ? o.gpus : (gpu.empty() ? 0 : 1);
+  }
+  [[nodiscard]] bool any(const RunOptions& o) const { return o.cpus || o.memory_gib > 0 || o.gpus || !gpu.empty(); }
+  [[nodiscard]] bool fits(const InstanceType& t) const {
+    if (t.vcpus < cpus || t.memory_gib < memory_gib || t.gpus < gpus) return false;
+    if (gpus == 0 && t.gpus > 0) return false;
+    if (!gpu.empty() && t.gpu_name != gpu) return false;
+    // Burstable CPUs are no fit for a CPU request.
+    return !(cpus > 0 && (t.name.starts_with("t3.") || t.name.starts_with("t4g.")));
+  }
+};
+
+// Levenshtein distance, for "did you mean" over instance type names.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Names within a typo or two of a named type (t3.mediun, g6e.xlarge -> g6.xlarge).
+constexpr std::size_t kCloseNames = 2;
+// Alternatives named in the error.
+constexpr std::size_t kSuggestions = 3;
+
+}  // namespace
 
 const std::vector<InstanceType>& instance_catalog() {
   // name, vCPUs, GiB, GPUs, GPU, GPU GiB, USD/h (us-east-1 on-demand, Linux).
@@ -176,7 +224,7 @@ double InstancePlan::cost_usd(std::chrono::seconds ran) const {
 InstancePlan plan_instance(const RunOptions& o) {
   InstancePlan plan;
   plan.spot = o.spot;
-  plan.disk_gib = o.disk_gib;
+  plan.disk_gib = o.disk_gib.value_or(kDefaultDiskGib);
   plan.max_runtime = o.max_runtime;
   static const std::regex type_shape("^[a-z][a-z0-9-]*\\.[a-z0-9]+$");
   if (!o.instance_type.empty()) {
@@ -188,25 +236,17 @@ InstancePlan plan_instance(const RunOptions& o) {
       plan.type = {o.instance_type, 0, 0, 0, "", 0, 0, architecture_of(o.instance_type)};
       plan.price_known = false;
     }
-  } else if (o.cpus || o.memory_gib > 0 || o.gpus || !o.gpu_type.empty()) {
-    std::string want_gpu = o.gpu_type;
-    std::transform(want_gpu.begin(), want_gpu.end(), want_gpu.begin(), ::toupper);
-    int gpus = o.gpus > 0 ? o.gpus : (want_gpu.empty() ? 0 : 1);
+  } else if (const Wanted want(o); want.any(o)) {
     const InstanceType* best = nullptr;
     for (const auto& t : instance_catalog()) {
-      if (t.vcpus < o.cpus || t.memory_gib < o.memory_gib || t.gpus < gpus) continue;
-      if (gpus == 0 && t.gpus > 0) continue;
-      if (!want_gpu.empty() && t.gpu_name != want_gpu) continue;
-      if (t.name.rfind("t3.", 0) == 0 || t.name.rfind("t4g.", 0) == 0) {
-        if (o.cpus > 0) continue;  // burstable CPUs are no fit for a CPU request
-      }
+      if (!want.fits(t)) continue;
       if (!best || t.on_demand_usd_per_hour < best->on_demand_usd_per_hour) best = &t;
     }
     if (!best)
       throw Fatal(Exit::bad_option, "no instance type has " + std::to_string(o.cpus) + " vCPUs, " +
                                         std::to_string(static_cast<int>(o.memory_gib)) + " GiB and " +
-                                        std::to_string(gpus) + " GPU(s)" +
-                                        (want_gpu.empty() ? "" : " of type " + want_gpu) +
+                                        std::to_string(want.gpus) + " GPU(s)" +
+                                        (want.gpu.empty() ? "" : " of type " + want.gpu) +
                                         ": ask for less, or name one with --instance-type");
     plan.type = *best;
   } else {
@@ -214,6 +254,56 @@ InstancePlan plan_instance(const RunOptions& o) {
   }
   plan.usd_per_hour = plan.type.on_demand_usd_per_hour + kEbsUsdPerGibHour * plan.disk_gib;
   return plan;
+}
+
+std::vector<std::string> offering_candidates(const RunOptions& o, const InstancePlan& plan) {
+  std::vector<std::string> out = {plan.type.name};
+  std::vector<const InstanceType*> others;
+  const Wanted want(o);
+  const bool picked = o.instance_type.empty() && want.any(o);
+  for (const auto& t : instance_catalog()) {
+    if (t.name == plan.type.name) continue;
+    if (picked ? want.fits(t) : edit_distance(t.name, plan.type.name) <= kCloseNames) others.push_back(&t);
+  }
+  std::stable_sort(others.begin(), others.end(), [](const InstanceType* a, const InstanceType* b) {
+    return a->on_demand_usd_per_hour < b->on_demand_usd_per_hour;
+  });
+  for (const auto* t : others) out.push_back(t->name);
+  return out;
+}
+
+void require_offered(const RunOptions& o, const InstancePlan& plan, const std::string& region,
+                     const std::vector<std::string>& offered) {
+  if (std::ranges::find(offered, plan.type.name) != offered.end()) return;
+  // The alternatives in the candidates' order (cheapest first), not EC2's.
+  std::string alternatives;
+  std::size_t named = 0;
+  for (const auto& name : offering_candidates(o, plan)) {
+    if (name == plan.type.name || std::ranges::find(offered, name) == offered.end()) continue;
+    if (named++ == kSuggestions) break;
+    alternatives += (alternatives.empty() ? "" : ", ") + name;
+  }
+  const bool named_type = !o.instance_type.empty();
+  const bool picked = !named_type && Wanted(o).any(o);
+  const std::string what = named_type ? "--instance-type " + plan.type.name
+                           : picked   ? plan.type.name + " (the cheapest type for --cpus/--memory/--gpus)"
+                                      : plan.type.name + " (hoist's default type)";
+  throw Fatal(Exit::bad_option, what + " is not offered in " + region + ": pick another --instance-type or --region" +
+                                    (alternatives.empty() ? "" : " (offered there: " + alternatives + ")"));
+}
+
+void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& o, const InstancePlan& plan,
+                   const std::string& region) {
+  std::vector<std::string> offered;
+  try {
+    offered = aws::Ec2(session).offered_instance_types(offering_candidates(o, plan));
+  } catch (const aws::AwsError& e) {
+    if (!e.access_denied()) throw;
+    log::warn("could not check that " + region + " offers " + plan.type.name +
+              " (no ec2:DescribeInstanceTypeOfferings permission): a type it lacks fails only at launch");
+    return;
+  }
+  require_offered(o, plan, region, offered);
 }
 
 std::string format_usd(double usd) {

@@ -9,6 +9,10 @@
 
 #include "job/project.hpp"
 
+namespace hoist::aws {
+struct Session;
+}
+
 namespace hoist::job {
 
 struct InstanceType {
@@ -85,6 +89,24 @@ struct InstancePlan {
 // --cpus/--memory/--gpus (and --gpu-type); else the default.
 // Throws Fatal(Exit::bad_option) when nothing fits.
 InstancePlan plan_instance(const RunOptions& options);
+
+// The types whose offering in the region decides whether the plan can run:
+// the plan's own first, then the alternatives worth suggesting instead (for
+// --cpus/--memory/--gpus, every other catalog type that fits, cheapest first;
+// for a named type, catalog names a typo or two away).
+std::vector<std::string> offering_candidates(const RunOptions& options, const InstancePlan& plan);
+
+// Throws Fatal(Exit::bad_option) when `offered` (what the region offers of
+// the candidates) lacks the plan's type, naming the fix and a few offered
+// alternatives.
+void require_offered(const RunOptions& options, const InstancePlan& plan, const std::string& region,
+                     const std::vector<std::string>& offered);
+
+// require_offered against the region's DescribeInstanceTypeOfferings: one
+// request, made with the other read-only probes. Credentials that may not
+// ask only warn (RunInstances still decides).
+void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& options, const InstancePlan& plan,
+                   const std::string& region);
 
 std::string format_usd(double usd);
 

@@ -159,7 +159,11 @@ FileSettings apply_project_file(RunOptions& o) {
     num("cpus", o.cpus);
     num("memory", o.memory_gib);
     num("gpus", o.gpus);
-    num("disk", o.disk_gib);
+    if (kv.contains("disk") && !o.disk_gib) {
+      int disk = 0;
+      num("disk", disk);
+      o.disk_gib = disk;
+    }
     if (kv.contains("spot") && !o.spot) o.spot = kv["spot"] == "true";
     if (kv.contains("max_runtime") && o.max_runtime.count() == 0)
       o.max_runtime = parse_duration(kv["max_runtime"], file.string() + ": max_runtime");
@@ -171,8 +175,8 @@ FileSettings apply_project_file(RunOptions& o) {
   }
   if (o.script.empty()) o.script = kDefaultScript;
   if (o.python.empty()) o.python = kDefaultPython;
-  o.disk_chosen = o.disk_gib != 0;
-  if (o.disk_gib == 0) o.disk_gib = kDefaultDiskGib;
+  o.disk_chosen = o.disk_gib.has_value();
+  if (!o.disk_gib) o.disk_gib = kDefaultDiskGib;
   if (o.max_runtime.count() == 0) o.max_runtime = kDefaultMaxRuntime;
   return fs_out;
 }
@@ -221,9 +225,11 @@ void validate(const RunOptions& o) {
     throw Fatal(
         Exit::bad_option,
         "--image '" + o.image + "' is not an AMI id: pass ami- and its 8 or 17 hex digits, e.g. ami-0abcdef1234567890");
-  if (o.disk_gib < kMinDiskGib || o.disk_gib > kMaxDiskGib)
-    throw Fatal(Exit::bad_option, "--disk " + std::to_string(o.disk_gib) + " is out of range: pick " +
-                                      std::to_string(kMinDiskGib) + " to " + std::to_string(kMaxDiskGib) + " GiB");
+  const int disk = o.disk_gib.value_or(kDefaultDiskGib);
+  if (disk < kMinDiskGib || disk > kMaxDiskGib)
+    throw Fatal(Exit::bad_option, "--disk " + std::to_string(disk) + " is out of range: pick " +
+                                      std::to_string(kMinDiskGib) + " to " + std::to_string(kMaxDiskGib) +
+                                      " GiB, or leave it out and hoist sizes the disk");
 }
 
 std::string project_name(const RunOptions& o) {
@@ -272,7 +278,7 @@ Manifest code_files(const std::string& project_dir) {
     }
     return rules.ignored(rel, is_dir);
   };
-  return list_files(project_dir, skip);
+  return list_files(project_dir, skip, Exit::project_missing);
 }
 
 }  // namespace hoist::job

@@ -23,7 +23,9 @@ struct RunOptions {
   int gpus = 0;
   std::string gpu_type;
   bool spot = false;
-  int disk_gib = 0;
+  // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
+  // and 0 differ: `--disk 0` is refused, not taken for the default.
+  std::optional<int> disk_gib;
   bool disk_chosen = false;  // --disk or hoist.toml's disk, not the default
   std::chrono::seconds max_runtime{0};
   std::string python;

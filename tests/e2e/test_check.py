@@ -2,9 +2,11 @@
 as the oracle where it can be one. Each IAM user / assumed role gets its own
 keys in moto, so the caller ARN hoist prints proves which keys it used."""
 
+import contextlib
 import hashlib
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -268,8 +270,53 @@ class CheckTest(unittest.TestCase):
         self.assertEqual(out["arn"], self.user_arn("proc"))
         self.assertEqual(out["credential_source"], "credential-process (profile p)")
         self.assertEqual(out["arn"], self.oracle_arn(env, "--profile", "p"))
-        line = self.fails(env, "--profile", "bad")
-        self.assertIn("sorry: vault sealed", line)
+        # The command's stderr is the user's (an MFA prompt, a login hint),
+        # then hoist's one line.
+        r = self.hoist(env, "--profile", "bad")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(lines[0], "sorry: vault sealed")
+        self.assertEqual(len(lines), 2, r.stderr)
+        self.assertRegex(lines[1], r"^hoist: error: credential_process of profile 'bad' exited with status 2")
+
+    def test_no_core_dumps(self):
+        """hoist's memory holds credentials: it sets its core limit to 0 at
+        start, which the credential_process it runs inherits and reports."""
+        k = self.keys["proc"]
+        seen = os.path.join(self.tmp, "core-limit")
+        script = self.write(
+            "creds.sh",
+            f"#!/bin/sh\necho \"$(ulimit -c) $(ulimit -Hc)\" > {seen}\n"
+            f"echo '{{\"Version\": 1, \"AccessKeyId\": \"{k['AccessKeyId']}\", "
+            f"\"SecretAccessKey\": \"{k['SecretAccessKey']}\"}}'\n",
+            0o755,
+        )
+        self.write("config", f"[profile p]\ncredential_process = {script}\n")
+        # Started the way `ulimit -c unlimited` leaves a shell.
+        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
+        r = subprocess.run([HOIST, "check", "--profile", "p"], env=self.env(), capture_output=True, text=True,
+                           timeout=60, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (hard, hard)))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(seen) as f:
+            self.assertEqual(f.read().split(), ["0", "0"])
+
+    def test_credential_process_that_hangs_is_stopped(self):
+        pid_file = os.path.join(self.tmp, "helper.pid")
+        hangs = self.write("hangs.sh", f"#!/bin/sh\necho 'MFA code: ' >&2\necho $$ > {pid_file}\nsleep 30\n",
+                           0o755)
+        self.write("config", f"[profile slow]\ncredential_process = {hangs}\n")
+        t0 = time.monotonic()
+        r = self.hoist(self.env(HOIST_CREDENTIAL_PROCESS_TIMEOUT="1"), "--profile", "slow")
+        took = time.monotonic() - t0
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertLess(took, 10)
+        self.assertEqual(r.stderr.splitlines()[0], "MFA code: ")
+        self.assertIn("did not finish within 1 s and was stopped", r.stderr.splitlines()[-1])
+        with open(pid_file) as f:
+            pid = int(f.read())
+        with contextlib.suppress(FileNotFoundError):  # gone, or a zombie where PID 1 does not reap
+            with open("/proc/%d/stat" % pid) as f:
+                self.assertEqual(f.read().split()[2], "Z")
 
     # -- roles -------------------------------------------------------------
 

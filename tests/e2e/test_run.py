@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -663,6 +664,75 @@ class FreshAccountTests(E2EBase):
         for what, args, code in cases:
             with self.subTest(what):
                 self.check_refused(what, args, code)
+
+    # Issue 15: values hoist took without a word, each launching a job.
+    def test_1c_odd_values_are_refused(self):
+        small, out = self.small, self.out
+        cases = [
+            ("--disk 0", [self.mirror, "-i", small, "-o", out, "--disk", "0"], 15),
+            ("--disk negative", [self.mirror, "-i", small, "-o", out, "--disk=-5"], 15),
+            # moto offers per region what AWS does (its instance_type_offerings data)
+            ("a type no region offers", [self.mirror, "-i", small, "-o", out, "--instance-type", "zz9.bogus"], 15),
+            ("... also in a dry run",
+             [self.mirror, "-i", small, "-o", out, "--instance-type", "zz9.bogus", "--dry-run"], 15),
+            ("a --cpus pick the region lacks",  # ca-west-1 has no c7i/m7i
+             [self.mirror, "-i", small, "-o", out, "--cpus", "4", "--instance-type", "c7i.xlarge",
+              "--region", "ca-west-1"], 15),
+            ("the default type where it is not offered",
+             [self.mirror, "-i", small, "-o", out, "--region", "me-central-1"], 15),
+        ]
+        for what, args, code in cases:
+            with self.subTest(what):
+                self.check_refused(what, args, code)
+        p = self.run_hoist("run", self.mirror, "-i", small, "-o", out, "--instance-type", "zz9.bogus", "--yes")
+        self.assertIn("zz9.bogus is not offered in us-east-1: pick another --instance-type or --region",
+                      error_lines(p.stderr)[0])
+        p = self.run_hoist("run", self.mirror, "-i", small, "-o", out, "--instance-type", "t3.mediun", "--yes")
+        self.assertIn("(offered there: t3.medium", error_lines(p.stderr)[0])
+
+    def test_1d_special_files_and_links(self):
+        """A FIFO, a socket, a link to nothing or a loop in the input (or the
+        project) is refused naming it; links to files and folders are
+        followed, as `aws s3 sync` does."""
+        def folder(name, make):
+            d = write_tree(self.mkdtemp(name), {"a.txt": "a\n"})
+            make(d)
+            return d
+
+        def sock(d):
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(os.path.join(d, "sock"))
+            s.close()
+
+        fifo = folder("fifo-in", lambda d: os.mkfifo(os.path.join(d, "pipe")))
+        sock_in = folder("sock-in", sock)
+        dangling = folder("dangling-in", lambda d: os.symlink("gone.txt", os.path.join(d, "link")))
+        loop = folder("loop-in", lambda d: (os.mkdir(os.path.join(d, "sub")),
+                                            os.symlink("..", os.path.join(d, "sub", "up"))))
+        project = write_tree(self.mkdtemp("fifo-project"), {"main.py": MIRROR_MAIN, "requirements.txt": ""})
+        os.mkfifo(os.path.join(project, "pipe"))
+        out = self.out
+        cases = [
+            ("a FIFO in the input", [self.mirror, "-i", fifo, "-o", out], 13, "pipe is a FIFO"),
+            ("a FIFO as the input", [self.mirror, "-i", os.path.join(fifo, "pipe"), "-o", out], 13,
+             "pipe is a FIFO"),
+            ("a socket in the input", [self.mirror, "-i", sock_in, "-o", out], 13, "sock is a socket"),
+            ("a link to nothing", [self.mirror, "-i", dangling, "-o", out], 13, "link is a symbolic link to nothing"),
+            ("a loop", [self.mirror, "-i", loop, "-o", out], 13, "up is a symbolic link to a folder that holds it"),
+            ("a FIFO in the project", [project, "-i", self.small, "-o", out], 10, ".hoistignore"),
+        ]
+        for what, args, code, says in cases:
+            with self.subTest(what):
+                self.check_refused(what, args, code)
+                self.assertIn(says, error_lines(self.run_hoist("run", *args, "--yes").stderr)[0])
+
+        linked = write_tree(self.mkdtemp("linked-in"), {"own.txt": "own\n"})
+        os.symlink(self.small, os.path.join(linked, "folder"))
+        os.symlink(os.path.join(self.small, "a.txt"), os.path.join(linked, "file.txt"))
+        p = self.run_hoist("run", self.mirror, "-i", linked, "-o", out, "--yes", "--dry-run")
+        self.assertEqual(p.returncode, 0, show(p))
+        # own.txt, file.txt, folder/a.txt, folder/nested/b.txt
+        self.assertIn("4 input files", p.stderr)
 
     def test_2_dry_run(self):
         before = self.emu.snapshot()

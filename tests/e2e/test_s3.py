@@ -5,12 +5,15 @@ and `hoist presign` URLs that fetch the object and match botocore's.
 Checked independently with boto3; run with HOIST_BIN set (ctest does)."""
 
 import datetime
+import email.utils
+import http.server
 import hashlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -179,6 +182,39 @@ class S3EndToEnd(unittest.TestCase):
 
         self.assertEqual((ours.scheme, ours.netloc, ours.path), (theirs.scheme, theirs.netloc, theirs.path))
         self.assertEqual(our_query, their_query)
+
+    def test_presign_signs_with_aws_time(self):
+        """A computer clock two hours slow: the URL is signed with the time
+        S3 gives in its answer's Date, or it would be expired on arrival."""
+        ahead = 2 * 3600
+
+        class SkewedS3(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "3")
+                self.end_headers()
+
+            def date_time_string(self, timestamp=None):
+                return email.utils.formatdate(time.time() + ahead, usegmt=True)
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SkewedS3)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            env = dict(self.env, AWS_ENDPOINT_URL="http://127.0.0.1:%d" % server.server_address[1])
+            r = subprocess.run([HOIST, "presign", f"s3://{BUCKET}/k", "--expires-in", "600"], env=env,
+                               capture_output=True, text=True, timeout=60)
+        finally:
+            server.shutdown()
+            server.server_close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(r.stdout.strip()).query))
+        signed = datetime.datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        self.assertLess(abs(signed - time.time() - ahead), 60, query["X-Amz-Date"])
+        self.assertIn("behind AWS's", r.stderr)
 
     def test_presign_default_and_bad_expiry(self):
         code, out, err, _ = self.hoist("presign", f"s3://{BUCKET}/k")

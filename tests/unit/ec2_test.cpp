@@ -190,6 +190,18 @@ TEST_F(Ec2Test, ListInstanceTypesWithFilters) {
   }
 }
 
+// What moto's offerings (moto/ec2/resources/instance_type_offerings/region)
+// say, per region: one request for several names.
+TEST_F(Ec2Test, OfferedInstanceTypesPerRegion) {
+  auto offered = ec2_->offered_instance_types({"t3.medium", "zz9.bogus", "m7g.large"});
+  std::sort(offered.begin(), offered.end());
+  EXPECT_EQ(offered, (std::vector<std::string>{"m7g.large", "t3.medium"}));
+  EXPECT_TRUE(ec2_->offered_instance_types({}).empty());
+  auto session = test::MotoServer::instance().session();
+  session->region = "me-central-1";  // no t3 there
+  EXPECT_EQ(Ec2(session).offered_instance_types({"t3.medium", "m5.large"}), std::vector<std::string>{"m5.large"});
+}
+
 TEST_F(Ec2Test, SpotPrices) {
   auto prices = ec2_->describe_spot_price_history({"t3.micro"});
   ASSERT_FALSE(prices.empty());

@@ -211,6 +211,53 @@ TEST(Naming, ConsoleLinksPerPartitionWithTheirPrefixEncoded) {
   EXPECT_EQ(console_url("b", "us-iso-east-1", "out/"), "s3://b/out/");  // no console we know of
 }
 
+namespace {
+// The message require_offered refuses with ("" when it accepts).
+std::string refusal(const RunOptions& o, const std::vector<std::string>& offered) {
+  try {
+    require_offered(o, plan_instance(o), "ca-west-1", offered);
+  } catch (const Fatal& e) {
+    EXPECT_EQ(e.code(), Exit::bad_option);
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+// A type the region does not offer is refused before anything is created,
+// with the fix and, when cheap, offered alternatives.
+TEST(Planner, ATypeTheRegionLacksIsRefusedWithAlternatives) {
+  auto o = base();
+  o.instance_type = "zz9.bogus";
+  EXPECT_EQ(offering_candidates(o, plan_instance(o)), std::vector<std::string>{"zz9.bogus"});
+  EXPECT_EQ(refusal(o, {}),
+            "--instance-type zz9.bogus is not offered in ca-west-1: pick another --instance-type or --region");
+  o.instance_type = "t3.mediun";  // a typo: the close names are asked about in the same request
+  const auto close = offering_candidates(o, plan_instance(o));
+  EXPECT_EQ(close.front(), "t3.mediun");
+  EXPECT_NE(std::ranges::find(close, "t3.medium"), close.end());
+  EXPECT_NE(refusal(o, {"t3.medium"}).find("(offered there: t3.medium)"), std::string::npos);
+  o.instance_type = "m7i.large";
+  EXPECT_EQ(refusal(o, {"m7i.large"}), "");
+
+  // --cpus: the pick (c7g.xlarge) missing, the other fits offered are named,
+  // cheapest first, three at most.
+  o = base();
+  o.cpus = 4;
+  const auto plan = plan_instance(o);
+  const auto fits = offering_candidates(o, plan);
+  EXPECT_EQ(fits.front(), plan.type.name);
+  EXPECT_GT(fits.size(), 4u);
+  for (const auto& name : fits) EXPECT_GE(find_instance_type(name)->vcpus, 4) << name;
+  EXPECT_EQ(plan.type.name, "c7g.xlarge");
+  const std::string msg = refusal(o, {"m7g.xlarge", "r7i.xlarge", "t3.xlarge", "m7i.xlarge", "c7i.xlarge"});
+  EXPECT_EQ(msg,
+            "c7g.xlarge (the cheapest type for --cpus/--memory/--gpus) is not offered in ca-west-1: pick another "
+            "--instance-type or --region (offered there: m7g.xlarge, c7i.xlarge, m7i.xlarge)");
+  // The default type, in a region without it.
+  EXPECT_NE(refusal(base(), {}).find("t3.medium (hoist's default type) is not offered"), std::string::npos);
+}
+
 TEST(Manifest, SafeRelativeNames) {
   EXPECT_TRUE(safe_relative_name("a/b c+d=e&f%g'h\"i/é.txt"));
   EXPECT_FALSE(safe_relative_name(""));

@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -24,6 +29,16 @@ struct TempDir {
     std::ofstream(path / rel) << text;
   }
 };
+
+// The Fatal's message, or "" when fn returns.
+std::string message_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Fatal& f) {
+    return f.what();
+  }
+  return "";
+}
 
 Exit code_of(const std::function<void()>& fn) {
   try {
@@ -124,6 +139,38 @@ TEST(Project, ValidationExitCodes) {
   EXPECT_EQ(code_of([&] { validate(o); }), Exit::ok);
 }
 
+// `--disk 0` (or disk = 0 in hoist.toml) is refused, not taken for the
+// default; left out, the default is used and may grow.
+TEST(Project, DiskZeroIsRefusedNotTheDefault) {
+  TempDir d;
+  d.write("requirements.txt", "");
+  d.write("main.py", "print(1)\n");
+  RunOptions o;
+  o.project_dir = d.path.string();
+  o.input = d.path.string();
+  o.output = (d.path / "out").string();
+  auto settle = [&](std::optional<int> disk) {
+    RunOptions r = o;
+    r.disk_gib = disk;
+    apply_project_file(r);
+    return r;
+  };
+  const RunOptions unset = settle(std::nullopt);
+  EXPECT_EQ(unset.disk_gib, kDefaultDiskGib);
+  EXPECT_FALSE(unset.disk_chosen);
+  EXPECT_EQ(code_of([&] { validate(unset); }), Exit::ok);
+  for (int bad : {0, -5}) {
+    const RunOptions r = settle(bad);
+    EXPECT_TRUE(r.disk_chosen);
+    EXPECT_EQ(code_of([&] { validate(r); }), Exit::bad_option) << bad;
+  }
+  d.write("hoist.toml", "disk = 0\n");
+  EXPECT_EQ(code_of([&] { validate(settle(std::nullopt)); }), Exit::bad_option);
+  d.write("hoist.toml", "disk = 50\n");
+  EXPECT_EQ(settle(std::nullopt).disk_gib, 50);
+  EXPECT_EQ(settle(40).disk_gib, 40);  // the command line wins
+}
+
 TEST(Project, NameIsDnsSafe) {
   TempDir d;
   fs::create_directories(d.path / "My Project_v2!");
@@ -155,4 +202,78 @@ TEST(Project, CodeFilesSkipGitVenvsCachesAndIgnored) {
   for (auto& [n, e] : files) names.push_back(n);
   EXPECT_EQ(names,
             (std::vector<std::string>{".gitignore", ".hoistignore", "main.py", "pkg/__init__.py", "pkg/mod.py"}));
+}
+
+// Links are followed like `aws s3 sync` does, to files and to folders, the
+// files listed under the link's names; a folder reached twice is listed twice.
+TEST(Listing, FollowsLinksToFilesAndFolders) {
+  TempDir d, outside;
+  outside.write("shared/lib.py", "lib");
+  outside.write("data.csv", "1,2");
+  d.write("main.py", "x");
+  fs::create_symlink(outside.path / "shared", d.path / "shared");
+  fs::create_symlink(outside.path / "shared", d.path / "again");
+  fs::create_symlink(outside.path / "data.csv", d.path / "input.csv");
+  fs::create_symlink("main.py", d.path / "alias.py");  // relative, inside
+  auto files = list_files(d.path.string());
+  std::vector<std::string> names;
+  for (auto& [n, e] : files) {
+    names.push_back(n);
+    EXPECT_TRUE(safe_relative_name(n)) << n;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"again/lib.py", "alias.py", "input.csv", "main.py", "shared/lib.py"}));
+  EXPECT_EQ(files.at("input.csv").size, 3u);  // the target's stat, not the link's
+  EXPECT_EQ(files.at("input.csv").path, (d.path / "input.csv").string());
+  struct stat st {};
+  ASSERT_EQ(::stat((outside.path / "data.csv").c_str(), &st), 0);
+  EXPECT_EQ(files.at("input.csv").ino, static_cast<std::uint64_t>(st.st_ino));  // what the hash cache keys on
+}
+
+// A FIFO, a socket, a device, a link to nothing, a link to an ancestor: each
+// refused with the code asked for, naming the path; a skipped one is not.
+TEST(Listing, RefusesSpecialFilesDanglingLinksAndLoops) {
+  auto refusal = [](const std::function<void(const fs::path&)>& make, Exit code = Exit::input_missing) {
+    TempDir d;
+    d.write("ok.txt", "ok");
+    fs::create_directories(d.path / "sub");
+    make(d.path / "sub");
+    std::string message = message_of([&] { list_files(d.path.string(), {}, code); });
+    EXPECT_EQ(code_of([&] { list_files(d.path.string(), {}, code); }), code) << message;
+    // Skipped by name, it is no trouble.
+    EXPECT_EQ(code_of([&] { list_files(d.path.string(), [](const std::string& rel, bool) { return rel == "sub"; }); }),
+              Exit::ok);
+    return message;
+  };
+  auto fifo = refusal([](const fs::path& sub) { ASSERT_EQ(::mkfifo((sub / "pipe").c_str(), 0600), 0); });
+  EXPECT_NE(fifo.find("/sub/pipe is a FIFO (named pipe): hoist sends regular files only"), std::string::npos) << fifo;
+  auto socket = refusal([](const fs::path& sub) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    const std::string path = (sub / "sock").string();
+    ASSERT_LT(path.size(), sizeof(addr.sun_path));
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ::close(fd);
+  });
+  EXPECT_NE(socket.find("/sub/sock is a socket"), std::string::npos) << socket;
+  auto device = refusal([](const fs::path& sub) { fs::create_symlink("/dev/null", sub / "null"); });
+  EXPECT_NE(device.find("/sub/null is a character device"), std::string::npos) << device;
+  auto dangling = refusal([](const fs::path& sub) { fs::create_symlink("gone.txt", sub / "link"); });
+  EXPECT_NE(dangling.find("/sub/link is a symbolic link to nothing (gone.txt): remove it or fix its target"),
+            std::string::npos)
+      << dangling;
+  auto loop = refusal([](const fs::path& sub) { fs::create_symlink("..", sub / "up"); }, Exit::project_missing);
+  EXPECT_NE(loop.find("/sub/up is a symbolic link to a folder that holds it (a loop)"), std::string::npos) << loop;
+  EXPECT_NE(loop.find(".hoistignore"), std::string::npos) << loop;  // the project's fix
+}
+
+// The project's own listing refuses with the project's code.
+TEST(Listing, CodeFilesRefuseAFifoWithTheProjectsCode) {
+  TempDir d;
+  d.write("main.py", "x");
+  ASSERT_EQ(::mkfifo((d.path / "pipe").c_str(), 0600), 0);
+  EXPECT_EQ(code_of([&] { code_files(d.path.string()); }), Exit::project_missing);
+  d.write(".hoistignore", "pipe\n");
+  EXPECT_EQ(code_of([&] { code_files(d.path.string()); }), Exit::ok);
 }
