@@ -8,6 +8,8 @@
 #include "aws/iam.hpp"
 #include "aws/s3.hpp"
 #include "job/naming.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
 
 namespace hoist::job {
 
@@ -104,7 +106,7 @@ std::string user_policy(const AccountFacts& a) {
        {"Action",
         {"s3:CreateBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutBucketPublicAccessBlock",
          "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketTagging",
-         "s3:DeleteBucket", "s3:ListBucketMultipartUploads"}},
+         "s3:GetBucketTagging", "s3:DeleteBucket", "s3:ListBucketMultipartUploads"}},
        {"Resource", bucket}},
       {{"Sid", "Objects"},
        {"Effect", "Allow"},
@@ -179,20 +181,63 @@ std::string user_policy(const AccountFacts& a) {
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
 }
 
+namespace {
+// create_bucket's settings as a version, tagged last: a bucket without it
+// (a first run interrupted after CreateBucket, an older hoist) or with an
+// older one gets every setting again. Raise it when the settings change.
+constexpr const char* kHardeningTag = "hoist:hardening";
+constexpr int kHardening = 1;
+
+bool hardened(const std::map<std::string, std::string>& tags) {
+  auto it = tags.find(kHardeningTag);
+  if (it == tags.end()) return false;
+  try {
+    return std::stoi(it->second) >= kHardening;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
   aws::S3 s3(session);
-  return {s3.head_bucket(bucket), "s3://" + bucket};
+  // The tags with the HEAD, at once: convergence costs no extra wait. (An
+  // std::async future waits in its destructor, so a HEAD that throws leaves
+  // nothing running.)
+  auto tags = std::async(std::launch::async, [&]() -> std::optional<std::map<std::string, std::string>> {
+    try {
+      return s3.bucket_tags(bucket);
+    } catch (const aws::AwsError& e) {
+      if (!e.is("AccessDenied")) throw;
+      log::verbose("cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again");
+      return std::map<std::string, std::string>{};
+    }
+  });
+  const bool exists = s3.head_bucket(bucket);
+  const auto t = tags.get();
+  const std::string uri = "s3://" + bucket;
+  if (!exists) return {false, uri};
+  if (!t) return {true, uri, true};  // made between the two requests
+  // What an interrupted run leaves has no tags at all; tags without ours
+  // are someone else's bucket, whose policy, rules and tags hoist would
+  // replace.
+  if (!t->empty() && (!t->contains(kManagedTag) || t->at(kManagedTag) != "true"))
+    throw Fatal(Exit::bucket_taken, "the S3 bucket " + bucket + " has tags but not " + kManagedTag +
+                                        "=true: it is not hoist's, and hoist would replace its policy, lifecycle rules "
+                                        "and tags; choose a bucket for hoist alone with --bucket NAME");
+  return {true, uri, !hardened(*t)};
 }
 
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists) {
   aws::S3 s3(session);
   aws::BucketSettings settings;
   settings.tags = managed_tags();
+  settings.tags[kHardeningTag] = std::to_string(kHardening);
   // The policy denies every request not made over TLS, so it can only go on a
   // bucket reached over https (always, on AWS); a plain-http emulator would
   // lock itself out.
   settings.tls_only_policy = session->config.endpoint("s3").rfind("https://", 0) == 0;
-  settings.known_missing = true;
+  settings.exists = exists;
   bool created = s3.create_bucket(bucket, settings);
   return {!created, "s3://" + bucket};
 }

@@ -26,12 +26,16 @@ std::string job_access_policy(const AccountFacts& account, const std::string& in
 std::string user_policy(const AccountFacts& account);
 
 struct EnsureResult {
-  bool existed = false;  // nothing had to be created
-  std::string detail;    // URI / ARN / name
+  bool existed = false;    // nothing had to be created
+  std::string detail;      // URI / ARN / name
+  bool to_finish = false;  // there, but its settings are to be applied (again)
 };
 
-// Read-only probes (one request each, for --dry-run and the first step of a
-// run): is the resource there and complete? Nothing is created.
+// Read-only probes (one request each, two at once for the bucket, for
+// --dry-run and the first step of a run): is the resource there and
+// complete? Nothing is created. The bucket is complete when its
+// hoist:hardening tag says every setting of this hoist is on it; a bucket of
+// that name that is not the account's is Fatal(Exit::bucket_taken).
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
 EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
 EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
@@ -39,7 +43,9 @@ EnsureResult probe_instance_profile(const std::shared_ptr<aws::Session>& session
 // Create what a probe found missing, without probing again. Every step
 // tolerates "already exists", so another hoist creating the same resource at
 // the same moment (or a half-made one left by an interrupted run) is fine.
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
+// The bucket: made unless `exists` (the probe's answer), then hardened.
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
+                           bool exists = false);
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
                                const std::string& project);
 EnsureResult create_instance_profile(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
