@@ -198,6 +198,7 @@ Client Client::for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const {
 
 HttpResponse Client::send(std::string_view operation, HttpRequest request, const CallOptions& options) {
   if (request.endpoint.empty()) request.endpoint = endpoint_;
+  if (prepare_) prepare_(request);
   if (find_header(request.headers, "User-Agent").empty())
     request.headers.emplace_back("User-Agent", std::string("hoist/") + HOIST_VERSION);
 

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +38,11 @@ struct Session {
   // request as signed too far from AWS's time (a laptop clock that drifted,
   // as WSL2's does after sleep); every later request is signed with it.
   std::atomic<std::int64_t> clock_offset_ms{0};
+  // S3: the account that must own each of these buckets. Every request to
+  // one carries x-amz-expected-bucket-owner, so S3 refuses it (403) when a
+  // bucket of that name belongs to another account. Filled before the
+  // session is shared between threads, read-only after.
+  std::map<std::string, std::string, std::less<>> bucket_owners;
 
   // Loads config, resolves region and credentials (lazily fetched).
   static std::shared_ptr<Session> create(const Overrides& overrides);
@@ -71,12 +78,15 @@ class Client {
   [[nodiscard]] const std::string& region() const { return session_->region; }
   [[nodiscard]] const Session& session() const { return *session_; }
   [[nodiscard]] const Service& service() const { return service_; }
+  // Called on every request before it is signed (S3 adds the bucket owner).
+  void before_signing(std::function<void(HttpRequest&)> prepare) { prepare_ = std::move(prepare); }
 
  private:
   std::shared_ptr<Session> session_;
   Service service_;
   std::string endpoint_;
   std::shared_ptr<ConcurrencyLimit> transfer_;
+  std::function<void(HttpRequest&)> prepare_;
 };
 
 // AWS's time when it answered: the response's Date (RFC 7231 IMF-fixdate).

@@ -22,6 +22,7 @@ struct Overrides {
   std::string profile;
   std::string region;
   std::string endpoint_url;
+  std::string bucket;  // hoist's own bucket (--bucket), instead of hoist-<account>-<region>
 };
 
 class Config {

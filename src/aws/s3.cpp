@@ -36,7 +36,22 @@ std::string S3Uri::str() const {
   return "s3://" + bucket + "/" + key;
 }
 
-S3::S3(std::shared_ptr<Session> session) : client_(std::move(session), Service{"s3", "s3", Protocol::rest_xml, ""}) {}
+S3::S3(std::shared_ptr<Session> session) : client_(session, Service{"s3", "s3", Protocol::rest_xml, ""}) {
+  // Here, not at each call: every request to a bucket whose owner is known,
+  // whatever its operation, has S3 check that owner. (The client holds the
+  // session, so the map outlives the hook.)
+  client_.before_signing([owners = &session->bucket_owners](HttpRequest& r) {
+    if (owners->empty()) return;
+    if (auto it = owners->find(bucket_of(r.path)); it != owners->end())
+      r.headers.emplace_back(kExpectedOwnerHeader, it->second);
+  });
+}
+
+std::optional<std::string> S3::expected_owner(const std::string& bucket) const {
+  const auto& owners = client_.session().bucket_owners;
+  if (auto it = owners.find(bucket); it != owners.end()) return it->second;
+  return std::nullopt;
+}
 
 S3 S3::for_transfer(std::shared_ptr<ConcurrencyLimit> limit) const {
   return S3(client_.for_transfer(std::move(limit)));

@@ -54,22 +54,32 @@ struct BucketSettings {
   // instance ended mid-upload) are billed but listed nowhere: a lifecycle
   // rule removes them this many days after they began (0: no rule).
   int abort_incomplete_uploads_days = 1;
-  // The caller's own HeadBucket has just found no bucket: skip ours. (In
-  // us-east-1 re-creating one's own bucket answers 200, so without a HEAD
-  // "created now" and "already ours" look the same; both are fine here.)
-  bool known_missing = false;
+  // What the caller's own HeadBucket has just found (nullopt: ask). In
+  // us-east-1 re-creating one's own bucket answers 200, so only a HEAD tells
+  // "created now" from "already ours".
+  std::optional<bool> exists;
 };
 
 class S3 {
  public:
   explicit S3(std::shared_ptr<Session> session);
 
-  // Creates the bucket (LocationConstraint outside us-east-1) with public
-  // access block, SSE-S3 default encryption, a TLS-only policy and tags.
-  // A bucket that already exists and is ours is fine (returns false).
+  // Creates the bucket (LocationConstraint outside us-east-1) unless it
+  // exists, then applies every setting: public access block, SSE-S3 default
+  // encryption, a TLS-only policy, the lifecycle rule, and the tags last (so
+  // a tag can say the rest is done). A bucket that already exists and is
+  // ours is fine (returns false); one of that name owned by another account
+  // is Fatal(Exit::bucket_taken).
   bool create_bucket(const std::string& bucket, const BucketSettings& settings);
-  // True when the bucket exists and is reachable; false on 404.
+  // True when the bucket exists and is reachable; false on 404. A 403 is
+  // Fatal: Exit::bucket_taken when the bucket's owner was expected (see
+  // Session::bucket_owners), else Exit::access_denied.
   bool head_bucket(const std::string& bucket);
+  // The bucket's tags (GetBucketTagging): empty when it has none, nullopt
+  // when there is no such bucket.
+  std::optional<std::map<std::string, std::string>> bucket_tags(const std::string& bucket);
+  // The account this session expects to own the bucket, if it knows one.
+  [[nodiscard]] std::optional<std::string> expected_owner(const std::string& bucket) const;
   // Object metadata, or nullopt on 404.
   std::optional<ObjectInfo> head_object(const std::string& bucket, const std::string& key);
 

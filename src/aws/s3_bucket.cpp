@@ -1,9 +1,11 @@
 // Bucket lifecycle: create (hardened: public access block, SSE-S3, TLS-only
-// policy, tags), head, delete.
+// policy, lifecycle rule, tags), head, tags, delete.
+#include <pugixml.hpp>
 #include <thread>
 
 #include "aws/crypto.hpp"
 #include "aws/error.hpp"
+#include "aws/protocols.hpp"
 #include "aws/s3.hpp"
 #include "aws/s3_detail.hpp"
 #include "util/error.hpp"
@@ -55,13 +57,19 @@ HttpRequest subresource_put(const std::string& bucket, const std::string& subres
   return r;
 }
 
+// A bucket of hoist's name that another account owns: nothing may go in.
+Fatal bucket_taken(const std::string& bucket, const std::string& why) {
+  return Fatal(Exit::bucket_taken,
+               "the S3 bucket " + bucket + " " + why +
+                   ": choose another name with --bucket NAME (or HOIST_BUCKET, or bucket = \"NAME\" "
+                   "in hoist.toml)");
+}
+
 }  // namespace
 
 bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings) {
   bool created = false;
-  // HEAD first: in us-east-1 S3 answers 200 to re-creating our own bucket,
-  // so only HEAD tells "created now" from "already ours".
-  if (settings.known_missing || !head_bucket(bucket)) {
+  if (!(settings.exists ? *settings.exists : head_bucket(bucket))) {
     HttpRequest r;
     r.method = "PUT";
     r.path = bucket_path(bucket);
@@ -74,10 +82,8 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
       created = true;
       log::verbose("created bucket " + bucket + " in " + client_.region());
     } catch (const AwsError& e) {
-      if (e.is("BucketAlreadyExists")) {
-        throw Fatal(Exit::aws, "the S3 bucket name " + bucket +
-                                   " is taken by another AWS account (bucket names are global); choose another name");
-      }
+      if (e.is("BucketAlreadyExists"))
+        throw bucket_taken(bucket, "belongs to another AWS account (bucket names are global)");
       if (!e.is("BucketAlreadyOwnedByYou")) throw;
     }
   }
@@ -126,11 +132,44 @@ bool S3::head_bucket(const std::string& bucket) {
   if (response.status == 403) {
     // HEAD has no error body: 403 on a bucket name means it exists but is
     // not ours (bucket names are global), or we lack s3:ListBucket on it.
+    if (auto owner = expected_owner(bucket))
+      throw bucket_taken(bucket, "is not account " + *owner +
+                                     "'s: S3 refused the owner check (another AWS account has that name, or these "
+                                     "credentials lack s3:ListBucket on it)");
     throw Fatal(Exit::access_denied, "the S3 bucket " + bucket +
                                          " exists but is not accessible: it belongs to another AWS account, or these "
                                          "credentials lack s3:ListBucket on it");
   }
   return response.status != 404;
+}
+
+std::optional<std::map<std::string, std::string>> S3::bucket_tags(const std::string& bucket) {
+  HttpRequest r;
+  r.path = bucket_path(bucket);
+  r.query = {{"tagging", ""}};
+  CallOptions options;
+  options.ok_statuses = {404};
+  auto response = client_.send("GetBucketTagging", std::move(r), options);
+  std::map<std::string, std::string> tags;
+  if (response.status == 404) {
+    // NoSuchTagSet: a bucket without tags; NoSuchBucket: no bucket.
+    if (parse_error(Protocol::rest_xml, response).code == "NoSuchTagSet") return tags;
+    return std::nullopt;
+  }
+  pugi::xml_document doc;
+  if (!doc.load_buffer(response.body.data(), response.body.size()))
+    throw AwsError("s3", "GetBucketTagging", "MalformedResponse", "the response is not XML",
+                   response.header("x-amz-request-id"), response.status);
+  auto local = [](const pugi::xml_node& n) {
+    std::string_view name = n.name();
+    return name.substr(name.find(':') == std::string_view::npos ? 0 : name.find(':') + 1);
+  };
+  for (auto set : doc.document_element().children()) {
+    if (local(set) != "TagSet") continue;
+    for (auto tag : set.children())
+      if (local(tag) == "Tag") tags[xml_text(tag, "Key")] = xml_text(tag, "Value");
+  }
+  return tags;
 }
 
 void S3::delete_bucket(const std::string& bucket) {

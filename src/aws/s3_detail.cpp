@@ -19,6 +19,11 @@ std::string object_path(const std::string& bucket, const std::string& key) {
   return "/" + bucket + "/" + sigv4::uri_encode(key, /*keep_slash=*/true);
 }
 
+std::string_view bucket_of(std::string_view path) {
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  return path.substr(0, path.find('/'));
+}
+
 namespace {
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -11,11 +11,14 @@
 namespace hoist::aws::s3_detail {
 
 inline constexpr const char* kXmlns = "http://s3.amazonaws.com/doc/2006-03-01/";
+inline constexpr const char* kExpectedOwnerHeader = "x-amz-expected-bucket-owner";
 
 // "/bucket" and "/bucket/<key encoded, slashes kept>": S3 signs the path as
 // sent, so it is encoded exactly once, here.
 std::string bucket_path(const std::string& bucket);
 std::string object_path(const std::string& bucket, const std::string& key);
+// The bucket a request path names: "b" of "/b" and "/b/key".
+std::string_view bucket_of(std::string_view path);
 
 // Decodes S3's encoding-type=url values (%XX, and '+' for a space as real S3
 // writes it; moto writes %20, which decodes the same).

@@ -25,7 +25,7 @@ struct Command {
   Action action;
 };
 
-// Adds --profile, --region, --endpoint-url to a subcommand.
+// Adds --profile, --region, --endpoint-url, --bucket to a subcommand.
 void add_aws_options(CLI::App& app, Globals& globals);
 
 Command register_check(CLI::App& parent, Globals& globals);

@@ -16,7 +16,9 @@ struct Connected {
   std::string bucket;
 };
 
-// Resolves config and credentials and asks STS who we are.
+// Resolves config and credentials and asks STS who we are. The bucket is
+// --bucket, else HOIST_BUCKET, else hoist-<account>-<region>; every S3
+// request to it then carries the account as its expected owner.
 Connected connect(const aws::Overrides& overrides);
 // Asks STS who we are, with a session made already.
 Connected connect(std::shared_ptr<aws::Session> session);

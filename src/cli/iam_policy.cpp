@@ -47,6 +47,7 @@ Command register_iam_policy(CLI::App& parent, Globals& g) {
               facts.account_id = *account;
               facts.region = g.aws.region;
               facts.partition = std::string(aws::partition_of(g.aws.region).name);
+              facts.bucket = g.aws.bucket;
             }
             if (*boundary)
               std::cout << nlohmann::json::parse(job::boundary_policy(facts, {})).dump(2) << "\n";

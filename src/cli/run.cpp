@@ -134,6 +134,7 @@ int run_job(job::RunOptions o, Globals& g) {
   job::validate(o);
   if (g.aws.region.empty()) g.aws.region = file.region;
   if (g.aws.profile.empty()) g.aws.profile = file.profile;
+  if (g.aws.bucket.empty()) g.aws.bucket = file.bucket;
   job::Job job;
   job.options = o;
   job.project = job::project_name(o);
@@ -278,8 +279,9 @@ int run_job(job::RunOptions o, Globals& g) {
     // A cold account: create what the probes found missing, in parallel
     // (each step is race-safe against another hoist doing the same).
     std::future<job::EnsureResult> mk_bucket, mk_repo;
-    if (!bucket_r.existed)
-      mk_bucket = std::async(std::launch::async, [&] { return job::create_bucket(c.session, job.bucket); });
+    if (!bucket_r.existed || bucket_r.to_finish)
+      mk_bucket =
+          std::async(std::launch::async, [&] { return job::create_bucket(c.session, job.bucket, bucket_r.existed); });
     if (!repo_r.existed)
       mk_repo = std::async(std::launch::async,
                            [&] { return job::create_repository(c.session, job.repository, job.project); });

@@ -38,9 +38,12 @@ std::string s3_arn(const AccountFacts& a, const std::string& bucket_and_key) {
   return "arn:" + a.partition + ":s3:::" + bucket_and_key;
 }
 
-// hoist's buckets, by the name they all share.
-std::string hoist_buckets(const AccountFacts& a) {
-  return s3_arn(a, "hoist-" + a.account_id + "-*");
+// hoist's buckets: by the name they all share, and the one chosen with
+// --bucket when there is one; their objects.
+json hoist_buckets(const AccountFacts& a, const std::string& suffix = "") {
+  json out = {s3_arn(a, "hoist-" + a.account_id + "-*" + suffix)};
+  if (!a.bucket.empty()) out.push_back(s3_arn(a, a.bucket + suffix));
+  return out;
 }
 
 std::string repository_arn(const AccountFacts& a, const std::string& name) {
@@ -129,7 +132,7 @@ std::string boundary_policy(const AccountFacts& a, const std::vector<std::string
       {{"Sid", "HoistObjects"},
        {"Effect", "Allow"},
        {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
-       {"Resource", hoist_buckets(a) + "/*"}},
+       {"Resource", hoist_buckets(a, "/*")}},
       {{"Sid", "DataBuckets"}, {"Effect", "Allow"}, {"Action", "s3:ListBucket"}, {"Resource", buckets}},
       {{"Sid", "DataObjects"},
        {"Effect", "Allow"},
@@ -168,7 +171,6 @@ std::string user_policy(const AccountFacts& a) {
   const std::string& p = a.partition;
   const std::string& id = a.account_id;
   const std::string r = a.region.empty() ? "*" : a.region;
-  const std::string bucket = hoist_buckets(a);
   const std::string job_roles = iam_arn(a, std::string("role") + kJobRolePath + "*");
   const std::string job_profiles = iam_arn(a, std::string("instance-profile") + kJobRolePath + "*");
   // What RunInstances makes that hoist tags: the instance and its volume.
@@ -181,12 +183,12 @@ std::string user_policy(const AccountFacts& a) {
        {"Action",
         {"s3:CreateBucket", "s3:ListBucket", "s3:GetBucketLocation", "s3:PutBucketPublicAccessBlock",
          "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy", "s3:PutLifecycleConfiguration", "s3:PutBucketTagging",
-         "s3:DeleteBucket", "s3:ListBucketMultipartUploads"}},
-       {"Resource", bucket}},
+         "s3:GetBucketTagging", "s3:DeleteBucket", "s3:ListBucketMultipartUploads"}},
+       {"Resource", hoist_buckets(a)}},
       {{"Sid", "Objects"},
        {"Effect", "Allow"},
        {"Action", {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}},
-       {"Resource", bucket + "/*"}},
+       {"Resource", hoist_buckets(a, "/*")}},
       {{"Sid", "FindRegistries"},
        {"Effect", "Allow"},
        {"Action", {"ecr:DescribeRepositories", "ecr:ListTagsForResource"}},
@@ -279,20 +281,63 @@ std::string user_policy(const AccountFacts& a) {
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
 }
 
+namespace {
+// create_bucket's settings as a version, tagged last: a bucket without it
+// (a first run interrupted after CreateBucket, an older hoist) or with an
+// older one gets every setting again. Raise it when the settings change.
+constexpr const char* kHardeningTag = "hoist:hardening";
+constexpr int kHardening = 1;
+
+bool hardened(const std::map<std::string, std::string>& tags) {
+  auto it = tags.find(kHardeningTag);
+  if (it == tags.end()) return false;
+  try {
+    return std::stoi(it->second) >= kHardening;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+}  // namespace
+
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
   aws::S3 s3(session);
-  return {s3.head_bucket(bucket), "s3://" + bucket};
+  // The tags with the HEAD, at once: convergence costs no extra wait. (An
+  // std::async future waits in its destructor, so a HEAD that throws leaves
+  // nothing running.)
+  auto tags = std::async(std::launch::async, [&]() -> std::optional<std::map<std::string, std::string>> {
+    try {
+      return s3.bucket_tags(bucket);
+    } catch (const aws::AwsError& e) {
+      if (!e.is("AccessDenied")) throw;
+      log::verbose("cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again");
+      return std::map<std::string, std::string>{};
+    }
+  });
+  const bool exists = s3.head_bucket(bucket);
+  const auto t = tags.get();
+  const std::string uri = "s3://" + bucket;
+  if (!exists) return {false, uri};
+  if (!t) return {true, uri, true};  // made between the two requests
+  // What an interrupted run leaves has no tags at all; tags without ours
+  // are someone else's bucket, whose policy, rules and tags hoist would
+  // replace.
+  if (!t->empty() && (!t->contains(kManagedTag) || t->at(kManagedTag) != "true"))
+    throw Fatal(Exit::bucket_taken, "the S3 bucket " + bucket + " has tags but not " + kManagedTag +
+                                        "=true: it is not hoist's, and hoist would replace its policy, lifecycle rules "
+                                        "and tags; choose a bucket for hoist alone with --bucket NAME");
+  return {true, uri, !hardened(*t)};
 }
 
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists) {
   aws::S3 s3(session);
   aws::BucketSettings settings;
   settings.tags = managed_tags();
+  settings.tags[kHardeningTag] = std::to_string(kHardening);
   // The policy denies every request not made over TLS, so it can only go on a
   // bucket reached over https (always, on AWS); a plain-http emulator would
   // lock itself out.
   settings.tls_only_policy = session->config.endpoint("s3").rfind("https://", 0) == 0;
-  settings.known_missing = true;
+  settings.exists = exists;
   bool created = s3.create_bucket(bucket, settings);
   return {!created, "s3://" + bucket};
 }

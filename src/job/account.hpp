@@ -15,6 +15,7 @@ struct AccountFacts {
   std::string caller_arn;
   std::string region;
   std::string partition;  // for ARNs: aws::partition_of(region).name
+  std::string bucket;     // hoist's bucket when chosen (--bucket); "" for hoist-<account>-<region>
 };
 
 // Every job has a role of its own, created for it and deleted when it ends:
@@ -54,12 +55,16 @@ bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::str
 std::string user_policy(const AccountFacts& account);
 
 struct EnsureResult {
-  bool existed = false;  // nothing had to be created
-  std::string detail;    // URI / ARN / name
+  bool existed = false;    // nothing had to be created
+  std::string detail;      // URI / ARN / name
+  bool to_finish = false;  // there, but its settings are to be applied (again)
 };
 
-// Read-only probes (one request each, for --dry-run and the first step of a
-// run): is the resource there and complete? Nothing is created.
+// Read-only probes (one request each, two at once for the bucket, for
+// --dry-run and the first step of a run): is the resource there and
+// complete? Nothing is created. The bucket is complete when its
+// hoist:hardening tag says every setting of this hoist is on it; a bucket of
+// that name that is not the account's is Fatal(Exit::bucket_taken).
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
 EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
 // The boundary: whether it exists and, when asked (a second round trip,
@@ -75,7 +80,9 @@ BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const
 // Create what a probe found missing, without probing again. Every step
 // tolerates "already exists", so another hoist creating the same resource at
 // the same moment (or a half-made one left by an interrupted run) is fine.
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
+// The bucket: made unless `exists` (the probe's answer), then hardened.
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
+                           bool exists = false);
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
                                const std::string& project);
 // A managed policy under /hoist/: its ARN; created, or given this document

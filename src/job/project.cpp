@@ -172,6 +172,7 @@ FileSettings apply_project_file(RunOptions& o) {
     }
     fs_out.region = kv.contains("region") ? kv["region"] : "";
     fs_out.profile = kv.contains("profile") ? kv["profile"] : "";
+    fs_out.bucket = kv.contains("bucket") ? kv["bucket"] : "";
   }
   if (o.script.empty()) o.script = kDefaultScript;
   if (o.python.empty()) o.python = kDefaultPython;

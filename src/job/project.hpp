@@ -53,9 +53,9 @@ using TomlValue = std::string;  // strings unquoted, arrays as JSON text
 std::map<std::string, TomlValue> parse_toml(const std::string& text, const std::string& file_name);
 
 // Fills unset fields of `options` from PROJECT_DIR/hoist.toml and defaults;
-// `region`/`profile` from the file are returned for the AWS overrides.
+// `region`/`profile`/`bucket` from the file are returned for the AWS overrides.
 struct FileSettings {
-  std::string region, profile;
+  std::string region, profile, bucket;
 };
 FileSettings apply_project_file(RunOptions& options);
 

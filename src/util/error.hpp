@@ -21,9 +21,10 @@ enum class Exit : int {
   script_missing = 12,
   input_missing = 13,  // INPUT does not exist / s3 input not readable
   output_unwritable = 14,
-  bad_option = 15,  // an option value is invalid (duration, instance type, ...)
-  not_found = 16,   // a named job or object does not exist
-  not_set_up = 18,  // the account lacks what an administrator makes once (`hoist setup`)
+  bad_option = 15,    // an option value is invalid (duration, instance type, ...)
+  not_found = 16,     // a named job or object does not exist
+  bucket_taken = 17,  // the hoist bucket's name belongs to another AWS account
+  not_set_up = 18,    // the account lacks what an administrator makes once (`hoist setup`)
   launch_failed = 20,
   job_lost = 21,   // instance gone without a terminal status
   timed_out = 22,  // --max-runtime reached

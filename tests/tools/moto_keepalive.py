@@ -29,6 +29,8 @@ connections the server has already closed.
 Besides werkzeug's access log line per request, it logs one line per new
 TCP connection ("CONNECTION <n> from <port>") to stderr, so a test can count
 how many connections a client opened.
+
+--check-bucket-owner adds S3's expected-bucket-owner check (BucketOwnerCheck).
 """
 import argparse
 import itertools
@@ -115,12 +117,61 @@ class KeepAliveHandler(WSGIRequestHandler):
             self.close_connection = True
 
 
+# The start of the line --check-bucket-owner logs for each S3 request.
+OWNER_LINE = "S3-OWNER "
+
+
+class BucketOwnerCheck:
+    """S3's x-amz-expected-bucket-owner check, which moto does not make
+    (moto 5 serves any account's bucket to any other): a request naming an
+    owner is refused with 403 AccessDenied when another account owns the
+    bucket. Each S3 request is logged as "S3-OWNER <method> <bucket> <owner
+    sent, or ->", so a test can tell which requests carried the header."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        signed = environ.get("HTTP_AUTHORIZATION", "") + environ.get("QUERY_STRING", "")
+        if "/s3/aws4_request" not in signed and "%2Fs3%2Faws4_request" not in signed:
+            return self.app(environ, start_response)
+        bucket = environ.get("PATH_INFO", "").lstrip("/").split("/", 1)[0]
+        expected = environ.get("HTTP_X_AMZ_EXPECTED_BUCKET_OWNER")
+        with _LOG_LOCK:
+            sys.stderr.write("%s%s %s %s\n" % (OWNER_LINE, environ.get("REQUEST_METHOD"), bucket or "-",
+                                                 expected or "-"))
+            sys.stderr.flush()
+        if expected and bucket:
+            from moto.s3.models import s3_backends
+            owner = s3_backends.bucket_accounts.get(bucket)
+            if owner and owner[1] != expected:
+                body = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                        b'<Message>Access Denied</Message><RequestId>owner-check</RequestId></Error>')
+                start_response("403 Forbidden", [("Content-Type", "application/xml"),
+                                                 ("Content-Length", str(len(body)))])
+                return [body]
+        return self.app(environ, start_response)
+
+
+def owner_lines(log_text):
+    """(method, bucket, owner sent or None) of each S3 request a server run
+    with --check-bucket-owner logged."""
+    out = []
+    for line in log_text.splitlines():
+        if line.startswith(OWNER_LINE):
+            method, bucket, owner = line[len(OWNER_LINE):].split(" ")
+            out.append((method, bucket, None if owner == "-" else owner))
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-H", "--host", default="127.0.0.1")
     ap.add_argument("-p", "--port", type=int, default=int(os.environ.get("MOTO_PORT", 5000)))
     ap.add_argument("--idle-timeout", type=float, default=KeepAliveHandler.timeout,
                     help="close a kept connection idle this many seconds (S3: about 20)")
+    ap.add_argument("--check-bucket-owner", action="store_true",
+                    help="refuse S3 requests whose x-amz-expected-bucket-owner is not the bucket's owner")
     args = ap.parse_args(argv)
     KeepAliveHandler.timeout = args.idle_timeout
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto_server does
@@ -128,6 +179,8 @@ def main(argv=None):
     from moto.server import DomainDispatcherApplication, create_backend_app
 
     app = DomainDispatcherApplication(create_backend_app)
+    if args.check_bucket_owner:
+        app = BucketOwnerCheck(app)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
     try:
         server.serve_forever()

@@ -334,6 +334,18 @@ TEST(Boundary, CapsEveryJobRoleAtS3ObjectsAndHoistsImages) {
   EXPECT_FALSE(r.can("ecr:PutImage", "arn:aws:ecr:us-east-1:123456789012:repository/someone-elses"));
 }
 
+TEST(UserPolicy, CoversABucketChosenWithTheBucketOption) {
+  auto f = facts();
+  f.bucket = "team-hoist";
+  const json p = json::parse(hoist::job::user_policy(f));
+  EXPECT_TRUE(allowed(p, "s3:PutObject", "arn:aws:s3:::team-hoist/jobs/x/job.json"));
+  EXPECT_TRUE(allowed(p, "s3:CreateBucket", "arn:aws:s3:::team-hoist"));
+  EXPECT_TRUE(allowed(p, "s3:PutObject", object("blobs/sha256/x")));  // and the default name still
+  EXPECT_FALSE(allowed(p, "s3:PutObject", "arn:aws:s3:::team-hoist-2/x"));
+  const json b = json::parse(hoist::job::boundary_policy(f, {"data"}));
+  EXPECT_TRUE(allowed(b, "s3:PutObject", "arn:aws:s3:::team-hoist/jobs/x/status.json"));
+}
+
 TEST(Boundary, NamesTheDataBucketsItWasGiven) {
   const auto f = facts();
   EXPECT_EQ(hoist::job::boundary_data_buckets(hoist::job::boundary_policy(f, {})), std::vector<std::string>{"*"});

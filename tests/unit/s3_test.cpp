@@ -16,6 +16,7 @@
 #include "aws/error.hpp"
 #include "aws/protocols.hpp"
 #include "aws/s3_detail.hpp"
+#include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
 #include "util/error.hpp"
 
@@ -158,6 +159,67 @@ TEST(S3, CreateBucketIsIdempotentAndHardened) {
 
   s3.delete_bucket(bucket);
   EXPECT_FALSE(s3.head_bucket(bucket));
+}
+
+// Every request to a bucket whose owner the session knows names that owner,
+// signed; requests to other buckets do not.
+TEST(S3, ExpectedBucketOwnerOnEveryRequestToAKnownBucket) {
+  const auto& server = test::FaultServer::instance();
+  server.reset();
+  auto session = moto_session();  // its credentials, the fault server's endpoint
+  session->config.overrides.endpoint_url = server.endpoint();
+  session->bucket_owners["owned"] = "123456789012";
+  // HeadBucket, then GetBucketTagging's XML
+  server.script("/owned",
+                nlohmann::json::array({nlohmann::json::object(), {{"body", "<Tagging><TagSet/></Tagging>"}}}));
+  S3 s3(session);
+  s3.put_object("owned", "k", "x");
+  s3.get_object("owned", "k");
+  s3.head_bucket("owned");
+  s3.bucket_tags("owned");
+  s3.put_object("foreign", "k", "x");
+  int seen = 0;
+  for (const char* path : {"/owned/k", "/owned"}) {
+    const auto stats = server.stats(path);
+    for (const auto& r : stats["requests"]) {
+      ++seen;
+      const auto& headers = r["headers"];
+      EXPECT_EQ(headers.value("x-amz-expected-bucket-owner", ""), "123456789012") << r.dump();
+      EXPECT_NE(headers.value("authorization", "").find("x-amz-expected-bucket-owner"), std::string::npos)
+          << "not signed: " << r.dump();
+    }
+  }
+  EXPECT_EQ(seen, 4);
+  const auto foreign = server.stats("/foreign/k")["requests"];
+  ASSERT_EQ(foreign.size(), 1u);
+  EXPECT_FALSE(foreign[0]["headers"].contains("x-amz-expected-bucket-owner")) << foreign.dump();
+}
+
+// What an interrupted first run leaves (a bucket, no settings, no tags)
+// converges: told it exists, create_bucket applies every setting, tags last.
+TEST(S3, BucketTagsAndSettingsOnABareBucket) {
+  S3 s3(moto_session());
+  const auto bucket = bucket_name("bare");
+  EXPECT_EQ(s3.bucket_tags(bucket), std::nullopt);  // no such bucket
+  BucketSettings bare;
+  bare.block_public_access = bare.default_encryption = bare.tls_only_policy = false;
+  bare.abort_incomplete_uploads_days = 0;
+  EXPECT_TRUE(s3.create_bucket(bucket, bare));
+  EXPECT_EQ(s3.bucket_tags(bucket), (std::map<std::string, std::string>{}));
+  try {
+    get_subresource(s3, bucket, "publicAccessBlock");
+    ADD_FAILURE() << "a bare bucket has a public access block";
+  } catch (const AwsError&) {
+  }
+
+  BucketSettings settings;
+  settings.tags = {{"hoist:managed", "true"}, {"hoist:hardening", "1"}};
+  settings.exists = true;
+  EXPECT_FALSE(s3.create_bucket(bucket, settings));
+  EXPECT_EQ(s3.bucket_tags(bucket), settings.tags);
+  EXPECT_EQ(xml_value(get_subresource(s3, bucket, "publicAccessBlock"), "BlockPublicPolicy"), "true");
+  EXPECT_EQ(xml_value(get_subresource(s3, bucket, "encryption"), "SSEAlgorithm"), "AES256");
+  EXPECT_EQ(xml_value(get_subresource(s3, bucket, "lifecycle"), "ID"), "hoist-abort-incomplete-uploads");
 }
 
 // The policy create_bucket sets over https: valid for S3, and it denies
