@@ -90,12 +90,24 @@ def propagating(err):
     return isinstance(err, AwsError) and err.status == 403 and err.code in PROPAGATION_CODES
 
 
-def retrying(fn, what, attempts=8, base=0.25, cap=20.0):
+# An idempotent transfer (a GET to a file, a PUT of a whole file or of a
+# part) is retried this long, not a number of times: throttling comes in
+# streaks on one key prefix, and one file of thousands meeting a few faults
+# in a row must not fail the job.
+TRANSFER_BUDGET = 300.0
+
+
+def retrying(fn, what, attempts=8, base=0.25, cap=20.0, budget=None):
     """Calls fn() with exponential back-off and full jitter on transient
-    errors; an error that may be IAM propagation is retried every few seconds
-    while the grace lasts, without spending the attempts."""
+    errors, `attempts` times, or with a budget (seconds) until it is spent;
+    an error that may be IAM propagation is retried every few seconds while
+    the grace lasts, without spending either."""
     attempt = 0
     waits = 0
+    deadline = time.monotonic() + budget if budget else None
+
+    def spent():
+        return attempt >= attempts if deadline is None else time.monotonic() >= deadline
     while True:
         try:
             return fn()
@@ -111,17 +123,17 @@ def retrying(fn, what, attempts=8, base=0.25, cap=20.0):
                 raise
             transient = e.status >= 500 or e.status == 429 or e.code in RETRY_CODES
             attempt += 1
-            if not transient or attempt >= attempts:
+            if not transient or spent():
                 raise
             err = e
         except (urllib.error.URLError, http.client.HTTPException, ConnectionError,
                 socket.timeout, TimeoutError) as e:
             attempt += 1
-            if attempt >= attempts:
+            if spent():
                 raise
             err = e
-        delay = random.uniform(0, min(cap, base * (2 ** attempt)))
-        log("retry %d/%d of %s in %.2fs: %s" % (attempt, attempts, what, delay, err))
+        delay = random.uniform(0, min(cap, base * (2 ** min(attempt, 16))))
+        log("retry %d%s of %s in %.2fs: %s" % (attempt, "" if deadline else "/%d" % attempts, what, delay, err))
         time.sleep(delay)
 
 
@@ -451,7 +463,7 @@ class S3:
             if sha256 and h.hexdigest() != sha256:
                 raise ValueError("sha256 mismatch for s3://%s/%s" % (bucket, key))
             return n
-        n = retrying(once, "GET s3://%s/%s" % (bucket, key))
+        n = retrying(once, "GET s3://%s/%s" % (bucket, key), budget=TRANSFER_BUDGET)
         os.replace(tmp, dest)
         return n
 
@@ -475,7 +487,7 @@ class S3:
                             pos += len(buf)
                     if pos != offset + length:
                         raise http.client.IncompleteRead(b"", offset + length - pos)
-                retrying(once, "GET s3://%s/%s part %d" % (bucket, key, number))
+                retrying(once, "GET s3://%s/%s part %d" % (bucket, key, number), budget=TRANSFER_BUDGET)
             in_parts(size, part)
         finally:
             os.close(fd)
@@ -511,7 +523,7 @@ class S3:
         if size <= MULTIPART_THRESHOLD:
             retrying(lambda: self.request("PUT", bucket, key, body=read(0, size),
                                           headers={"Content-Type": "application/octet-stream"}),
-                     "PUT s3://%s/%s" % (bucket, key))
+                     "PUT s3://%s/%s" % (bucket, key), budget=TRANSFER_BUDGET)
             return size
         _, _, body = retrying(lambda: self.request(
             "POST", bucket, key, query={"uploads": ""},
@@ -523,7 +535,7 @@ class S3:
                 q = {"partNumber": str(number), "uploadId": upload_id}
                 _, hdrs, _ = retrying(
                     lambda: self.request("PUT", bucket, key, query=q, body=chunk),
-                    "UploadPart %d" % number)
+                    "UploadPart %d" % number, budget=TRANSFER_BUDGET)
                 return number, {k.lower(): v for k, v in hdrs.items()}["etag"]
             etags = in_parts(size, part)
             xml = "<CompleteMultipartUpload>%s</CompleteMultipartUpload>" % "".join(

@@ -238,7 +238,11 @@ Command register_down(CLI::App& parent, Globals& g) {
         remove_legacy_role(iam, job::legacy_role_name(c.account.region));
         aws::S3 s3(c.session);
         const bool have_bucket = s3.head_bucket(c.bucket);
-        if (have_bucket && *all) {
+        // Only a bucket tagged as hoist's is emptied: --bucket may name any.
+        const bool ours = have_bucket && is_managed(s3.bucket_tags(c.bucket).value_or(aws::Tags{}));
+        if (have_bucket && *all && !ours) {
+          say("kept bucket " + c.bucket + ": it has no " + std::string(job::kManagedTag) + "=true tag");
+        } else if (have_bucket && *all) {
           std::vector<std::string> keys;
           s3.list_objects(c.bucket, "", [&](const aws::ObjectInfo& o) { keys.push_back(o.key); });
           s3.delete_objects(c.bucket, keys);

@@ -56,11 +56,14 @@ std::string iam_arn(const AccountFacts& a, const std::string& what) {
 }
 
 // What the agent does with a registry: log in, find, pull and push images.
-const json kImageActions = {
-    "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",   "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
-    "ecr:InitiateLayerUpload",         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",    "ecr:PutImage"};
-const json kReadObject = "s3:GetObject";
-const json kWriteObject = {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"};
+json image_actions() {
+  return {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",   "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
+          "ecr:InitiateLayerUpload",         "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",    "ecr:PutImage"};
+}
+constexpr const char* kReadObject = "s3:GetObject";
+json write_object() {
+  return {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"};
+}
 
 json registry_login() {
   return {{"Sid", "RegistryLogin"}, {"Effect", "Allow"}, {"Action", "ecr:GetAuthorizationToken"}, {"Resource", "*"}};
@@ -89,12 +92,12 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
   json statements = json::array({
       // Its spec, the cancel request, its own status: nobody else's.
       {{"Sid", "OwnRecord"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", s3_arn(a, own + "*")}},
-      {{"Sid", "OwnWrites"}, {"Effect", "Allow"}, {"Action", kWriteObject}, {"Resource", s3_arn(a, own + "*")}},
+      {{"Sid", "OwnWrites"}, {"Effect", "Allow"}, {"Action", write_object()}, {"Resource", s3_arn(a, own + "*")}},
       {{"Sid", "OwnBlobs"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", blobs}},
       registry_login(),
       {{"Sid", "OwnImages"},
        {"Effect", "Allow"},
-       {"Action", kImageActions},
+       {"Action", image_actions()},
        {"Resource", repository_arn(a, scope.repository)}},
   });
   if (!scope.input_s3.empty()) read_location(a, scope.input_s3, statements);
@@ -102,7 +105,7 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
   if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(job_prefix(scope.job_id))))
     statements.push_back({{"Sid", "WriteOutput"},
                           {"Effect", "Allow"},
-                          {"Action", kWriteObject},
+                          {"Action", write_object()},
                           {"Resource", s3_arn(a, b + "/" + k + "*")}});
   return statements;
 }
@@ -119,7 +122,8 @@ std::string boundary_arn(const AccountFacts& a) {
 }
 
 std::string boundary_policy(const AccountFacts& a, const std::vector<std::string>& data_buckets) {
-  json buckets = json::array(), objects = json::array();
+  json buckets = json::array();
+  json objects = json::array();
   for (const auto& b : data_buckets.empty() ? std::vector<std::string>{"*"} : data_buckets) {
     buckets.push_back(s3_arn(a, b));
     objects.push_back(s3_arn(a, b + "/*"));
@@ -141,7 +145,7 @@ std::string boundary_policy(const AccountFacts& a, const std::vector<std::string
       registry_login(),
       {{"Sid", "HoistImages"},
        {"Effect", "Allow"},
-       {"Action", kImageActions},
+       {"Action", image_actions()},
        {"Resource", repository_arn(a, "hoist/*")}},
   });
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
@@ -156,7 +160,7 @@ std::vector<std::string> boundary_data_buckets(const std::string& policy_json) {
     const json& r = st["Resource"];
     for (const auto& arn : r.is_array() ? r : json::array({r}))
       if (arn.is_string()) {
-        const std::string& s = arn.get_ref<const std::string&>();
+        const auto& s = arn.get_ref<const std::string&>();
         if (auto at = s.find(":::"); at != std::string::npos) out.push_back(s.substr(at + 3));
       }
   }
@@ -440,7 +444,7 @@ void check_boundary_allows(const BoundaryState& boundary, const std::vector<std:
 std::string create_job_role(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
                             const JobScope& scope) {
   aws::Iam iam(session);
-  const std::string name = job_role_name(scope.job_id);
+  std::string name = job_role_name(scope.job_id);
   const auto tags = job_tags(scope.job_id, scope.repository.substr(scope.repository.find('/') + 1));
   aws::RoleSpec spec;
   spec.name = name;

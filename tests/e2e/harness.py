@@ -111,6 +111,12 @@ def write_tree(root, files):
     return root
 
 
+
+def show(p, tail=3000):
+    """A finished command's exit status and the ends of its output, for
+    assertion messages."""
+    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-tail:], p.stderr[-tail:])
+
 class Emulator:
     """One moto_server and (optionally) one host runner, on free ports.
 

@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUCKET, REGION, Emulator, write_tree  # noqa: E402
+from harness import BUCKET, REGION, Emulator, show, write_tree  # noqa: E402
 
 ROLE = "hoist-instance-%s" % REGION  # the role older versions shared between jobs
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -23,10 +23,6 @@ TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
 GRANT = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::x/*"}]})
 MAIN = "import argparse\nap = argparse.ArgumentParser()\nap.add_argument('-i')\nap.add_argument('-o')\nap.parse_args()\n"
-
-
-def show(p):
-    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:])
 
 
 class AdminTests(unittest.TestCase):
@@ -266,6 +262,15 @@ class AdminTests(unittest.TestCase):
         self.emu.iam.get_policy(PolicyArn="arn:aws:iam::123456789012:policy/hoist/hoist-job-boundary")
         self.emu.s3.head_bucket(Bucket=BUCKET)  # kept
         self.assertIn("kept bucket " + BUCKET, p.stderr)
+
+        # --bucket may name any bucket: down --all empties only one tagged as hoist's
+        self.emu.s3.create_bucket(Bucket="not-hoists")
+        self.emu.s3.put_object(Bucket="not-hoists", Key="precious.csv", Body=b"1,2\n")
+        other = self.hoist("down", "--all", "--yes", "--bucket", "not-hoists")
+        self.assertEqual(other.returncode, 0, show(other))
+        self.assertIn("kept bucket not-hoists: it has no hoist:managed=true tag", other.stderr)
+        self.assertEqual(self.emu.s3.get_object(Bucket="not-hoists", Key="precious.csv")["Body"].read(),
+                         b"1,2\n")
 
         p = self.hoist("down", "--all", "--yes")
         self.assertEqual(p.returncode, 0, show(p))

@@ -20,6 +20,47 @@ sys.path.insert(0, os.path.join(ROOT, "agent"))
 from hoist_agent import aws, container, image, outputs  # noqa: E402
 
 
+class TransferRetries(unittest.TestCase):
+    """An idempotent transfer outlasts a streak of throttles; other calls
+    still give up after their attempts."""
+
+    def flaky(self, failures):
+        calls = []
+
+        def fn():
+            calls.append(1)
+            if len(calls) <= failures:
+                raise aws.AwsError(503, "SlowDown", "Please reduce your request rate.")
+            return "done"
+        return fn, calls
+
+    def test_a_transfer_outlasts_twelve_throttles_in_a_row(self):
+        fn, calls = self.flaky(12)
+        with unittest.mock.patch.object(aws.time, "sleep"), unittest.mock.patch.object(aws, "log"):
+            self.assertEqual(aws.retrying(fn, "UploadPart 3", budget=aws.TRANSFER_BUDGET), "done")
+        self.assertEqual(len(calls), 13)
+
+    def test_another_call_gives_up_after_its_attempts(self):
+        fn, calls = self.flaky(12)
+        with unittest.mock.patch.object(aws.time, "sleep"), unittest.mock.patch.object(aws, "log"), \
+                self.assertRaises(aws.AwsError):
+            aws.retrying(fn, "ECR DescribeImages")
+        self.assertEqual(len(calls), 8)
+
+    def test_a_transfer_gives_up_once_its_budget_is_spent(self):
+        fn, calls = self.flaky(10 ** 6)
+        clock = [0.0]
+
+        def sleep(s):
+            clock[0] += max(s, 1.0)
+        with unittest.mock.patch.object(aws.time, "sleep", sleep), \
+                unittest.mock.patch.object(aws.time, "monotonic", lambda: clock[0]), \
+                unittest.mock.patch.object(aws, "log"), self.assertRaises(aws.AwsError):
+            aws.retrying(fn, "PUT s3://b/k", budget=60)
+        self.assertGreater(len(calls), 8)
+        self.assertLess(clock[0], 60 + 21)
+
+
 class RegularFiles(unittest.TestCase):
     def test_links_fifos_and_linked_folders_are_left_out(self):
         with tempfile.TemporaryDirectory() as root, tempfile.TemporaryDirectory() as secret_dir:

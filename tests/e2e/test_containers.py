@@ -18,7 +18,7 @@ import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BUCKET, Emulator, release, tree, write_tree  # noqa: E402
+from harness import BUCKET, Emulator, release, show, tree, write_tree  # noqa: E402
 
 # Reports what it sees of its surroundings, copies its inputs, leaves links
 # to secrets of the host in its outputs, and exits as told.
@@ -72,11 +72,6 @@ def probe_of(stdout):
         if line.startswith("PROBE "):
             return json.loads(line[len("PROBE "):])
     return None
-
-
-def show(p):
-    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:],
-                                                       p.stderr[-4000:])
 
 
 @unittest.skipIf(os.environ.get("HOIST_TEST_RUNTIME") == "process",

@@ -16,13 +16,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Emulator, docker_engine  # noqa: E402
+from harness import Emulator, docker_engine, show  # noqa: E402
 
 BASE = "public.ecr.aws/docker/library/python:3.11-slim"
-
-
-def show(p):
-    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:], p.stderr[-3000:])
 
 
 class EcrRegistryTests(unittest.TestCase):

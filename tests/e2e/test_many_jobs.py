@@ -17,7 +17,7 @@ import unittest
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Emulator, write_tree  # noqa: E402
+from harness import Emulator, show, write_tree  # noqa: E402
 
 JOBS = 30
 OTHER = "another-bucket"
@@ -28,10 +28,6 @@ a = ap.parse_args()
 with open(os.path.join(a.o, 'n.txt'), 'w') as f:
     f.write(a.n + ':' + open(os.path.join(a.i, 'x.txt')).read())
 """
-
-
-def show(p):
-    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
 
 
 class ManyJobsTests(unittest.TestCase):

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (BUCKET, EXAMPLES, CutProxy, Emulator, release,  # noqa: E402
+from harness import (BUCKET, EXAMPLES, CutProxy, Emulator, release, show,  # noqa: E402
                      tree, write_tree)
 
 WORDCOUNT = os.path.join(EXAMPLES, "wordcount")
@@ -85,11 +85,6 @@ def job_id_of(stderr):
 
 def error_lines(stderr):
     return [l for l in stderr.splitlines() if l.startswith("hoist: error:")]
-
-
-def show(p):
-    return "exit %s\n--- stdout\n%s\n--- stderr\n%s" % (p.returncode, p.stdout[-3000:],
-                                                       p.stderr[-3000:])
 
 
 class E2EBase(unittest.TestCase):
