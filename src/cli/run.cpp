@@ -298,8 +298,11 @@ int run_job(job::RunOptions o, Globals& g) {
   say("job " + job.id + " in " + job.region + " (bucket " + job.bucket + ")");
   if (o.dry_run) {
     auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
-    say("bucket " + job.bucket + ": " + mark(bucket_r.existed) + "; repository " + job.repository + ": " +
-        mark(repo_r.existed) + "; job boundary " + job::kBoundaryName + ": " +
+    const std::string bucket_state = bucket_r.existed && bucket_r.to_finish
+                                         ? "exists (its settings would be applied again)"
+                                         : mark(bucket_r.existed);
+    say("bucket " + job.bucket + ": " + bucket_state + "; repository " + job.repository + ": " + mark(repo_r.existed) +
+        "; job boundary " + job::kBoundaryName + ": " +
         (boundary_r.exists ? "exists" : "would be created (by a caller who may: `hoist setup`)") +
         "; the job's own role would be made and removed with it");
     say("machine image " + machine_image.id + (o.image.empty() ? "" : " (--image)") + ", container image key " +

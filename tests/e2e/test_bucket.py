@@ -166,6 +166,11 @@ class ConvergeTests(Base):
 
     def test_bare_bucket_is_hardened_then_left_alone(self):
         self.s3.create_bucket(Bucket=BUCKET)  # bare: no settings, no tags
+        dry = self.emu.hoist("run", self.mirror, "-i", self.small, "-o", self.out("dry"), "--dry-run")
+        self.assertEqual(dry.returncode, 0, show(dry))
+        self.assertIn("bucket %s: exists (its settings would be applied again)" % BUCKET, dry.stderr)
+        with self.assertRaises(self.s3.exceptions.ClientError):
+            self.s3.get_public_access_block(Bucket=BUCKET)  # a dry run changed nothing
         p = self.emu.hoist("run", self.mirror, "-i", self.small, "-o", self.out("bare"), "--yes", timeout=400)
         self.assertEqual(p.returncode, 0, show(p) + self.emu.diagnostics(job_id_of(p.stderr)))
         block = self.s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]
