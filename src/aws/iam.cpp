@@ -1,5 +1,8 @@
 #include "aws/iam.hpp"
 
+#include <algorithm>
+#include <string_view>
+
 #include "aws/error.hpp"
 #include "aws/protocols.hpp"
 
@@ -80,6 +83,20 @@ bool no_such_entity(const AwsError& e) {
   return e.is("NoSuchEntity");
 }
 
+// Makes the call: true when it did what was asked, false when IAM answers
+// with one of `already` (what was asked is already so: made by a concurrent
+// run, or gone before).
+bool call_unless(Client& client, const std::string& action, const QueryParams& params,
+                 std::initializer_list<std::string_view> already) {
+  try {
+    query_call(client, action, params);
+    return true;
+  } catch (const AwsError& e) {
+    if (std::ranges::any_of(already, [&](std::string_view code) { return e.is(code); })) return false;
+    throw;
+  }
+}
+
 }  // namespace
 
 Iam::Iam(std::shared_ptr<Session> session) : client_(std::move(session), iam_service()) {}
@@ -102,13 +119,7 @@ bool Iam::create_role(const RoleSpec& spec) {
   if (spec.max_session_seconds > 0) p.emplace_back("MaxSessionDuration", std::to_string(spec.max_session_seconds));
   if (!spec.permissions_boundary.empty()) p.emplace_back("PermissionsBoundary", spec.permissions_boundary);
   add_tags(p, spec.tags);
-  try {
-    query_call(client_, "CreateRole", p);
-    return true;
-  } catch (const AwsError& e) {
-    if (e.is("EntityAlreadyExists")) return false;
-    throw;
-  }
+  return call_unless(client_, "CreateRole", p, {"EntityAlreadyExists"});
 }
 
 void Iam::tag_role(const std::string& name, const Tags& tags) {
@@ -119,13 +130,7 @@ void Iam::tag_role(const std::string& name, const Tags& tags) {
 }
 
 bool Iam::delete_role(const std::string& name) {
-  try {
-    query_call(client_, "DeleteRole", {{"RoleName", name}});
-    return true;
-  } catch (const AwsError& e) {
-    if (no_such_entity(e)) return false;
-    throw;
-  }
+  return call_unless(client_, "DeleteRole", {{"RoleName", name}}, {"NoSuchEntity"});
 }
 
 std::vector<Role> Iam::list_roles(const std::string& path_prefix, int page_size) {
@@ -155,13 +160,7 @@ std::optional<std::string> Iam::get_role_policy(const std::string& role, const s
 }
 
 bool Iam::delete_role_policy(const std::string& role, const std::string& policy_name) {
-  try {
-    query_call(client_, "DeleteRolePolicy", {{"RoleName", role}, {"PolicyName", policy_name}});
-    return true;
-  } catch (const AwsError& e) {
-    if (no_such_entity(e)) return false;
-    throw;
-  }
+  return call_unless(client_, "DeleteRolePolicy", {{"RoleName", role}, {"PolicyName", policy_name}}, {"NoSuchEntity"});
 }
 
 std::vector<std::string> Iam::list_role_policies(const std::string& role) {
@@ -195,13 +194,7 @@ bool Iam::create_policy(const std::string& name, const std::string& path, const 
   QueryParams p{{"PolicyName", name}, {"Path", path.empty() ? "/" : path}, {"PolicyDocument", policy_json}};
   if (!description.empty()) p.emplace_back("Description", description);
   add_tags(p, tags);
-  try {
-    query_call(client_, "CreatePolicy", p);
-    return true;
-  } catch (const AwsError& e) {
-    if (e.is("EntityAlreadyExists")) return false;
-    throw;
-  }
+  return call_unless(client_, "CreatePolicy", p, {"EntityAlreadyExists"});
 }
 
 void Iam::create_policy_version(const std::string& arn, const std::string& policy_json, bool set_default) {
@@ -237,45 +230,23 @@ std::optional<InstanceProfile> Iam::get_instance_profile(const std::string& name
 bool Iam::create_instance_profile(const std::string& name, const std::string& path, const Tags& tags) {
   QueryParams p{{"InstanceProfileName", name}, {"Path", path.empty() ? "/" : path}};
   add_tags(p, tags);
-  try {
-    query_call(client_, "CreateInstanceProfile", p);
-    return true;
-  } catch (const AwsError& e) {
-    if (e.is("EntityAlreadyExists")) return false;
-    throw;
-  }
+  return call_unless(client_, "CreateInstanceProfile", p, {"EntityAlreadyExists"});
 }
 
 bool Iam::add_role_to_instance_profile(const std::string& profile, const std::string& role) {
-  try {
-    query_call(client_, "AddRoleToInstanceProfile", {{"InstanceProfileName", profile}, {"RoleName", role}});
-    return true;
-  } catch (const AwsError& e) {
-    // A profile holds one role; adding a second (or the same again) is
-    // LimitExceeded, which after a race means the other run got there first.
-    if (e.is("LimitExceeded") || e.is("EntityAlreadyExists")) return false;
-    throw;
-  }
+  // A profile holds one role; adding a second (or the same again) is
+  // LimitExceeded, which after a race means the other run got there first.
+  return call_unless(client_, "AddRoleToInstanceProfile", {{"InstanceProfileName", profile}, {"RoleName", role}},
+                     {"LimitExceeded", "EntityAlreadyExists"});
 }
 
 bool Iam::remove_role_from_instance_profile(const std::string& profile, const std::string& role) {
-  try {
-    query_call(client_, "RemoveRoleFromInstanceProfile", {{"InstanceProfileName", profile}, {"RoleName", role}});
-    return true;
-  } catch (const AwsError& e) {
-    if (no_such_entity(e)) return false;
-    throw;
-  }
+  return call_unless(client_, "RemoveRoleFromInstanceProfile", {{"InstanceProfileName", profile}, {"RoleName", role}},
+                     {"NoSuchEntity"});
 }
 
 bool Iam::delete_instance_profile(const std::string& name) {
-  try {
-    query_call(client_, "DeleteInstanceProfile", {{"InstanceProfileName", name}});
-    return true;
-  } catch (const AwsError& e) {
-    if (no_such_entity(e)) return false;
-    throw;
-  }
+  return call_unless(client_, "DeleteInstanceProfile", {{"InstanceProfileName", name}}, {"NoSuchEntity"});
 }
 
 std::vector<InstanceProfile> Iam::list_instance_profiles(const std::string& path_prefix, int page_size) {

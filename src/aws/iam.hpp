@@ -1,7 +1,8 @@
 #pragma once
-// IAM (query protocol, one global endpoint): the instance role and instance
-// profile hoist keeps per account. Creation is race-safe: two hoist runs may
-// create the same role at once, so "already exists" is an answer, not an error.
+// IAM (query protocol, one global endpoint): each job's role and instance
+// profile, and the managed policies `hoist setup` makes. Creation is
+// race-safe: two hoist runs may create the same thing at once, so "already
+// exists" is an answer, not an error (and "no such entity", to a removal).
 #include <map>
 #include <memory>
 #include <optional>
