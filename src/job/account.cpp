@@ -64,6 +64,11 @@ constexpr const char* kReadObject = "s3:GetObject";
 json write_object() {
   return {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"};
 }
+json read_write_object() {
+  json actions = write_object();
+  actions.insert(actions.begin(), kReadObject);
+  return actions;
+}
 
 json registry_login() {
   return {{"Sid", "RegistryLogin"}, {"Effect", "Allow"}, {"Action", "ecr:GetAuthorizationToken"}, {"Resource", "*"}};
@@ -135,13 +140,10 @@ std::string boundary_policy(const AccountFacts& a, const std::vector<std::string
        {"Resource", hoist_buckets(a)}},
       {{"Sid", "HoistObjects"},
        {"Effect", "Allow"},
-       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
+       {"Action", read_write_object()},
        {"Resource", hoist_buckets(a, "/*")}},
       {{"Sid", "DataBuckets"}, {"Effect", "Allow"}, {"Action", "s3:ListBucket"}, {"Resource", buckets}},
-      {{"Sid", "DataObjects"},
-       {"Effect", "Allow"},
-       {"Action", {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}},
-       {"Resource", objects}},
+      {{"Sid", "DataObjects"}, {"Effect", "Allow"}, {"Action", read_write_object()}, {"Resource", objects}},
       registry_login(),
       {{"Sid", "HoistImages"},
        {"Effect", "Allow"},
