@@ -10,6 +10,8 @@
 #include "aws/s3.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "job/record.hpp"
+#include "job/reporter.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -87,7 +89,7 @@ void read_location(const AccountFacts& a, const std::string& uri, json& statemen
 }
 
 json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blobs) {
-  const std::string own = scope.bucket + "/" + job_prefix(scope.job_id);
+  const std::string own = scope.bucket + "/" + keys::prefix(scope.job_id);
   json blobs = json::array();
   if (name_blobs) {
     for (const auto& sha : scope.blobs) blobs.push_back(s3_arn(a, scope.bucket + "/" + blob_key(sha)));
@@ -107,7 +109,7 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
   });
   if (!scope.input_s3.empty()) read_location(a, scope.input_s3, statements);
   // Outputs anywhere but under its own prefix (which OwnWrites covers).
-  if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(job_prefix(scope.job_id))))
+  if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(keys::prefix(scope.job_id))))
     statements.push_back({{"Sid", "WriteOutput"},
                           {"Effect", "Allow"},
                           {"Action", write_object()},
@@ -417,7 +419,7 @@ bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFac
                             "The most any hoist job's role may do");
 }
 
-void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account, Reporter& reporter) {
   try {
     put_boundary(session, account, {});
   } catch (const aws::AwsError& e) {
@@ -425,9 +427,9 @@ void ensure_boundary(const std::shared_ptr<aws::Session>& session, const Account
     throw Fatal(Exit::not_set_up, "this account has no hoist job boundary (the policy " + boundary_arn(account) +
                                       ") and you may not create it: an administrator runs `hoist setup` once");
   }
-  log::info("hoist: created the job boundary " + boundary_arn(account) +
-            ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
-            "--data-bucket` narrows it)");
+  reporter.note("created the job boundary " + boundary_arn(account) +
+                ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
+                "--data-bucket` narrows it)");
 }
 
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {

@@ -10,6 +10,8 @@
 
 namespace hoist::job {
 
+class Reporter;
+
 struct AccountFacts {
   std::string account_id;
   std::string caller_arn;
@@ -99,7 +101,7 @@ bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFac
 // Before a run: creates the boundary (any data bucket) when it is missing.
 // Refused for lack of permission, it stops the run (exit 18) saying that an
 // administrator runs `hoist setup` once.
-void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account, Reporter& reporter);
 // Stops the run (exit 5) for an s3:// location ("" is none) that the
 // boundary keeps jobs from, before anything is created.
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations);

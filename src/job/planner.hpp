@@ -15,6 +15,8 @@ struct Session;
 
 namespace hoist::job {
 
+class Reporter;
+
 struct InstanceType {
   std::string name;
   int vcpus;
@@ -106,7 +108,7 @@ void require_offered(const RunOptions& options, const InstancePlan& plan, const 
 // request, made with the other read-only probes. Credentials that may not
 // ask only warn (RunInstances still decides).
 void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& options, const InstancePlan& plan,
-                   const std::string& region);
+                   const std::string& region, Reporter& reporter);
 
 std::string format_usd(double usd);
 
