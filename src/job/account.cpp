@@ -13,7 +13,6 @@
 #include "job/record.hpp"
 #include "job/reporter.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace hoist::job {
 
@@ -309,6 +308,7 @@ bool hardened(const std::map<std::string, std::string>& tags) {
 
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
   aws::S3 s3(session);
+  bool unreadable = false;
   // The tags with the HEAD, at once: convergence costs no extra wait. (An
   // std::async future waits in its destructor, so a HEAD that throws leaves
   // nothing running.)
@@ -317,7 +317,7 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
       return s3.bucket_tags(bucket);
     } catch (const aws::AwsError& e) {
       if (!e.is("AccessDenied")) throw;
-      log::verbose("cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again");
+      unreadable = true;
       return std::map<std::string, std::string>{};
     }
   });
@@ -333,6 +333,9 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
     throw Fatal(Exit::bucket_taken, "the S3 bucket " + bucket + " has tags but not " + kManagedTag +
                                         "=true: it is not hoist's, and hoist would replace its policy, lifecycle rules "
                                         "and tags; choose a bucket for hoist alone with --bucket NAME");
+  if (unreadable)
+    return {true, uri, true,
+            "cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again"};
   return {true, uri, !hardened(*t)};
 }
 

@@ -60,6 +60,7 @@ struct EnsureResult {
   bool existed = false;    // nothing had to be created
   std::string detail;      // URI / ARN / name
   bool to_finish = false;  // there, but its settings are to be applied (again)
+  std::string note{};      // why, when it is not plain (said under -v)
 };
 
 // Read-only probes (one request each, two at once for the bucket, for

@@ -17,7 +17,6 @@
 #include "job/reporter.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 #include "util/text.hpp"
 
 namespace hoist::job {
@@ -106,8 +105,6 @@ bool ensure_agent_bundle(aws::S3& s3, const std::string& bucket, bool bucket_new
     if (info && info->size == agent.bytes.size()) return false;
   }
   s3.put_object(bucket, agent.key(), std::string(agent.bytes));
-  log::verbose("agent " + agent.sha256.substr(0, 12) + " (" + std::to_string(agent.bytes.size()) +
-               " bytes) uploaded to s3://" + bucket + "/" + agent.key());
   return true;
 }
 

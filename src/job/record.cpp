@@ -11,7 +11,7 @@ namespace hoist::job {
 
 namespace keys {
 std::string prefix(const std::string& job_id) {
-  return "jobs/" + job_id + "/";
+  return std::string(kJobs) + job_id + "/";
 }
 std::string spec(const std::string& job_id) {
   return prefix(job_id) + "job.json";
@@ -152,10 +152,10 @@ std::vector<std::string> list_job_ids(aws::S3& s3, const std::string& bucket) {
   std::vector<aws::ObjectInfo> objects;
   std::vector<std::string> prefixes;
   if (!s3.head_bucket(bucket)) return {};
-  s3.list_delimited(bucket, "jobs/", objects, prefixes);
+  s3.list_delimited(bucket, std::string(keys::kJobs), objects, prefixes);
   std::vector<std::string> ids;
   for (auto& p : prefixes) {
-    std::string id = p.substr(5, p.size() - 6);
+    std::string id = p.substr(keys::kJobs.size(), p.size() - keys::kJobs.size() - 1);
     if (valid_job_id(id)) ids.push_back(id);
   }
   std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {

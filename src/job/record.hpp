@@ -19,6 +19,7 @@ namespace hoist::job {
 
 // The keys of a job's record, all under jobs/<id>/.
 namespace keys {
+inline constexpr std::string_view kJobs = "jobs/";     // every job's prefix is under it
 std::string prefix(const std::string& job_id);         // jobs/<id>/
 std::string spec(const std::string& job_id);           // job.json: what runs (the laptop writes it)
 std::string status(const std::string& job_id);         // status.json: where it is (both write it)

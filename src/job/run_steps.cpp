@@ -208,6 +208,7 @@ void AwsRunSteps::survey(Job& job) {
   });
   wait_each(s3_checks, bucket, repo, boundary, offered, spot_zones, image, markers);
   bucket_ = bucket.get();
+  if (!bucket_.note.empty()) reporter_.detail(bucket_.note);
   repo_ = repo.get();
   boundary_ = boundary.get();
   offered.get();
@@ -329,7 +330,11 @@ Launched AwsRunSteps::launch(Job& job) {
                     {"skipped_bytes", stats.skipped_bytes},
                     {"seconds", stats.seconds}}});
     // The agent the instance fetches by hash, beside the job's spec and status.
-    put_agent = std::async(std::launch::async, [&] { ensure_agent_bundle(s3, job.bucket, bucket_new); });
+    put_agent = std::async(std::launch::async, [&] {
+      if (ensure_agent_bundle(s3, job.bucket, bucket_new))
+        reporter_.detail("agent " + agent.sha256.substr(0, 12) + " (" + std::to_string(agent.bytes.size()) +
+                         " bytes) uploaded to s3://" + job.bucket + "/" + agent.key());
+    });
     put_job = std::async(std::launch::async, [&] { write_record(job); });
     const JobStatus launching = JobStatus::launching(job.id, iso8601(std::chrono::system_clock::now()));
     put_status = std::async(std::launch::async, [&, launching] {

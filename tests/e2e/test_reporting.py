@@ -1,13 +1,18 @@
-"""`hoist run --json`: the run as JSON lines on stdout, for scripts and a
-dashboard. The real hoist binary against moto + the host runner; the
-outcome is checked with boto3, and the events against each other.
+"""How `hoist run` speaks: its question on a terminal (answered no, nothing
+is created), and `--json`, the run as JSON lines on stdout for scripts and a
+dashboard. The real hoist binary against moto + the host runner; outcomes
+are checked with boto3, and the events against each other.
 
-    python3 -m unittest tests/e2e/test_json.py -v
+    python3 -m unittest tests/e2e/test_reporting.py -v
 """
 import json
 import os
+import pty
+import select
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,6 +40,48 @@ class JsonLinesTests(unittest.TestCase):
             return [json.loads(l) for l in lines]
         except ValueError as e:
             self.fail("stdout is not JSON lines (%s)\n%s" % (e, show(p)))
+
+    def iam_policies(self):
+        return sorted(p["Arn"] for p in self.emu.iam.list_policies(Scope="Local")["Policies"])
+
+    def test_0_no_at_the_prompt_creates_nothing(self):
+        """On a terminal hoist asks before it creates or launches anything;
+        on a cold account, no leaves it cold: no bucket, no repository, no
+        boundary."""
+        before, policies = self.emu.snapshot(), self.iam_policies()
+        leader, follower = pty.openpty()
+        p = subprocess.Popen(self.emu.hoist_cmd("run", WORDCOUNT, "-i", WC_INPUT, "-o",
+                                                os.path.join(self.tmp, "never")),
+                             env=self.emu.base_env(), cwd=self.tmp,
+                             stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+        os.close(follower)
+        seen, deadline = b"", time.time() + 120
+        try:
+            while b"[Y/n]" not in seen and time.time() < deadline:
+                if select.select([leader], [], [], 1)[0]:
+                    try:
+                        seen += os.read(leader, 4096)
+                    except OSError:
+                        break
+            self.assertIn(b"launch it? [Y/n]", seen, seen.decode(errors="replace"))
+            self.assertIn(b"hoist: plan: t3.medium", seen)
+            os.write(leader, b"n\n")
+            self.assertEqual(p.wait(timeout=60), 23)
+            while select.select([leader], [], [], 1)[0]:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            if p.poll() is None:
+                p.kill()
+            os.close(leader)
+        self.assertIn(b"hoist: not launched", seen)
+        self.assertEqual(self.emu.snapshot(), before)
+        self.assertEqual(self.iam_policies(), policies)
 
     def test_1_a_run_as_events(self):
         out = os.path.join(self.tmp, "out")
