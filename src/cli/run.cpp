@@ -18,6 +18,8 @@
 #include "cli/commands.hpp"
 #include "cli/context.hpp"
 #include "job/account.hpp"
+#include "job/choose.hpp"
+#include "job/cost.hpp"
 #include "job/hash_cache.hpp"
 #include "job/launcher.hpp"
 #include "job/naming.hpp"
@@ -59,13 +61,6 @@ std::string describe_type(const job::InstancePlan& plan) {
   s += plan.spot ? ", spot" : ", on-demand";
   s += ", " + std::to_string(plan.disk_gib) + " GiB disk";
   return s;
-}
-
-std::string describe_price(const job::InstancePlan& plan) {
-  if (!plan.price_known) return "price unknown for " + plan.type.name + " (not in hoist's catalog)";
-  const std::string spot = plan.zone.empty() ? " (spot, current)" : " (spot in " + plan.zone + ", current)";
-  return job::format_usd(plan.usd_per_hour) + "/h" + (plan.spot ? spot : "") + ", at most " +
-         job::format_duration(plan.max_runtime) + " -> at most " + job::format_usd(plan.worst_case_usd());
 }
 
 // Pages of an s3:// INPUT listed to size the disk for it; past them (more
@@ -138,9 +133,7 @@ int run_job(job::RunOptions o, Globals& g) {
   job::Job job;
   job.options = o;
   job.project = job::project_name(o);
-  job.plan = job::plan_instance(o);
-  job.image = job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0,
-                              job.plan.type.arch);
+  job.plan = job::base_plan(o);  // the options checked before any request
   job.code = job::code_files(o.project_dir);
   // The folder the inputs are listed from: INPUT, or the folder of a file.
   std::string input_root;
@@ -184,10 +177,23 @@ int run_job(job::RunOptions o, Globals& g) {
   // 2. Who we are (and meanwhile which image to boot, which needs no
   // account id); then, all at once, what already exists (read-only).
   auto session = aws::Session::create(g.aws);
-  auto image = std::async(std::launch::async, [&] {
-    return job::find_image(session, job.plan.type.arch, job.plan.type.gpus > 0, o.image);
+  // The type from the region's catalog and prices (cached), then its image.
+  auto planned =
+      std::async(std::launch::async, [&] {
+        return job::plan_for_region(session, o, session->region, job::cache_root(), std::chrono::system_clock::now());
+      }).share();
+  auto image = std::async(std::launch::async, [&, planned] {
+    const auto& plan = planned.get();
+    return job::find_image(session, plan.type.arch, plan.type.gpus > 0, o.image);
   });
   Connected c = connect(session);
+  job.plan = planned.get();
+  for (const auto& note : job.plan.notes) say(note);
+  // --budget: the deadline from the on-demand price, before anything is created.
+  const bool budget_shortened = job::apply_budget(job.plan, o.budget_usd);
+  if (budget_shortened) job.options.max_runtime = job.plan.max_runtime;
+  job.image = job::image_spec(read_file(fs::path(o.project_dir) / "requirements.txt"), o.python, job.plan.type.gpus > 0,
+                              job.plan.type.arch);
   job.account = c.account.account_id;
   job.region = c.account.region;
   job.bucket = c.bucket;
@@ -220,6 +226,14 @@ int run_job(job::RunOptions o, Globals& g) {
   auto markers = std::async(std::launch::async, [&] {
     return job::check_markers(s3, job.bucket, {&job.code, &job.inputs});
   });
+  // The project's previous runs, for the expected duration.
+  auto previous = std::async(std::launch::async, [&]() -> std::vector<std::chrono::seconds> {
+    try {
+      return job::previous_durations(s3, job.bucket, job.project);
+    } catch (const aws::AwsError&) {
+      return {};  // no estimate is no reason to stop: the probes say what is wrong
+    }
+  });
   // --spot: the current price in each zone, cheapest first.
   auto spot_zones = std::async(std::launch::async, [&]() -> std::vector<job::ZonePrice> {
     if (!job.plan.spot) return {};
@@ -241,6 +255,7 @@ int run_job(job::RunOptions o, Globals& g) {
   auto repo_r = repo.get();
   const job::BoundaryState boundary_r = boundary.get();
   offered.get();
+  const auto history = previous.get();
   if (check_error) std::rethrow_exception(check_error);
   job::check_boundary_allows(boundary_r, {foreign_input, foreign_output});
   // A region without the image fails here too, before anything is created.
@@ -294,7 +309,10 @@ int run_job(job::RunOptions o, Globals& g) {
   job.plan.spot_zones = spot_zones.get();
   if (!job.plan.spot_zones.empty()) job.plan.price_spot_in(job.plan.spot_zones.front().zone);
 
-  say("plan: " + describe_type(job.plan) + ", " + describe_price(job.plan));
+  say("plan: " + describe_type(job.plan));
+  for (const auto& line : job::describe_costs(job.plan, job::estimate(job.plan, history), o.budget_usd,
+                                              budget_shortened, std::chrono::system_clock::now()))
+    say(line);
   say("job " + job.id + " in " + job.region + " (bucket " + job.bucket + ")");
   if (o.dry_run) {
     auto mark = [](bool existed) { return existed ? "exists" : "would be created"; };
@@ -476,11 +494,11 @@ int run_job(job::RunOptions o, Globals& g) {
   std::string state, launch_time;
   job::find_job_instance(c.session, job.id, &state, &launch_time);
   if (job.plan.price_known) {
-    auto ran = job::seconds_between(launch_time, job::iso8601(std::chrono::system_clock::now())).value_or(wall);
-    const bool minimum = job::billed_seconds(ran) > ran;
-    say("cost: about " + job::format_usd(job.plan.cost_usd(ran)) + " (" + job.plan.type.name +
-        (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(ran) +
-        (minimum ? ", billed as EC2's one-minute minimum" : "") + ", disk included)");
+    const auto cost = job::job_cost(c.session, s3, job.bucket, job.id, launch_time);
+    const bool minimum = job::billed_seconds(cost.ran) > cost.ran;
+    say("cost: about " + job::format_usd(cost.usd) + " (" + job.plan.type.name +
+        (job.plan.spot ? " spot" : " on-demand") + " for " + job::format_duration(cost.ran) +
+        (minimum ? ", billed as EC2's one-minute minimum" : "") + "; " + cost.basis + ")");
   }
   return status;
 }
@@ -500,7 +518,11 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--memory", o->memory_gib, "At least this many GiB of memory");
   app->add_option("--gpus", o->gpus, "At least this many GPUs");
   app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
+  app->add_option("--arch", o->arch, "CPU architecture for --cpus/--memory/--gpus: x86_64 or arm64 (default: either)");
   app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
+  app->add_option("--budget", o->budget_usd,
+                  "At most this many USD: the instance ends itself before the job costs more (its deadline from the "
+                  "on-demand price)");
   app->add_option(
       "--disk", o->disk_gib,
       "Root disk size in GiB (default 30, or more to hold the image and the inputs; never less than the image)");
