@@ -49,7 +49,11 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--memory", o->memory_gib, "At least this many GiB of memory");
   app->add_option("--gpus", o->gpus, "At least this many GPUs");
   app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
+  app->add_option("--arch", o->arch, "CPU architecture for --cpus/--memory/--gpus: x86_64 or arm64 (default: either)");
   app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
+  app->add_option("--budget", o->budget_usd,
+                  "At most this many USD: the instance ends itself before the job costs more (its deadline from the "
+                  "on-demand price)");
   app->add_option(
       "--disk", o->disk_gib,
       "Root disk size in GiB (default 30, or more to hold the image and the inputs; never less than the image)");

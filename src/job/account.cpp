@@ -282,7 +282,9 @@ std::string user_policy(const AccountFacts& a) {
        {"Effect", "Allow"},
        {"Action",
         {"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
-         "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSpotPriceHistory", "ssm:GetParameter"}},
+         "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSpotPriceHistory", "ssm:GetParameter",
+         // The planner's on-demand prices (`hoist run`, `hoist types`).
+         "pricing:GetProducts"}},
        {"Resource", "*"}},
   });
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);

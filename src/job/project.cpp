@@ -155,11 +155,13 @@ FileSettings apply_project_file(RunOptions& o) {
     str("script", o.script);
     str("instance_type", o.instance_type);
     str("gpu_type", o.gpu_type);
+    str("arch", o.arch);
     str("python", o.python);
     str("image", o.image);
     num("cpus", o.cpus);
     num("memory", o.memory_gib);
     num("gpus", o.gpus);
+    num("budget", o.budget_usd);
     if (kv.contains("disk") && !o.disk_gib) {
       int disk = 0;
       num("disk", disk);

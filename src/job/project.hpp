@@ -22,6 +22,10 @@ struct RunOptions {
   double memory_gib = 0;
   int gpus = 0;
   std::string gpu_type;
+  std::string arch;  // --arch: x86_64 or arm64; "" for either
+  // --budget / hoist.toml budget, USD: the job's instance ends before it
+  // costs more (0: no budget).
+  double budget_usd = 0;
   bool spot = false;
   // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
   // and 0 differ: `--disk 0` is refused, not taken for the default.

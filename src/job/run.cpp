@@ -19,13 +19,6 @@ std::string describe_type(const InstancePlan& plan) {
   return s;
 }
 
-std::string describe_price(const InstancePlan& plan) {
-  if (!plan.price_known) return "price unknown for " + plan.type.name + " (not in hoist's catalog)";
-  const std::string spot = plan.zone.empty() ? " (spot, current)" : " (spot in " + plan.zone + ", current)";
-  return format_usd(plan.usd_per_hour) + "/h" + (plan.spot ? spot : "") + ", at most " +
-         format_duration(plan.max_runtime) + " -> at most " + format_usd(plan.worst_case_usd());
-}
-
 namespace {
 
 bool preempted(const WatchResult& r) {
@@ -46,7 +39,7 @@ int terminal_status(const JobStatus& st) {
 Event plan_event(const Job& job) {
   const InstancePlan& plan = job.plan;
   return {"plan",
-          "plan: " + describe_type(plan) + ", " + describe_price(plan),
+          "plan: " + describe_type(plan),
           {{"instance_type", plan.type.name},
            {"spot", plan.spot},
            {"zone", plan.zone},
@@ -121,6 +114,7 @@ RunOutcome run(const RunRequest& request, RunSteps& steps, Reporter& reporter) {
   steps.survey(job);
   outcome.job_id = job.id;
   reporter.say(plan_event(job));
+  for (const auto& line : job.plan.costs) reporter.note(line);
   reporter.say({"job",
                 "job " + job.id + " in " + job.region + " (bucket " + job.bucket + ")",
                 {{"job_id", job.id}, {"region", job.region}, {"bucket", job.bucket}}});

@@ -73,8 +73,7 @@ RunOutcome run(const RunRequest& request, Reporter& reporter);
 // it (" after <wall>" is added by the caller for a terminal status).
 int exit_status_for(const WatchResult& result);
 
-// "t3.medium (2 vCPU, 4 GiB), on-demand, 30 GiB disk" and its price line.
+// "t3.medium (2 vCPU, 4 GiB), on-demand, 30 GiB disk".
 std::string describe_type(const InstancePlan& plan);
-std::string describe_price(const InstancePlan& plan);
 
 }  // namespace hoist::job

@@ -7,7 +7,10 @@
 #include "aws/partition.hpp"
 #include "aws/s3.hpp"
 #include "job/account.hpp"
+#include "job/catalog.hpp"
+#include "job/choose.hpp"
 #include "job/connect.hpp"
+#include "job/cost.hpp"
 #include "job/hash_cache.hpp"
 #include "job/instances.hpp"
 #include "job/naming.hpp"
@@ -117,9 +120,7 @@ void AwsRunSteps::prepare(Job& job) {
   if (overrides_.profile.empty()) overrides_.profile = file.profile;
   if (overrides_.bucket.empty()) overrides_.bucket = file.bucket;
   job.project = project_name(o);
-  job.plan = plan_instance(o);
-  job.image = image_spec(read_text((fs::path(o.project_dir) / "requirements.txt").string()), o.python,
-                         job.plan.type.gpus > 0, job.plan.type.arch);
+  job.plan = base_plan(o);  // the options checked before any request; the type comes with the region
   job.code = code_files(o.project_dir);
   if (!is_s3_uri(o.input)) {
     if (fs::is_directory(o.input)) {
@@ -164,9 +165,22 @@ void AwsRunSteps::survey(Job& job) {
   // Who we are (and meanwhile which image to boot, which needs no account
   // id); then, all at once, what already exists.
   auto session = aws::Session::create(overrides_);
-  auto image = std::async(std::launch::async,
-                          [&] { return find_image(session, job.plan.type.arch, job.plan.type.gpus > 0, o.image); });
+  // The type from the region's catalog and prices (cached), then its image.
+  auto planned = std::async(std::launch::async, [&] {
+                   return plan_for_region(session, o, session->region, cache_root(), std::chrono::system_clock::now());
+                 }).share();
+  auto image = std::async(std::launch::async, [&, planned] {
+    const auto& plan = planned.get();
+    return find_image(session, plan.type.arch, plan.type.gpus > 0, o.image);
+  });
   c_ = connect(session);
+  job.plan = planned.get();
+  for (const auto& note : job.plan.notes) reporter_.note(note);
+  // --budget: the deadline from the on-demand price, before anything is created.
+  const bool budget_shortened = apply_budget(job.plan, o.budget_usd);
+  if (budget_shortened) job.options.max_runtime = job.plan.max_runtime;
+  job.image = image_spec(read_text((fs::path(o.project_dir) / "requirements.txt").string()), o.python,
+                         job.plan.type.gpus > 0, job.plan.type.arch);
   job.account = c_.account.account_id;
   job.region = c_.account.region;
   job.bucket = c_.bucket;
@@ -197,6 +211,14 @@ void AwsRunSteps::survey(Job& job) {
   auto markers = std::async(std::launch::async, [&] {
     markers_ = check_markers(s3, job.bucket, {&job.code, &job.inputs});
   });
+  // The project's previous runs, for the expected duration.
+  auto previous = std::async(std::launch::async, [&]() -> std::vector<std::chrono::seconds> {
+    try {
+      return previous_durations(s3, job.bucket, job.project);
+    } catch (const aws::AwsError&) {
+      return {};  // no estimate is no reason to stop: the probes say what is wrong
+    }
+  });
   // --spot: the current price in each zone, cheapest first.
   auto spot_zones = std::async(std::launch::async, [&]() -> std::vector<ZonePrice> {
     if (!job.plan.spot) return {};
@@ -206,7 +228,7 @@ void AwsRunSteps::survey(Job& job) {
       prices.push_back({p.availability_zone, p.price});
     return cheapest_zones(std::move(prices));
   });
-  wait_each(s3_checks, bucket, repo, boundary, offered, spot_zones, image, markers);
+  wait_each(s3_checks, bucket, repo, boundary, offered, spot_zones, image, markers, previous);
   bucket_ = bucket.get();
   if (!bucket_.note.empty()) reporter_.detail(bucket_.note);
   repo_ = repo.get();
@@ -221,6 +243,8 @@ void AwsRunSteps::survey(Job& job) {
   fit_disk(job, s3_input_bytes);
   job.plan.spot_zones = spot_zones.get();
   if (!job.plan.spot_zones.empty()) job.plan.price_spot_in(job.plan.spot_zones.front().zone);
+  job.plan.costs = describe_costs(job.plan, estimate(job.plan, previous.get()), o.budget_usd, budget_shortened,
+                                  std::chrono::system_clock::now());
 }
 
 // The disk: at least the image's own size, and room for the inputs.
@@ -390,18 +414,16 @@ void AwsRunSteps::collect(const Job& job, const Launched& launched) {
   reporter_.say({"console", "S3 console: " + console, {{"url", console}}});
   if (!job.plan.price_known) return;
   const auto inst = job_instance(c_.session, job.id);
-  const std::string now = iso8601(std::chrono::system_clock::now());
-  // From the launch EC2 gives to now; the launch time hoist saw, if EC2 no
-  // longer lists the instance.
-  const std::string from = inst ? inst->launch_time : launched.launch_time;
-  const auto ran = seconds_between(from, now).value_or(std::chrono::seconds(0));
-  const bool minimum = billed_seconds(ran) > ran;
-  const double usd = job.plan.cost_usd(ran);
+  const auto cost = job_cost(c_.session, *s3_, job.bucket, job.id, inst ? inst->launch_time : launched.launch_time);
+  const bool minimum = billed_seconds(cost.ran) > cost.ran;
   reporter_.say({"cost",
-                 "cost: about " + format_usd(usd) + " (" + job.plan.type.name +
-                     (job.plan.spot ? " spot" : " on-demand") + " for " + format_duration(ran) +
-                     (minimum ? ", billed as EC2's one-minute minimum" : "") + ", disk included)",
-                 {{"usd", usd}, {"seconds", ran.count()}, {"billed_seconds", billed_seconds(ran).count()}}});
+                 "cost: about " + format_usd(cost.usd) + " (" + job.plan.type.name +
+                     (job.plan.spot ? " spot" : " on-demand") + " for " + format_duration(cost.ran) +
+                     (minimum ? ", billed as EC2's one-minute minimum" : "") + "; " + cost.basis + ")",
+                 {{"usd", cost.usd},
+                  {"seconds", cost.ran.count()},
+                  {"billed_seconds", billed_seconds(cost.ran).count()},
+                  {"basis", cost.basis}}});
 }
 
 }  // namespace

@@ -30,7 +30,12 @@ nlohmann::json Job::to_json() const {
                     {"disk_gib", plan.disk_gib},
                     {"ami", ami},
                     {"usd_per_hour", plan.usd_per_hour},
+                    {"instance_usd_per_hour", plan.instance_usd_per_hour},
+                    {"on_demand_usd_per_hour", plan.on_demand_usd_per_hour},
+                    {"price_source", plan.price_from.describe(created, "Pricing API")},
+                    {"zone", plan.zone},
                     {"price_known", plan.price_known}};
+  if (options.budget_usd > 0) j["budget_usd"] = options.budget_usd;
   j["max_runtime_seconds"] = options.max_runtime.count();
   j["created_at"] = iso8601(created);
   j["hoist_version"] = HOIST_VERSION;
@@ -54,6 +59,11 @@ StoredJob StoredJob::from_json(const nlohmann::json& j) {
     s.spot = r.value("spot", false);
     s.usd_per_hour = r.value("usd_per_hour", 0.0);
     s.price_known = r.value("price_known", false);
+    s.disk_gib = r.value("disk_gib", 0);
+    s.zone = r.value("zone", "");
+    s.price_source = r.value("price_source", "");
+    // Records before 0.x have only the total with the disk.
+    s.instance_usd_per_hour = r.value("instance_usd_per_hour", s.usd_per_hour - kEbsUsdPerGibHour * s.disk_gib);
   }
   return s;
 }

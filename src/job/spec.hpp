@@ -43,7 +43,11 @@ struct Job {
 struct StoredJob {
   std::string id, project, bucket, region, output_s3, instance_type, entry;
   bool spot = false;
-  double usd_per_hour = 0;
+  double usd_per_hour = 0;           // instance + disk
+  double instance_usd_per_hour = 0;  // instance alone (spot: at launch)
+  int disk_gib = 0;
+  std::string zone;          // the zone the price is for ("" for on-demand)
+  std::string price_source;  // where the price came from, as the plan said
   bool price_known = false;
   std::chrono::seconds max_runtime{0};
   std::string created_at;
