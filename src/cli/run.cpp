@@ -23,6 +23,7 @@
 #include "job/hash_cache.hpp"
 #include "job/launcher.hpp"
 #include "job/naming.hpp"
+#include "job/quota.hpp"
 #include "job/spec.hpp"
 #include "job/staging.hpp"
 #include "job/watcher.hpp"
@@ -416,6 +417,7 @@ int run_job(job::RunOptions o, Globals& g) {
       s3.put_object(job.bucket, job.prefix() + "status.json", launching.dump(2), "application/json");
     }
     job::release_job_resources(c.session, job.id, "");
+    job::raise_if_quota(std::current_exception(), job.plan, job.region);  // one line naming the quota
     throw;
   }
   say("launched " + launched.instance_id + " (" + job.plan.type.name +

@@ -223,6 +223,11 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   if (job.plan.spot)
     for (const auto& z : job.plan.spot_zones) zones.push_back(z.zone);
   if (!zones.empty()) zones.emplace_back();
+  // On-demand: EC2's pick, then each zone that offers the type.
+  if (!job.plan.spot && !job.plan.offered_zones.empty()) {
+    zones.emplace_back();
+    zones.insert(zones.end(), job.plan.offered_zones.begin(), job.plan.offered_zones.end());
+  }
   std::size_t zone = 0;
   if (!zones.empty()) args.availability_zone = zones[0];
   bool took_suggestions = false;

@@ -76,7 +76,10 @@ struct InstancePlan {
   // --spot: the zones to try, cheapest first (empty: EC2 picks one). The
   // price below is that of the zone the instance is (to be) in.
   std::vector<ZonePrice> spot_zones;
-  std::string zone;         // the zone usd_per_hour is for ("" when not priced by zone)
+  std::string zone;  // the zone usd_per_hour is for ("" when not priced by zone)
+  // On-demand: the zones that offer the type (from the region's catalog;
+  // empty when unknown), tried in turn when EC2's own pick has no capacity.
+  std::vector<std::string> offered_zones;
   double usd_per_hour = 0;  // instance (spot or on-demand) + disk
   bool price_known = true;  // false for a type missing from the catalog
   int disk_gib = 0;
