@@ -20,6 +20,7 @@
 #include "job/account.hpp"
 #include "job/choose.hpp"
 #include "job/cost.hpp"
+#include "job/fallback.hpp"
 #include "job/hash_cache.hpp"
 #include "job/launcher.hpp"
 #include "job/naming.hpp"
@@ -403,7 +404,11 @@ int run_job(job::RunOptions o, Globals& g) {
       }
     }
     if (put_error) std::rethrow_exception(put_error);
-    return job::launch_instance(c.session, job, machine_image, job::job_role_name(job.id));
+    return job::launch_fitting(
+        c.session, job, machine_image, job::job_role_name(job.id), [&](const job::Job& now, const std::string& why) {
+          say(why);
+          s3.put_object(job.bucket, job.prefix() + "job.json", now.to_json().dump(2), "application/json");
+        });
   };
   job::Launched launched;
   try {

@@ -54,6 +54,9 @@ void note_sources(InstancePlan& plan, const RegionCatalog& catalog, const PriceB
                          " (us-east-1)");
 }
 
+// Fitting types launched instead when the first has no capacity anywhere.
+constexpr std::size_t kAlternatives = 2;
+
 }  // namespace
 
 InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, const PriceBook& prices,
@@ -107,6 +110,13 @@ InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, 
     if (fits.size() > 1) {
       plan.runner_up = fits[1].type->name;
       plan.runner_up_usd_per_hour = fits[1].price.usd_per_hour;
+    }
+    for (std::size_t i = 1; i < fits.size() && plan.alternatives.size() < kAlternatives; ++i) {
+      const InstanceType& t = *fits[i].type;
+      if (t.arch != plan.type.arch || (t.gpus > 0) != (plan.type.gpus > 0)) continue;
+      const auto z = catalog.zones.find(t.name);
+      plan.alternatives.push_back({t, fits[i].price.usd_per_hour, fits[i].price.from,
+                                   z == catalog.zones.end() ? std::vector<std::string>{} : z->second});
     }
   }
   if (auto z = catalog.zones.find(plan.type.name); z != catalog.zones.end()) plan.offered_zones = z->second;

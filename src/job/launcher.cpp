@@ -212,7 +212,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.instance_type = job.plan.type.name;
   args.instance_profile = instance_profile;
   args.user_data = user_data({job.bucket, job.id, job.region, job.account, job.options.max_runtime + kFallbackGrace});
-  args.client_token = job.id;
+  args.client_token = job.plan.launch_attempt == 0 ? job.id : job.id + "-t" + std::to_string(job.plan.launch_attempt);
   args.tags = job_tags(job.id, job.project);
   args.spot = job.plan.spot;
   args.disk_gib = job.plan.disk_gib;

@@ -80,6 +80,19 @@ struct InstancePlan {
   // On-demand: the zones that offer the type (from the region's catalog;
   // empty when unknown), tried in turn when EC2's own pick has no capacity.
   std::vector<std::string> offered_zones;
+  // A type picked by --cpus/--memory/--gpus: the next cheapest that fit, of
+  // the same architecture and kind (GPU or not, so the image still serves),
+  // launched instead when no zone has room for this one.
+  struct Alternative {
+    InstanceType type;
+    double on_demand_usd_per_hour = 0;
+    Provenance price_from;
+    std::vector<std::string> zones;
+  };
+  std::vector<Alternative> alternatives;
+  // Which launch of the job this plan is for (0 first; each alternative
+  // tried is one more): its RunInstances idempotency tokens differ.
+  int launch_attempt = 0;
   double usd_per_hour = 0;  // instance (spot or on-demand) + disk
   bool price_known = true;  // false for a type missing from the catalog
   int disk_gib = 0;

@@ -19,10 +19,12 @@ Prints "PORT <n>" once it listens. Faults, per request:
             but the client never hears so).
   garbage   this share is answered with bytes that are not HTTP.
 
-  ec2-error ACTION=CODE[@ZONE] (repeatable): a query-protocol request
-            (EC2's form POST) for ACTION is answered with EC2's XML error
-            CODE, without reaching upstream; with @ZONE only one placed in
-            that availability zone ("@" alone: one EC2 places itself).
+  ec2-error ACTION=CODE[@ZONE][;PARAM=VALUE...] (repeatable): a
+            query-protocol request (EC2's form POST) for ACTION is answered
+            with EC2's XML error CODE, without reaching upstream; with @ZONE
+            only one placed in that availability zone ("@" alone: one EC2
+            places itself), with ;PARAM=VALUE only one with that parameter
+            (";InstanceType=m7g.xlarge").
             Capacity codes come with HTTP 500, as EC2 sends them; others 400.
 
 GET /__proxy/stats answers {"requests", "throttled", "dropped", "garbage"}.
@@ -73,9 +75,11 @@ class Faults:
         m = (1 + args.streak) / 2
         self.ec2_errors = []
         for rule in args.ec2_error or []:
-            action, _, rest = rule.partition("=")
+            head, *conditions = rule.split(";")
+            action, _, rest = head.partition("=")
             code, at, zone = rest.partition("@")
-            self.ec2_errors.append((action, code, zone if at else None))
+            params = [tuple(c.split("=", 1)) for c in conditions]
+            self.ec2_errors.append((action, code, zone if at else None, params))
         self.start = self.throttle / (m * (1 - self.throttle) + self.throttle) if self.throttle > 0 else 0
 
     def decide(self, op, pre):
@@ -121,8 +125,9 @@ def ec2_error(rules, body):
     form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     action = (form.get("Action") or [""])[0]
     zone = (form.get("Placement.AvailabilityZone") or [""])[0]
-    for rule_action, code, rule_zone in rules:
-        if rule_action == action and rule_zone in (None, zone):
+    for rule_action, code, rule_zone, params in rules:
+        if rule_action == action and rule_zone in (None, zone) and all(
+                (form.get(k) or [""])[0] == v for k, v in params):
             with LOCK:
                 STATS.setdefault("ec2_errors", 0)
                 STATS["ec2_errors"] += 1

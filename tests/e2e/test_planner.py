@@ -313,6 +313,30 @@ class PlannerTests(unittest.TestCase):
         self.assertEqual([i["Placement"]["AvailabilityZone"] for i in inst], [zones[1]])
         self.emu.wait_phase(job, ("succeeded", "failed"), timeout=120)
 
+    def test_9_no_capacity_anywhere_for_a_picked_type_launches_the_next_fitting_one(self):
+        best, second = [n for _, n in self.fits("arm64")][:2]
+        env = self.ec2_faults("RunInstances=InsufficientInstanceCapacity;InstanceType=" + best)
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "next"), "--yes",
+                           "--detach", "--cpus", "4", "--memory", "16", env=env)
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn("plan: %s (4 vCPU, 16 GiB)" % best, p.stderr)
+        self.assertIn("no zone has room for a %s (InsufficientInstanceCapacity): launching the next fitting type, %s, "
+                      "at %s/h" % (best, second, usd(PRICES[second])), p.stderr)
+        job = p.stdout.strip()
+        self.assertEqual([i["InstanceType"] for i in self.emu.job_instances(job)], [second])
+        res = self.emu.get_json("jobs/%s/job.json" % job)["resources"]
+        self.assertEqual(res["instance_type"], second)
+        self.assertAlmostEqual(res["usd_per_hour"], PRICES[second] + EBS * res["disk_gib"], places=9)
+        self.emu.wait_phase(job, ("succeeded", "failed"), timeout=120)
+        # A type named with --instance-type is not swapped for another.
+        env = self.ec2_faults("RunInstances=InsufficientInstanceCapacity;InstanceType=" + best)
+        before = self.launched()
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "named"), "--yes",
+                           "--instance-type", best, env=env)
+        self.assertEqual(p.returncode, 4, show(p))
+        self.assertIn("InsufficientInstanceCapacity", p.stderr)
+        self.assertEqual(self.launched(), before)
+
 
 if __name__ == "__main__":
     unittest.main()
