@@ -4,7 +4,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <random>
 #include <regex>
 #include <sstream>
 
