@@ -257,7 +257,6 @@ int run_job(job::RunOptions o, Globals& g) {
   auto repo_r = repo.get();
   const job::BoundaryState boundary_r = boundary.get();
   offered.get();
-  const auto history = previous.get();
   if (check_error) std::rethrow_exception(check_error);
   job::check_boundary_allows(boundary_r, {foreign_input, foreign_output});
   // A region without the image fails here too, before anything is created.
@@ -311,6 +310,7 @@ int run_job(job::RunOptions o, Globals& g) {
   job.plan.spot_zones = spot_zones.get();
   if (!job.plan.spot_zones.empty()) job.plan.price_spot_in(job.plan.spot_zones.front().zone);
 
+  const auto history = previous.get();  // read meanwhile: the plan is said once it is in
   say("plan: " + describe_type(job.plan));
   for (const auto& line : job::describe_costs(job.plan, job::estimate(job.plan, history), o.budget_usd,
                                               budget_shortened, std::chrono::system_clock::now()))
