@@ -1,4 +1,4 @@
-// `hoist cost [JOB]` and `hoist instances`: what jobs cost, what is running.
+// `hoist cost [JOB]`: what jobs cost (job/cost.hpp reckons it).
 #include "job/cost.hpp"
 
 #include <iomanip>
@@ -9,10 +9,11 @@
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "job/connect.hpp"
+#include "job/instances.hpp"
 #include "job/naming.hpp"
 #include "job/planner.hpp"
-#include "job/watcher.hpp"
+#include "job/spec.hpp"
 #include "util/error.hpp"
 
 namespace hoist::cli {
@@ -42,7 +43,7 @@ Command register_cost(CLI::App& parent, Globals& g) {
   return {app, [id, since, by, &g] {
             if (!id->empty()) check_job_id(*id);
             check_since(*since);
-            Connected c = connect(g.aws);
+            job::Connected c = job::connect(g.aws);
             aws::S3 s3(c.session);
             std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
             // One DescribeInstances for every job, and the jobs' job.json and
@@ -103,48 +104,6 @@ Command register_cost(CLI::App& parent, Globals& g) {
             }
             return 0;
           }};
-}
-
-Command register_instances(CLI::App& parent, Globals& g) {
-  auto* app = parent.add_subcommand("instances", "List the instances hoist started (tag hoist:managed=true)");
-  auto all = std::make_shared<bool>(false);
-  auto job_filter = std::make_shared<std::string>();
-  app->add_flag("--all", *all, "Include terminated instances");
-  app->add_option("--job", *job_filter, "Only this job's instance");
-  app->add_flag("--json", g.json, "Print JSON");
-  add_aws_options(*app, g);
-  return {
-      app, [all, job_filter, &g] {
-        auto session = aws::Session::create(g.aws);
-        aws::Ec2 ec2(session);
-        aws::Filters filters = {{"tag:" + std::string(job::kManagedTag), {"true"}}};
-        if (!*all)
-          filters.push_back({"instance-state-name", {"pending", "running", "shutting-down", "stopping", "stopped"}});
-        if (!job_filter->empty()) filters.push_back({"tag:" + std::string(job::kJobTag), {*job_filter}});
-        auto found = ec2.describe_instances(filters);
-        nlohmann::json out = nlohmann::json::array();
-        if (!g.json)
-          std::cout << std::left << std::setw(22) << "INSTANCE" << std::setw(14) << "TYPE" << std::setw(15) << "STATE"
-                    << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED"
-                    << "JOB\n";
-        for (const auto& i : found) {
-          std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
-          if (g.json) {
-            out.push_back({{"instance_id", i.id},
-                           {"instance_type", i.instance_type},
-                           {"state", i.state},
-                           {"spot", i.lifecycle == "spot"},
-                           {"launch_time", i.launch_time},
-                           {"job_id", jobid}});
-          } else {
-            std::cout << std::setw(22) << i.id << std::setw(14) << i.instance_type << std::setw(15) << i.state
-                      << std::setw(8) << (i.lifecycle == "spot" ? "yes" : "no") << std::setw(22)
-                      << i.launch_time.substr(0, 19) << jobid << "\n";
-          }
-        }
-        if (g.json) std::cout << out.dump(2) << "\n";
-        return 0;
-      }};
 }
 
 }  // namespace hoist::cli

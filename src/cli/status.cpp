@@ -6,10 +6,11 @@
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "job/connect.hpp"
 #include "job/cost.hpp"
+#include "job/instances.hpp"
 #include "job/naming.hpp"
-#include "job/watcher.hpp"
+#include "job/spec.hpp"
 #include "util/error.hpp"
 
 namespace hoist::cli {
@@ -21,7 +22,7 @@ void require_job_id(const std::string& id) {
 }
 
 int show_status(const std::string& id, Globals& g) {
-  Connected c = connect(g.aws);
+  job::Connected c = job::connect(g.aws);
   aws::S3 s3(c.session);
   std::string job_id = id;
   if (job_id.empty()) {
@@ -33,8 +34,9 @@ int show_status(const std::string& id, Globals& g) {
   auto spec = job::read_job(s3, c.bucket, job_id);
   auto st = job::read_status(s3, c.bucket, job_id);
   if (!spec || !st) throw Fatal(Exit::not_found, "no job " + job_id + " in " + c.bucket + ": see `hoist ls`");
-  std::string state;
-  auto instance = job::find_job_instance(c.session, job_id, &state);
+  const auto found = job::job_instance(c.session, job_id);
+  const std::string state = found ? found->state : "";
+  const std::optional<std::string> instance = found ? std::optional(found->id) : std::nullopt;
   if (g.json) {
     nlohmann::json j = st->raw;
     j["instance_state"] = state;
@@ -57,7 +59,7 @@ int show_status(const std::string& id, Globals& g) {
 }
 
 int list_jobs(Globals& g) {
-  Connected c = connect(g.aws);
+  job::Connected c = job::connect(g.aws);
   aws::S3 s3(c.session);
   auto ids = job::list_job_ids(s3, c.bucket);
   nlohmann::json out = nlohmann::json::array();

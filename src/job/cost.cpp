@@ -7,7 +7,8 @@
 #include "aws/error.hpp"
 #include "aws/http.hpp"
 #include "job/naming.hpp"
-#include "job/watcher.hpp"
+#include "job/record.hpp"
+#include "job/spec.hpp"
 #include "util/error.hpp"
 
 namespace hoist::job {

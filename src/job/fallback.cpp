@@ -28,13 +28,13 @@ bool switch_to(InstancePlan& plan, const InstancePlan::Alternative& next, double
 }
 
 Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, const MachineImage& image,
-                        const std::string& instance_profile,
+                        const std::string& instance_profile, Reporter& reporter,
                         const std::function<void(const Job&, const std::string&)>& switched) {
   const auto alternatives = job.plan.spot ? std::vector<InstancePlan::Alternative>{} : job.plan.alternatives;
   std::size_t next = 0;
   for (;;) {
     try {
-      return launch_instance(session, job, image, instance_profile);
+      return launch_instance(session, job, image, instance_profile, reporter);
     } catch (const aws::AwsError& e) {
       if (!e.no_capacity() || next == alternatives.size()) throw;
       const std::string from = job.plan.type.name;

@@ -21,7 +21,7 @@ bool switch_to(InstancePlan& plan, const InstancePlan::Alternative& next, double
 // switch, before that type's launch (to record the job as it now is), with
 // a line saying why.
 Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, const MachineImage& image,
-                        const std::string& instance_profile,
+                        const std::string& instance_profile, Reporter& reporter,
                         const std::function<void(const Job&, const std::string&)>& switched);
 
 }  // namespace hoist::job

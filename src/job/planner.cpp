@@ -8,8 +8,8 @@
 
 #include "aws/ec2.hpp"
 #include "aws/error.hpp"
+#include "job/reporter.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace hoist::job {
 namespace {
@@ -344,14 +344,14 @@ void require_offered(const RunOptions& o, const InstancePlan& plan, const std::s
 }
 
 void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& o, const InstancePlan& plan,
-                   const std::string& region) {
+                   const std::string& region, Reporter& reporter) {
   std::vector<std::string> offered;
   try {
     offered = aws::Ec2(session).offered_instance_types(offering_candidates(o, plan));
   } catch (const aws::AwsError& e) {
     if (!e.access_denied()) throw;
-    log::warn("could not check that " + region + " offers " + plan.type.name +
-              " (no ec2:DescribeInstanceTypeOfferings permission): a type it lacks fails only at launch");
+    reporter.warn("could not check that " + region + " offers " + plan.type.name +
+                  " (no ec2:DescribeInstanceTypeOfferings permission): a type it lacks fails only at launch");
     return;
   }
   require_offered(o, plan, region, offered);

@@ -16,6 +16,8 @@ struct Session;
 
 namespace hoist::job {
 
+class Reporter;
+
 using Clock = std::chrono::system_clock;
 
 // Where a figure (a type's facts, a price) came from.
@@ -109,6 +111,9 @@ struct InstancePlan {
   double on_demand_usd_per_hour = 0;
   // Said beside the plan: a fallback taken, a cache used.
   std::vector<std::string> notes;
+  // Said with the plan, a line each: why this type, its price and where it
+  // came from, the expected and the worst cost, a budget's deadline.
+  std::vector<std::string> costs;
   [[nodiscard]] double worst_case_usd() const;
   // Grows the root disk to the image's own size when that is larger (EC2
   // refuses a root disk smaller than the image's snapshot); the price
@@ -179,7 +184,7 @@ void require_offered(const RunOptions& options, const InstancePlan& plan, const 
 // request, made with the other read-only probes. Credentials that may not
 // ask only warn (RunInstances still decides).
 void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& options, const InstancePlan& plan,
-                   const std::string& region);
+                   const std::string& region, Reporter& reporter);
 
 std::string format_usd(double usd);
 

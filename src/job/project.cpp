@@ -15,14 +15,15 @@
 namespace fs = std::filesystem;
 
 namespace hoist::job {
-namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 std::string trim(const std::string& s) {
   std::size_t b = s.find_first_not_of(" \t\r");

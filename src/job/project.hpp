@@ -51,6 +51,9 @@ inline constexpr const char* kDefaultScript = "main.py";
 std::chrono::seconds parse_duration(const std::string& text, const std::string& option);
 std::string format_duration(std::chrono::seconds s);
 
+// A file's bytes; empty when it cannot be read.
+std::string read_text(const std::string& path);
+
 // A flat TOML subset: key = "string" | 'string' | integer | float | true/false
 // | ["array", "of", "strings"]; comments; [sections] are prefixed "section.".
 using TomlValue = std::string;  // strings unquoted, arrays as JSON text

@@ -1,13 +1,11 @@
 #include "job/spec.hpp"
 
-#include <ctime>
-
 #include "job/naming.hpp"
 
 namespace hoist::job {
 
 std::string Job::prefix() const {
-  return job_prefix(id);
+  return keys::prefix(id);
 }
 
 nlohmann::json Job::to_json() const {
@@ -70,48 +68,10 @@ StoredJob StoredJob::from_json(const nlohmann::json& j) {
   return s;
 }
 
-bool is_terminal_phase(const std::string& p) {
-  return p == "succeeded" || p == "failed" || p == "cancelled" || p == "preempted" || p == "timed_out";
-}
-
-bool JobStatus::terminal() const {
-  return is_terminal_phase(phase);
-}
-
-JobStatus JobStatus::from_json(const nlohmann::json& j) {
-  JobStatus s;
-  s.raw = j;
-  s.phase = j.value("phase", "");
-  if (j.contains("exit_code") && j["exit_code"].is_number_integer()) s.exit_code = j["exit_code"].get<int>();
-  if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
-  if (j.contains("instance_id") && j["instance_id"].is_string()) s.instance_id = j["instance_id"].get<std::string>();
-  s.updated_at = j.value("updated_at", "");
-  if (j.contains("image") && j["image"].is_object()) {
-    const auto& image = j["image"];
-    if (image.contains("reused") && image["reused"].is_boolean()) s.image_reused = image["reused"].get<bool>();
-    if (image.contains("pushed") && image["pushed"].is_boolean()) s.image_pushed = image["pushed"].get<bool>();
-    if (image.contains("runtime") && image["runtime"].is_string())
-      s.image_runtime = image["runtime"].get<std::string>();
-  }
-  return s;
-}
-
-std::string JobStatus::image_note() const {
-  if (!image_reused) return "";
-  if (image_runtime == "process") return " (process runtime: a venv, no container)";
-  if (*image_reused) return " (image reused from ECR)";
-  return image_pushed ? " (image built and pushed to ECR)" : "";
-}
-
-std::optional<std::chrono::seconds> seconds_between(const std::string& from, const std::string& to) {
-  auto parse = [](const std::string& s) -> std::optional<std::time_t> {
-    std::tm tm{};
-    if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
-    return timegm(&tm);
-  };
-  auto a = parse(from), b = parse(to);
-  if (!a || !b) return std::nullopt;
-  return std::chrono::seconds(*b - *a);
+std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id) {
+  auto body = read_spec_text(s3, bucket, job_id);
+  if (!body) return std::nullopt;
+  return StoredJob::from_json(nlohmann::json::parse(*body));
 }
 
 }  // namespace hoist::job

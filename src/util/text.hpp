@@ -2,6 +2,7 @@
 // Small text helpers shared across the layers.
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -25,6 +26,19 @@ inline std::string format_utc(std::chrono::system_clock::time_point t, const cha
   std::array<char, 64> buffer{};
   const std::size_t n = std::strftime(buffer.data(), buffer.size(), format, &tm);
   return {buffer.data(), n};
+}
+
+// Sizes and rates for people: "1.2 MB", "640 B" (powers of 1000).
+inline std::string human_bytes(double bytes) {
+  constexpr std::array<const char*, 5> kUnits = {"B", "KB", "MB", "GB", "TB"};
+  std::size_t unit = 0;
+  while (bytes >= 1000 && unit + 1 < kUnits.size()) {
+    bytes /= 1000;
+    ++unit;
+  }
+  std::array<char, 32> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits.at(unit));
+  return buffer.data();
 }
 
 }  // namespace hoist
