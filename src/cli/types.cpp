@@ -53,7 +53,7 @@ int list_types(const job::RunOptions& o, bool by_spot, Globals& g) {
     return 0;
   }
   if (list.rows.empty()) throw job::nothing_fits(want, session->region);
-  std::cout << std::left << std::setw(16) << "TYPE" << std::setw(7) << "VCPUS" << std::setw(9) << "MEM GIB"
+  std::cout << std::left << std::setw(20) << "TYPE" << std::setw(7) << "VCPUS" << std::setw(9) << "MEM GIB"
             << std::setw(8) << "ARCH" << std::setw(30) << "GPUS" << std::setw(13) << "ON-DEMAND/H"
             << "SPOT/H (ZONE)\n";
   for (const auto& r : list.rows) {
@@ -64,7 +64,7 @@ int list_types(const job::RunOptions& o, bool by_spot, Globals& g) {
     if (r.on_demand && r.on_demand->from.source == job::Provenance::Source::bundled && !od_from.empty() &&
         list.rows.front().on_demand->from.source != job::Provenance::Source::bundled)
       od += "*";  // from the bundled table where the API had none
-    std::cout << std::setw(16) << r.type.name << std::setw(7) << r.type.vcpus << std::setw(9) << gib(r.type.memory_gib)
+    std::cout << std::setw(20) << r.type.name << std::setw(7) << r.type.vcpus << std::setw(9) << gib(r.type.memory_gib)
               << std::setw(8) << r.type.arch << std::setw(30) << gpus << std::setw(13) << od
               << (r.spot ? job::format_usd(r.spot->usd_per_hour) + " (" + r.spot->zone + ")" : "?") << "\n";
   }

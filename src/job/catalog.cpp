@@ -1,13 +1,9 @@
 #include "job/catalog.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <random>
 #include <regex>
 #include <sstream>
 
@@ -28,21 +24,20 @@ std::string age_of(Clock::duration d) {
   return std::to_string(s / 86400) + " days";
 }
 
-std::int64_t epoch(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
 std::string catalog_path(const std::string& dir, const std::string& region) {
   return dir + "/catalog-" + region + ".json";
 }
 
-// A region's name as a file name: nothing else reaches the cache folder.
+}  // namespace
+
 bool safe_region(const std::string& region) {
   static const std::regex shape("^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$");
   return std::regex_match(region, shape);
 }
 
-}  // namespace
+std::int64_t epoch(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
 
 std::string Provenance::describe(Clock::time_point now, const std::string& api) const {
   switch (source) {
@@ -54,14 +49,6 @@ std::string Provenance::describe(Clock::time_point now, const std::string& api) 
       break;
   }
   return std::string("hoist's bundled table of ") + kBundledDate + " (" + kBundledSource + ")";
-}
-
-std::string cache_root() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/')
-    return std::string(xdg) + "/hoist";
-  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
-    return std::string(home) + "/.cache/hoist";
-  return "";
 }
 
 std::optional<nlohmann::json> read_cache_file(const std::string& path) {
@@ -76,24 +63,8 @@ std::optional<nlohmann::json> read_cache_file(const std::string& path) {
 
 void write_cache_file(const std::string& path, const nlohmann::json& doc) {
   std::error_code ec;
-  const fs::path dir = fs::path(path).parent_path();
-  fs::create_directories(dir, ec);
-  if (ec) return;
-  std::random_device random;
-  const std::string temp = path + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(random());
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) return;
-  ::close(fd);
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << doc.dump();
-    out.flush();
-    if (!out) {
-      ::unlink(temp.c_str());
-      return;
-    }
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) ::unlink(temp.c_str());
+  fs::create_directories(fs::path(path).parent_path(), ec);
+  if (!ec) write_private_file(path, doc.dump());
 }
 
 const InstanceType* RegionCatalog::find(const std::string& name) const {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "job/hash_cache.hpp"  // cache_root()
 #include "job/planner.hpp"
 
 namespace hoist::aws {
@@ -21,8 +22,11 @@ struct InstanceTypeInfo;
 
 namespace hoist::job {
 
-// hoist's cache folder: $XDG_CACHE_HOME/hoist, else ~/.cache/hoist ("" when neither is set).
-std::string cache_root();
+// A region's name fit to be part of a cache file's name.
+bool safe_region(const std::string& region);
+// Seconds since the epoch, as the caches keep times.
+std::int64_t epoch(Clock::time_point t);
+
 // How long a cached catalog or price list is used before AWS is asked again.
 inline constexpr std::chrono::hours kCatalogMaxAge{24 * 7};
 

@@ -15,17 +15,33 @@ namespace {
 RegionCatalog facts_for(const std::shared_ptr<aws::Session>& session, const std::string& region,
                         const std::string& name, const std::string& cache_dir, Clock::time_point now) {
   if (auto cached = cached_catalog(region, cache_dir, now)) return *cached;
-  if (find_instance_type(name)) return bundled_catalog(region, "");
+  // The zones that offer it (for the launch to try in turn), beside its facts.
+  auto zones = std::async(std::launch::async, [&]() -> std::vector<std::string> {
+    std::vector<std::string> out;
+    try {
+      for (auto& [type, zone] : aws::Ec2(session).zone_offerings({name})) out.push_back(zone);
+    } catch (const aws::AwsError&) {
+      // unknown zones: EC2 picks one
+    }
+    std::ranges::sort(out);
+    return out;
+  });
   RegionCatalog c;
-  c.region = region;
-  c.from = {Provenance::Source::live, now, ""};
-  try {
-    for (const auto& info : aws::Ec2(session).describe_instance_types({name}))
-      c.types.push_back(to_instance_type(info));
-  } catch (const aws::AwsError& e) {
-    if (e.is("InvalidInstanceType")) return c;  // the region lacks it: check_offered says so
-    return bundled_catalog(region, "the instance type could not be described (" + e.code + ")");
+  if (find_instance_type(name)) {
+    c = bundled_catalog(region, "");
+  } else {
+    c.region = region;
+    c.from = {Provenance::Source::live, now, ""};
+    try {
+      for (const auto& info : aws::Ec2(session).describe_instance_types({name}))
+        c.types.push_back(to_instance_type(info));
+    } catch (const aws::AwsError& e) {
+      // InvalidInstanceType: the region lacks it, and check_offered says so.
+      if (!e.is("InvalidInstanceType"))
+        c = bundled_catalog(region, "the instance type could not be described (" + e.code + ")");
+    }
   }
+  if (auto offered = zones.get(); !offered.empty()) c.zones[name] = std::move(offered);
   return c;
 }
 
@@ -37,6 +53,9 @@ void note_sources(InstancePlan& plan, const RegionCatalog& catalog, const PriceB
     plan.notes.push_back(prices.from.note + ": on-demand prices from hoist's bundled table of " + kBundledDate +
                          " (us-east-1)");
 }
+
+// Fitting types launched instead when the first has no capacity anywhere.
+constexpr std::size_t kAlternatives = 2;
 
 }  // namespace
 
@@ -92,7 +111,15 @@ InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, 
       plan.runner_up = fits[1].type->name;
       plan.runner_up_usd_per_hour = fits[1].price.usd_per_hour;
     }
+    for (std::size_t i = 1; i < fits.size() && plan.alternatives.size() < kAlternatives; ++i) {
+      const InstanceType& t = *fits[i].type;
+      if (t.arch != plan.type.arch || (t.gpus > 0) != (plan.type.gpus > 0)) continue;
+      const auto z = catalog.zones.find(t.name);
+      plan.alternatives.push_back({t, fits[i].price.usd_per_hour, fits[i].price.from,
+                                   z == catalog.zones.end() ? std::vector<std::string>{} : z->second});
+    }
   }
+  if (auto z = catalog.zones.find(plan.type.name); z != catalog.zones.end()) plan.offered_zones = z->second;
   plan.price_known = price.has_value();
   plan.price_from = price ? price->from : Provenance{};
   plan.instance_usd_per_hour = plan.on_demand_usd_per_hour = price ? price->usd_per_hour : 0;

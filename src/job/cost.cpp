@@ -57,8 +57,12 @@ std::vector<std::chrono::seconds> previous_durations(aws::S3& s3, const std::str
                                                      std::size_t limit) {
   std::vector<aws::ObjectInfo> objects;
   std::vector<std::string> prefixes;
-  if (!s3.head_bucket(bucket)) return {};
-  s3.list_delimited(bucket, "jobs/" + project + "-", objects, prefixes);
+  try {
+    s3.list_delimited(bucket, "jobs/" + project + "-", objects, prefixes);
+  } catch (const aws::AwsError& e) {
+    if (e.not_found()) return {};  // no bucket yet: no previous run
+    throw;
+  }
   std::vector<std::string> ids;
   for (const auto& p : prefixes) {
     std::string id = p.substr(5, p.size() - 6);

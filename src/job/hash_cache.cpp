@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <system_error>
 
 #include "aws/crypto.hpp"
@@ -58,12 +59,37 @@ void remove_stale_temps(const std::string& cache_path) {
 
 }  // namespace
 
-std::string HashCache::default_dir() {
+std::string cache_root() {
   if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && xdg[0] == '/')
-    return std::string(xdg) + "/hoist/hashes";
+    return std::string(xdg) + "/hoist";
   if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
-    return std::string(home) + "/.cache/hoist/hashes";
+    return std::string(home) + "/.cache/hoist";
   return "";
+}
+
+std::string HashCache::default_dir() {
+  const std::string root = cache_root();
+  return root.empty() ? root : root + "/hashes";
+}
+
+bool write_private_file(const std::string& path, const std::string& data) {
+  std::random_device random;
+  const std::string temp = path + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(random());
+  {
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    ::close(fd);
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << data;
+    out.flush();
+    if (!out) {
+      ::unlink(temp.c_str());
+      return false;
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) == 0) return true;
+  ::unlink(temp.c_str());
+  return false;
 }
 
 HashCache::HashCache(const std::string& dir, const std::string& root) {
@@ -121,28 +147,16 @@ void HashCache::save() const {
   fs::create_directories(dir, ec);
   if (ec) return;
   fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);  // file names are the user's business
-  std::random_device random;
-  const std::string temp = path_ + ".tmp" + std::to_string(::getpid()) + "-" + std::to_string(random());
-  {
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    ::close(fd);
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    // The header names the folder: another folder's cache under the same
-    // (truncated) file name is read as no cache.
-    out << kHeader << root_ << "\n";
-    for (const auto& [name, e] : entries_) {
-      if (!e.used) continue;
-      out << e.sha256 << '\t' << e.size << '\t' << e.dev << '\t' << e.ino << '\t' << e.mtime_ns << '\t' << e.ctime_ns
-          << '\t' << name << '\n';
-    }
-    out.flush();
-    if (!out) {
-      ::unlink(temp.c_str());
-      return;
-    }
+  // The header names the folder: another folder's cache under the same
+  // (truncated) file name is read as no cache.
+  std::ostringstream out;
+  out << kHeader << root_ << "\n";
+  for (const auto& [name, e] : entries_) {
+    if (!e.used) continue;
+    out << e.sha256 << '\t' << e.size << '\t' << e.dev << '\t' << e.ino << '\t' << e.mtime_ns << '\t' << e.ctime_ns
+        << '\t' << name << '\n';
   }
-  if (::rename(temp.c_str(), path_.c_str()) != 0) ::unlink(temp.c_str());
+  write_private_file(path_, out.str());
   remove_stale_temps(path_);
 }
 

@@ -20,6 +20,12 @@
 
 namespace hoist::job {
 
+// hoist's cache folder: $XDG_CACHE_HOME/hoist, else ~/.cache/hoist ("" when neither is set).
+std::string cache_root();
+// Writes `data` to `path` whole or not at all (a temporary file beside it,
+// owner-only, then renamed over it); false when it could not.
+bool write_private_file(const std::string& path, const std::string& data);
+
 class HashCache {
  public:
   static constexpr std::chrono::seconds kRacyWindow{2};  // FAT and HFS+ keep 1-2 s mtimes

@@ -210,7 +210,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.instance_type = job.plan.type.name;
   args.instance_profile = instance_profile;
   args.user_data = user_data({job.bucket, job.id, job.region, job.account, job.options.max_runtime + kFallbackGrace});
-  args.client_token = job.id;
+  args.client_token = job.plan.launch_attempt == 0 ? job.id : job.id + "-t" + std::to_string(job.plan.launch_attempt);
   args.tags = job_tags(job.id, job.project);
   args.spot = job.plan.spot;
   args.disk_gib = job.plan.disk_gib;
@@ -221,6 +221,11 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   if (job.plan.spot)
     for (const auto& z : job.plan.spot_zones) zones.push_back(z.zone);
   if (!zones.empty()) zones.emplace_back();
+  // On-demand: EC2's pick, then each zone that offers the type.
+  if (!job.plan.spot && !job.plan.offered_zones.empty()) {
+    zones.emplace_back();
+    zones.insert(zones.end(), job.plan.offered_zones.begin(), job.plan.offered_zones.end());
+  }
   std::size_t zone = 0;
   if (!zones.empty()) args.availability_zone = zones[0];
   bool took_suggestions = false;

@@ -78,7 +78,23 @@ struct InstancePlan {
   // --spot: the zones to try, cheapest first (empty: EC2 picks one). The
   // price below is that of the zone the instance is (to be) in.
   std::vector<ZonePrice> spot_zones;
-  std::string zone;         // the zone usd_per_hour is for ("" when not priced by zone)
+  std::string zone;  // the zone usd_per_hour is for ("" when not priced by zone)
+  // On-demand: the zones that offer the type (from the region's catalog;
+  // empty when unknown), tried in turn when EC2's own pick has no capacity.
+  std::vector<std::string> offered_zones;
+  // A type picked by --cpus/--memory/--gpus: the next cheapest that fit, of
+  // the same architecture and kind (GPU or not, so the image still serves),
+  // launched instead when no zone has room for this one.
+  struct Alternative {
+    InstanceType type;
+    double on_demand_usd_per_hour = 0;
+    Provenance price_from;
+    std::vector<std::string> zones;
+  };
+  std::vector<Alternative> alternatives;
+  // Which launch of the job this plan is for (0 first; each alternative
+  // tried is one more): its RunInstances idempotency tokens differ.
+  int launch_attempt = 0;
   double usd_per_hour = 0;  // instance (spot or on-demand) + disk
   bool price_known = true;  // false for a type missing from the catalog
   int disk_gib = 0;

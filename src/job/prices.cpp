@@ -1,7 +1,5 @@
 #include "job/prices.hpp"
 
-#include <regex>
-
 #include "aws/error.hpp"
 #include "aws/pricing.hpp"
 #include "util/text.hpp"
@@ -9,16 +7,8 @@
 namespace hoist::job {
 namespace {
 
-std::int64_t epoch(Clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
 Clock::time_point from_epoch(std::int64_t s) {
   return Clock::time_point(std::chrono::seconds(s));
-}
-
-bool safe_region(const std::string& region) {
-  static const std::regex shape("^[a-z]{2}(-[a-z0-9]+)+-[0-9]+$");
-  return std::regex_match(region, shape);
 }
 
 // The cache: {"region", "complete_at" (when every type was fetched, 0 if

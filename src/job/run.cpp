@@ -1,6 +1,7 @@
 // The order of a run, and what is said between its steps.
 #include "job/run.hpp"
 
+#include "job/quota.hpp"
 #include "job/reporter.hpp"
 #include "util/error.hpp"
 
@@ -136,6 +137,7 @@ RunOutcome run(const RunRequest& request, RunSteps& steps, Reporter& reporter) {
     launched = steps.launch(job);
   } catch (...) {
     abandon(steps, job, reporter);
+    raise_if_quota(std::current_exception(), job.plan, job.region);  // one line naming the quota
     throw;
   }
   outcome.launched = true;

@@ -11,6 +11,7 @@
 #include "job/choose.hpp"
 #include "job/connect.hpp"
 #include "job/cost.hpp"
+#include "job/fallback.hpp"
 #include "job/hash_cache.hpp"
 #include "job/instances.hpp"
 #include "job/naming.hpp"
@@ -375,7 +376,11 @@ Launched AwsRunSteps::launch(Job& job) {
   put_job.get();
   put_status.get();
   role.get();
-  Launched launched = launch_instance(c_.session, job, image_, job_role_name(job.id), reporter_);
+  Launched launched = launch_fitting(c_.session, job, image_, job_role_name(job.id), reporter_,
+                                     [&](const Job& now, const std::string& why) {
+                                       reporter_.note(why);
+                                       write_record(now);
+                                     });
   // Spot, placed in a dearer zone than the cheapest: the spec says what it costs.
   if (launched.zone != job.plan.zone && job.plan.price_spot_in(launched.zone)) {
     reporter_.note("spot price in " + launched.zone + ": " + format_usd(job.plan.usd_per_hour) + "/h");

@@ -30,6 +30,7 @@ enum class Exit : int {
   timed_out = 22,  // --max-runtime reached
   cancelled = 23,
   preempted = 24,
+  quota = 25,  // an EC2 quota (Service Quotas) has no room for the instance
   internal = 70,
 };
 

@@ -19,6 +19,14 @@ Prints "PORT <n>" once it listens. Faults, per request:
             but the client never hears so).
   garbage   this share is answered with bytes that are not HTTP.
 
+  ec2-error ACTION=CODE[@ZONE][;PARAM=VALUE...] (repeatable): a
+            query-protocol request (EC2's form POST) for ACTION is answered
+            with EC2's XML error CODE, without reaching upstream; with @ZONE
+            only one placed in that availability zone ("@" alone: one EC2
+            places itself), with ;PARAM=VALUE only one with that parameter
+            (";InstanceType=m7g.xlarge").
+            Capacity codes come with HTTP 500, as EC2 sends them; others 400.
+
 GET /__proxy/stats answers {"requests", "throttled", "dropped", "garbage"}.
 """
 import argparse
@@ -65,6 +73,13 @@ class Faults:
         # A streak is 1..streak long (mean m); starting one with probability
         # p on a request not in one throttles p*m / (1 - p + p*m) of them.
         m = (1 + args.streak) / 2
+        self.ec2_errors = []
+        for rule in args.ec2_error or []:
+            head, *conditions = rule.split(";")
+            action, _, rest = head.partition("=")
+            code, at, zone = rest.partition("@")
+            params = [tuple(c.split("=", 1)) for c in conditions]
+            self.ec2_errors.append((action, code, zone if at else None, params))
         self.start = self.throttle / (m * (1 - self.throttle) + self.throttle) if self.throttle > 0 else 0
 
     def decide(self, op, pre):
@@ -101,6 +116,30 @@ class Faults:
                     '<Message>Please reduce your request rate.</Message><RequestId>proxy</RequestId></Error>').encode()
             return 503, body
         return (503, b"") if kind < 0.85 else (429, b"")
+
+
+def ec2_error(rules, body):
+    """(status, XML) of the --ec2-error rule matching a query-protocol body, or None."""
+    if not rules or not body:
+        return None
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    action = (form.get("Action") or [""])[0]
+    zone = (form.get("Placement.AvailabilityZone") or [""])[0]
+    for rule_action, code, rule_zone, params in rules:
+        if rule_action == action and rule_zone in (None, zone) and all(
+                (form.get(k) or [""])[0] == v for k, v in params):
+            with LOCK:
+                STATS.setdefault("ec2_errors", 0)
+                STATS["ec2_errors"] += 1
+            message = {"InsufficientInstanceCapacity": "We currently do not have sufficient capacity in the "
+                       "Availability Zone you requested.",
+                       "VcpuLimitExceeded": "You have requested more vCPU capacity than your current vCPU limit "
+                       "of 32 allows for the instance bucket that the specified instance type belongs to.",
+                       "MaxSpotInstanceCountExceeded": "Max spot instance count exceeded"}.get(code, code)
+            xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code><Message>%s'
+                   '</Message></Error></Errors><RequestID>proxy</RequestID></Response>' % (code, message)).encode()
+            return (500 if "Capacity" in code else 400), xml
+    return None
 
 
 def make_handler(upstream, faults):
@@ -160,6 +199,10 @@ def make_handler(upstream, faults):
                     out = json.dumps(STATS).encode()
                 return self._answer(200, [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
                                     out)
+            injected = ec2_error(faults.ec2_errors, body) if self.command == "POST" else None
+            if injected:
+                return self._answer(injected[0], [("Content-Type", "text/xml"),
+                                                  ("Content-Length", str(len(injected[1])))], injected[1])
             action = faults.decide(operation(self.command, url.path, url.query), prefix(url.path))
             if action == "drop-before":
                 return self._drop()
@@ -193,6 +236,7 @@ def main():
     parser.add_argument("--garbage", type=float, default=0.0)
     parser.add_argument("--streak", type=int, default=6)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--ec2-error", action="append", help="ACTION=CODE[@ZONE]")
     args = parser.parse_args()
     serve(make_handler(args.upstream, Faults(args)))
 

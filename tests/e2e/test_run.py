@@ -285,7 +285,8 @@ class RunTests(E2EBase):
         self.assertEqual(inst.get("InstanceLifecycle"), "spot", inst)
         self.assertTrue(spec["resources"]["spot"])
         # the emulator prices every zone the same: the first by name is the cheapest
-        zone = re.search(r"plan: t3\.medium .*, spot, .*\(spot in (us-east-1[a-z]), current\)", p.stderr)
+        self.assertIn("plan: t3.medium (2 vCPU, 4 GiB), spot, ", p.stderr)
+        zone = re.search(r"price: \$[\d.]+/h spot in (us-east-1[a-z]) \(DescribeSpotPriceHistory, now\)", p.stderr)
         self.assertIsNotNone(zone, p.stderr)
         self.assertEqual(zone[1], "us-east-1a")
         self.assertEqual(inst["Placement"]["AvailabilityZone"], zone[1])

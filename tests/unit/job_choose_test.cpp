@@ -8,6 +8,7 @@
 #include "aws/pricing.hpp"
 #include "job/choose.hpp"
 #include "job/cost.hpp"
+#include "job/fallback.hpp"
 #include "util/error.hpp"
 
 using namespace hoist;
@@ -261,4 +262,36 @@ TEST(PlannerCost, EstimateAndActualCostMatchAHandCalculation) {
   EXPECT_NEAR(spot_cost_usd(history, start, 1800s), (0.10 + 0.20 + 0.05) * 10 / 60, 1e-12);
   // Ten seconds are billed as a minute.
   EXPECT_NEAR(spot_cost_usd(history, start, 10s), 0.10 / 60, 1e-12);
+}
+
+TEST(PlannerChoose, APickedTypeHasAlternativesOfItsArchitectureAndKind) {
+  auto o = options();
+  o.cpus = 4;
+  auto plan = choose_instance(o, region(), prices(), kNow);
+  ASSERT_EQ(plan.type.name, "m7g.xlarge");  // arm64: the x86 fits are no alternative (another image)
+  EXPECT_TRUE(plan.alternatives.empty());
+  o.arch = "x86_64";
+  plan = choose_instance(o, region(), prices(), kNow);
+  ASSERT_EQ(plan.type.name, "c7i.xlarge");
+  ASSERT_EQ(plan.alternatives.size(), 2u);
+  EXPECT_EQ(plan.alternatives[0].type.name, "m7i.xlarge");
+  EXPECT_EQ(plan.alternatives[1].type.name, "r7i.2xlarge");
+  EXPECT_EQ(plan.alternatives[0].zones, (std::vector<std::string>{"eu-west-1a", "eu-west-1b"}));
+  // Switching: the next type's price, zones and a new launch attempt; the budget's deadline again.
+  o.budget_usd = 0.5;
+  EXPECT_TRUE(apply_budget(plan, 0.5));
+  const auto first_deadline = plan.max_runtime;
+  ASSERT_TRUE(switch_to(plan, plan.alternatives[0], 0.5));
+  EXPECT_EQ(plan.type.name, "m7i.xlarge");
+  EXPECT_EQ(plan.launch_attempt, 1);
+  EXPECT_NEAR(plan.usd_per_hour, 0.2226 + 30 * kEbsUsdPerGibHour, 1e-12);
+  EXPECT_LT(plan.max_runtime, first_deadline);
+  // One the budget cannot buy is passed over, the plan unchanged.
+  auto dear = plan;
+  EXPECT_FALSE(switch_to(dear, {{"p9.huge", 8, 64, 0, "", 0, 0, "x86_64"}, 500.0, {}, {}}, 0.5));
+  EXPECT_EQ(dear.type.name, "m7i.xlarge");
+  // A named type has none.
+  o = options();
+  o.instance_type = "c7i.xlarge";
+  EXPECT_TRUE(choose_instance(o, region(), prices(), kNow).alternatives.empty());
 }
