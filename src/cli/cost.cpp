@@ -46,17 +46,9 @@ Command register_cost(CLI::App& parent, Globals& g) {
             job::Connected c = job::connect(g.aws);
             aws::S3 s3(c.session);
             std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
-            // One DescribeInstances for every job, and the jobs' job.json and
-            // status.json read in parallel: not three round trips per job in turn.
-            std::map<std::string, aws::Instance> instances;
-            if (!ids.empty()) instances = job::job_instances(c.session);
             // Every job first: an unknown one fails before anything is printed.
-            std::vector<job::JobCost> costs(ids.size());
-            aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
-              auto inst = instances.find(ids[i]);
-              costs[i] = job::job_cost(c.session, s3, c.bucket, ids[i],
-                                       inst == instances.end() ? "" : inst->second.launch_time);
-            });
+            std::vector<job::JobCost> costs;
+            for (auto& jc : job::job_costs(c, ids, false)) costs.push_back(std::move(*jc));
             std::erase_if(costs, [&](const job::JobCost& jc) { return !since->empty() && jc.created_at < *since; });
             double total = 0;
             std::map<std::string, double> groups;

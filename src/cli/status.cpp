@@ -66,20 +66,8 @@ int list_jobs(Globals& g) {
   if (!g.json)
     std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE" << std::setw(22) << "UPDATED"
               << "COST\n";
-  // The jobs in parallel, and their instances in one request: not round
-  // trips one after another.
-  std::map<std::string, aws::Instance> instances;
-  if (!ids.empty()) instances = job::job_instances(c.session);
-  std::vector<std::optional<job::JobCost>> costs(ids.size());
-  aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
-    const auto inst = instances.find(ids[i]);
-    try {
-      costs[i] =
-          job::job_cost(c.session, s3, c.bucket, ids[i], inst == instances.end() ? "" : inst->second.launch_time);
-    } catch (const Fatal&) {
-      // a job folder without its job.json: listed, without a cost
-    }
-  });
+  // A job folder without its job.json is listed, without a cost.
+  const auto costs = job::job_costs(c, ids, true);
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const std::string& id = ids[i];
     const auto& jc = costs[i];

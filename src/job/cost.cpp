@@ -6,6 +6,7 @@
 
 #include "aws/error.hpp"
 #include "aws/http.hpp"
+#include "job/instances.hpp"
 #include "job/naming.hpp"
 #include "job/record.hpp"
 #include "job/spec.hpp"
@@ -207,6 +208,23 @@ JobCost job_cost(const std::shared_ptr<aws::Session>& session, aws::S3& s3, cons
     }
   }
   return c;
+}
+
+std::vector<std::optional<JobCost>> job_costs(const Connected& c, const std::vector<std::string>& ids,
+                                              bool skip_unknown) {
+  std::map<std::string, aws::Instance> instances;
+  if (!ids.empty()) instances = job_instances(c.session);
+  aws::S3 s3(c.session);
+  std::vector<std::optional<JobCost>> costs(ids.size());
+  aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
+    const auto inst = instances.find(ids[i]);
+    try {
+      costs[i] = job_cost(c.session, s3, c.bucket, ids[i], inst == instances.end() ? "" : inst->second.launch_time);
+    } catch (const Fatal&) {
+      if (!skip_unknown) throw;  // a job folder without its job.json
+    }
+  });
+  return costs;
 }
 
 }  // namespace hoist::job

@@ -10,6 +10,7 @@
 
 #include "aws/ec2.hpp"
 #include "aws/s3.hpp"
+#include "job/connect.hpp"
 #include "job/planner.hpp"
 #include "job/spec.hpp"
 
@@ -73,5 +74,12 @@ struct JobCost {
 // (`session` asks for it; the recorded price when it cannot be read).
 JobCost job_cost(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const std::string& bucket,
                  const std::string& id, const std::string& launch_time);
+
+// The costs of these jobs, in their order: their instances in one
+// DescribeInstances, their records read in parallel (not round trips one
+// after another). A job the bucket lacks the job.json of is
+// Fatal(Exit::not_found), or nullopt with `skip_unknown`.
+std::vector<std::optional<JobCost>> job_costs(const Connected& c, const std::vector<std::string>& ids,
+                                              bool skip_unknown);
 
 }  // namespace hoist::job
