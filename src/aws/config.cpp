@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "aws/error.hpp"
 #include "aws/partition.hpp"
-#include "util/error.hpp"
 #include "util/text.hpp"
 
 namespace hoist::aws {
@@ -66,7 +66,7 @@ IniFile parse_ini(const std::string& text, const std::string& file_name) {
   std::string line;
   int number = 0;
   auto fail = [&](const std::string& why) {
-    throw Fatal(Exit::config, file_name + ":" + std::to_string(number) + ": " + why);
+    throw Failure(Failure::config, file_name + ":" + std::to_string(number) + ": " + why);
   };
   while (std::getline(in, line)) {
     ++number;
@@ -122,8 +122,8 @@ Config Config::load(const Overrides& overrides) {
   // botocore: ProfileNotFound for a named profile that is in neither file
   // (an unnamed default may be absent: there may be no files at all).
   if (c.profile_explicit_ && !c.has_profile(c.profile_name_)) {
-    throw Fatal(Exit::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path + " or " +
-                                  c.credentials_path);
+    throw Failure(Failure::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path +
+                                       " or " + c.credentials_path);
   }
   return c;
 }
@@ -169,7 +169,7 @@ std::optional<std::string> Config::region_if_set() const {
 
 std::string Config::region() const {
   if (auto r = region_if_set()) return *r;
-  throw Fatal(Exit::config, "no AWS region: pass --region or set AWS_REGION, or `aws configure set region ...`");
+  throw Failure(Failure::config, "no AWS region: pass --region or set AWS_REGION, or `aws configure set region ...`");
 }
 
 std::optional<std::string> Config::configured_endpoint(const std::string& service) const {
@@ -185,8 +185,8 @@ std::optional<std::string> Config::configured_endpoint(const std::string& servic
   if (auto services = get(profile_name_, "services")) {
     auto it = config_file.find("services " + *services);
     if (it == config_file.end()) {
-      throw Fatal(Exit::config, "the profile '" + profile_name_ + "' uses the services section '" + *services +
-                                    "', which " + config_path + " does not define");
+      throw Failure(Failure::config, "the profile '" + profile_name_ + "' uses the services section '" + *services +
+                                         "', which " + config_path + " does not define");
     }
     if (auto k = it->second.find(id + ".endpoint_url"); k != it->second.end()) return k->second;
   }

@@ -14,7 +14,7 @@ using IniSection = std::map<std::string, std::string>;
 using IniFile = std::map<std::string, IniSection>;
 
 // Parses the aws CLI's INI dialect (comments with # or ;, continuation lines
-// for nested sections). Throws Fatal(Exit::config) with the file and line.
+// for nested sections). Throws Failure (config) with the file and line.
 IniFile parse_ini(const std::string& text, const std::string& file_name);
 
 // What the command line said; empty means "not given".
@@ -50,7 +50,7 @@ class Config {
   [[nodiscard]] std::optional<std::string> sso_session(const std::string& name, const std::string& key) const;
 
   // --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region.
-  // Throws Fatal(Exit::config) when none is set.
+  // Throws Failure (config) when none is set.
   [[nodiscard]] std::string region() const;
   [[nodiscard]] std::optional<std::string> region_if_set() const;
 

@@ -5,8 +5,8 @@
 
 #include "aws/client.hpp"
 #include "aws/credentials_sources.hpp"
+#include "aws/error.hpp"
 #include "aws/sts.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
@@ -76,7 +76,7 @@ class WebIdentityProvider : public CredentialProvider {
   Credentials fetch() override {
     // Read on every refresh: the platform rotates the token file.
     std::ifstream in(token_file_);
-    if (!in) throw Fatal(Exit::config, "cannot read the web identity token file " + token_file_);
+    if (!in) throw Failure(Failure::config, "cannot read the web identity token file " + token_file_);
     std::stringstream ss;
     ss << in.rdbuf();
     std::string token = ss.str();
@@ -100,11 +100,11 @@ std::shared_ptr<CredentialProvider> named_source(const Config& config, const std
   } else if (name == "Ec2InstanceMetadata") {
     p = instance_metadata(config);
   } else {
-    throw Fatal(Exit::config, "profile '" + profile + "': unknown credential_source '" + name +
-                                  "' (expected Environment, Ec2InstanceMetadata or EcsContainer)");
+    throw Failure(Failure::config, "profile '" + profile + "': unknown credential_source '" + name +
+                                       "' (expected Environment, Ec2InstanceMetadata or EcsContainer)");
   }
   if (!p) {
-    throw Fatal(Exit::config, "profile '" + profile + "': credential_source " + name + " has no credentials");
+    throw Failure(Failure::config, "profile '" + profile + "': credential_source " + name + " has no credentials");
   }
   return p;
 }
@@ -115,7 +115,7 @@ std::shared_ptr<CredentialProvider> assume_role(const Config& config, const std:
                                                 std::set<std::string> visited) {
   IniSection section = config.profile(profile);
   if (!is_role_profile(section)) return nullptr;
-  auto fail = [&](const std::string& why) { throw Fatal(Exit::config, "profile '" + profile + "': " + why); };
+  auto fail = [&](const std::string& why) { throw Failure(Failure::config, "profile '" + profile + "': " + why); };
   auto role_arn = value(section, "role_arn");
   auto source_profile = value(section, "source_profile");
   auto credential_source = value(section, "credential_source");
@@ -178,7 +178,7 @@ std::shared_ptr<CredentialProvider> web_identity(const Config& config, const std
   if (!token_file) return nullptr;
   auto role_arn = setting("AWS_ROLE_ARN", "role_arn");
   if (!role_arn) {
-    throw Fatal(Exit::config, "a web identity token file is configured but no role: set AWS_ROLE_ARN or role_arn");
+    throw Failure(Failure::config, "a web identity token file is configured but no role: set AWS_ROLE_ARN or role_arn");
   }
   auto session_name = setting("AWS_ROLE_SESSION_NAME", "role_session_name").value_or(default_session_name());
   std::string label = from_env ? "web-identity" : "web-identity (profile " + profile + ")";

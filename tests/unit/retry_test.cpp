@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "util/error.hpp"
+#include "aws/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -160,8 +160,8 @@ TEST(RetryBase, FromTheEnvironment) {
     try {
       RetryPolicy p;
       FAIL() << bad << " accepted";
-    } catch (const Fatal& e) {
-      EXPECT_EQ(e.code(), Exit::config);
+    } catch (const Failure& e) {
+      EXPECT_EQ(e.kind(), Failure::config);
       EXPECT_NE(std::string(e.what()).find("HOIST_RETRY_BASE_MS"), std::string::npos);
     }
   }
@@ -226,14 +226,14 @@ TEST(MaxAttempts, FromTheEnvironment) {
   try {
     RetryPolicy policy;
     FAIL() << "0 accepted";
-  } catch (const Fatal& e) {
-    EXPECT_EQ(e.code(), Exit::config);
+  } catch (const Failure& e) {
+    EXPECT_EQ(e.kind(), Failure::config);
     EXPECT_NE(std::string(e.what()).find("AWS_MAX_ATTEMPTS"), std::string::npos);
   }
   ::setenv("AWS_MAX_ATTEMPTS", "three", 1);
-  EXPECT_THROW(RetryPolicy(), Fatal);
+  EXPECT_THROW(RetryPolicy(), Failure);
   ::setenv("AWS_MAX_ATTEMPTS", "3x", 1);
-  EXPECT_THROW(RetryPolicy(), Fatal);
+  EXPECT_THROW(RetryPolicy(), Failure);
   ::unsetenv("AWS_MAX_ATTEMPTS");
   EXPECT_EQ(RetryPolicy().max_attempts(), 3);
 }

@@ -18,7 +18,6 @@
 #include "aws/s3_detail.hpp"
 #include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -100,8 +99,8 @@ TEST(S3Uri, ParsesBucketAndKey) {
   EXPECT_EQ(u.key, "a/b c.txt");
   EXPECT_EQ(u.str(), "s3://my-bucket/a/b c.txt");
   EXPECT_EQ(S3Uri::parse("s3://only").key, "");
-  EXPECT_THROW(S3Uri::parse("http://x/y"), Fatal);
-  EXPECT_THROW(S3Uri::parse("s3:///key"), Fatal);
+  EXPECT_THROW(S3Uri::parse("http://x/y"), Failure);
+  EXPECT_THROW(S3Uri::parse("s3:///key"), Failure);
 }
 
 TEST(S3Detail, EncodesPathsOnceAndDecodesListings) {
@@ -477,8 +476,8 @@ TEST(S3, DownloadOfMissingObjectLeavesNoFile) {
   try {
     s3.download_file(bucket, "nope", dir.file("out"));
     FAIL() << "expected not found";
-  } catch (const Fatal& e) {
-    EXPECT_EQ(e.code(), Exit::not_found);
+  } catch (const Failure& e) {
+    EXPECT_EQ(e.kind(), Failure::no_such_object);
   }
   EXPECT_FALSE(fs::exists(dir.file("out")));
   EXPECT_FALSE(fs::exists(dir.file("out") + ".hoist-partial"));
@@ -491,9 +490,9 @@ TEST(S3, PresignGetValidatesExpiry) {
   EXPECT_NE(url.find("X-Amz-Expires=600"), std::string::npos);
   EXPECT_NE(url.find("X-Amz-Signature="), std::string::npos);
   EXPECT_NO_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604800)));
-  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604801)), Fatal);
-  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(0)), Fatal);
-  EXPECT_THROW(s3.presign_get("bkt", "", std::chrono::seconds(60)), Fatal);
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604801)), Failure);
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(0)), Failure);
+  EXPECT_THROW(s3.presign_get("bkt", "", std::chrono::seconds(60)), Failure);
 }
 
 }  // namespace
