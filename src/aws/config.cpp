@@ -148,8 +148,8 @@ std::optional<std::string> Config::get(const std::string& profile_name, const st
 }
 
 bool Config::has_profile(const std::string& name) const {
-  return credentials_file.count(name) || config_file.count("profile " + name) ||
-         (name == "default" && config_file.count("default"));
+  return credentials_file.contains(name) || config_file.contains("profile " + name) ||
+         (name == "default" && config_file.contains("default"));
 }
 
 std::optional<std::string> Config::sso_session(const std::string& name, const std::string& key) const {
@@ -215,6 +215,9 @@ bool Config::custom_endpoint(const std::string& service) const {
   return !is_aws_host(u.substr(8, u.find_first_of("/:", 8) - 8));
 }
 
+// A member, not static: the environment is part of the configuration, and
+// every credential source reads it through the Config it is given.
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
 std::optional<std::string> Config::env(const std::string& name) const {
   const char* v = std::getenv(name.c_str());
   if (!v || !*v) return std::nullopt;

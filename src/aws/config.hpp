@@ -45,7 +45,7 @@ class Config {
   // A key of a profile: from the config file ([profile x] / [default]), or
   // for credential keys, the credentials file first.
   [[nodiscard]] std::optional<std::string> get(const std::string& profile, const std::string& key) const;
-  [[nodiscard]] bool has_profile(const std::string& profile) const;
+  [[nodiscard]] bool has_profile(const std::string& name) const;
   // A [sso-session NAME] section's key.
   [[nodiscard]] std::optional<std::string> sso_session(const std::string& name, const std::string& key) const;
 
@@ -68,9 +68,9 @@ class Config {
   // works with every emulator and custom endpoint and with AWS for the
   // DNS-safe bucket names hoist creates, so virtual-hosted style is not
   // needed. Kept as a function so one place decides if that ever changes.
-  [[nodiscard]] bool s3_path_style() const { return true; }
+  [[nodiscard]] static bool s3_path_style() { return true; }
 
-  // Environment lookup (overridable in tests).
+  // An environment variable, when set and not empty.
   [[nodiscard]] std::optional<std::string> env(const std::string& name) const;
 
   Overrides overrides;

@@ -29,11 +29,11 @@ std::shared_ptr<Session> sts_session(const Config& config, std::shared_ptr<Crede
 }
 
 bool has_static_keys(const IniSection& s) {
-  return s.count("aws_access_key_id") || s.count("aws_secret_access_key");
+  return s.contains("aws_access_key_id") || s.contains("aws_secret_access_key");
 }
 
 bool is_role_profile(const IniSection& s) {
-  return s.count("role_arn") && !s.count("web_identity_token_file");
+  return s.contains("role_arn") && !s.contains("web_identity_token_file");
 }
 
 std::optional<std::string> value(const IniSection& s, const std::string& key) {
@@ -122,7 +122,7 @@ std::shared_ptr<CredentialProvider> assume_role(const Config& config, const std:
   if (!role_arn) fail("role_arn is empty");
   if (source_profile && credential_source) fail("set source_profile or credential_source, not both");
   if (!source_profile && !credential_source) fail("role_arn needs source_profile or credential_source");
-  if (section.count("mfa_serial")) fail("mfa_serial is not supported by hoist; use `aws sts get-session-token`");
+  if (section.contains("mfa_serial")) fail("mfa_serial is not supported by hoist; use `aws sts get-session-token`");
   visited.insert(profile);
 
   std::shared_ptr<CredentialProvider> source;
@@ -132,7 +132,7 @@ std::shared_ptr<CredentialProvider> assume_role(const Config& config, const std:
     if (!config.has_profile(sp)) fail("its source_profile '" + sp + "' does not exist");
     IniSection src = config.profile(sp);
     // A profile may name itself to use its own static keys; other loops fail.
-    if (visited.count(sp) && (sp != profile || !has_static_keys(src))) {
+    if (visited.contains(sp) && (sp != profile || !has_static_keys(src))) {
       fail("source_profile '" + sp + "' makes a loop of profiles");
     }
     if (has_static_keys(src) || !is_role_profile(src)) {

@@ -2,28 +2,24 @@
 // for role credentials at the portal (GetRoleCredentials).
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "aws/credentials_sources.hpp"
+#include "aws/crypto.hpp"
 #include "aws/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
 
 std::string sha1_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha1(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 15];
-  }
-  return out;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha1(), nullptr);
+  return hex({reinterpret_cast<const char*>(digest.data()), size});
 }
 
 struct SsoSettings {
@@ -120,7 +116,7 @@ std::shared_ptr<CredentialProvider> sso(const Config& config, const std::string&
   auto fail = [&](const std::string& why) { throw Failure(Failure::config, "SSO profile '" + profile + "': " + why); };
   SsoSettings s;
   if (session) {
-    if (!config.config_file.count("sso-session " + *session)) fail("[sso-session " + *session + "] is not defined");
+    if (!config.config_file.contains("sso-session " + *session)) fail("[sso-session " + *session + "] is not defined");
     auto url = config.sso_session(*session, "sso_start_url");
     auto region = config.sso_session(*session, "sso_region");
     if (!url || !region) fail("[sso-session " + *session + "] needs sso_start_url and sso_region");

@@ -54,7 +54,7 @@ std::shared_ptr<CredentialProvider> shared_credentials_file(const Config& config
 }
 
 std::shared_ptr<CredentialProvider> config_file(const Config& config, const std::string& profile) {
-  if (profile == "default" && !config.config_file.count("profile default")) {
+  if (profile == "default" && !config.config_file.contains("profile default")) {
     return from_section(config.config_file, "default", config.config_path, "config-file (profile default)");
   }
   return from_section(config.config_file, "profile " + profile, config.config_path,

@@ -1,5 +1,6 @@
 #include "aws/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <regex>
 
@@ -27,9 +28,7 @@ constexpr std::array<std::string_view, 6> kBadKeyCodes = {"InvalidClientTokenId"
                                                           "InvalidToken",         "IncompleteSignature"};
 
 bool one_of(std::string_view code, auto const& list) {
-  for (auto c : list)
-    if (c == code) return true;
-  return false;
+  return std::ranges::find(list, code) != list.end();
 }
 
 // "... is not authorized to perform: ec2:RunInstances on resource ..." ->

@@ -35,7 +35,7 @@ std::string S3Uri::str() const {
   return "s3://" + bucket + "/" + key;
 }
 
-S3::S3(std::shared_ptr<Session> session) : client_(session, Service{"s3", "s3", Protocol::rest_xml, ""}) {
+S3::S3(const std::shared_ptr<Session>& session) : client_(session, Service{"s3", "s3", Protocol::rest_xml, ""}) {
   // Here, not at each call: every request to a bucket whose owner is known,
   // whatever its operation, has S3 check that owner. (The client holds the
   // session, so the map outlives the hook.)
@@ -196,7 +196,9 @@ std::size_t S3::delete_objects(const std::string& bucket, const std::vector<std:
   const std::size_t batches = (keys.size() + kBatch - 1) / kBatch;
   std::atomic<std::size_t> failed{0};
   std::mutex mutex;
-  std::string first_code, first_error, request_id;
+  std::string first_code;
+  std::string first_error;
+  std::string request_id;
 
   parallel_for(batches, 4, [&](std::size_t b) {
     const std::size_t begin = b * kBatch;

@@ -62,7 +62,7 @@ struct BucketSettings {
 
 class S3 {
  public:
-  explicit S3(std::shared_ptr<Session> session);
+  explicit S3(const std::shared_ptr<Session>& session);
 
   // Creates the bucket (LocationConstraint outside us-east-1) unless it
   // exists, then applies every setting: public access block, SSE-S3 default

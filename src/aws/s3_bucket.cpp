@@ -86,7 +86,7 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
 
   // A just-created bucket can briefly answer NoSuchBucket to its first
   // configuration calls; those are worth a few short waits.
-  auto configure = [&](const std::string& operation, HttpRequest request) {
+  auto configure = [&](const std::string& operation, const HttpRequest& request) {
     for (int attempt = 1;; ++attempt) {
       try {
         client_.send(operation, request);

@@ -32,8 +32,8 @@ Overrides profile(const std::string& name) {
 
 // What `fn` writes to file descriptor 2 (a child's stderr included).
 std::string stderr_of(const std::function<void()>& fn) {
-  char name[] = "/tmp/hoist-stderr-XXXXXX";
-  const int file = ::mkstemp(name);
+  std::string name = "/tmp/hoist-stderr-XXXXXX";
+  const int file = ::mkstemp(name.data());
   const int saved = ::dup(2);
   ::dup2(file, 2);
   fn();
@@ -42,7 +42,7 @@ std::string stderr_of(const std::function<void()>& fn) {
   std::ifstream in(name);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ::close(file);
-  ::unlink(name);
+  ::unlink(name.c_str());
   return text;
 }
 
@@ -193,7 +193,8 @@ TEST(Credentials, CredentialProcessTimesOutAndIsStopped) {
   // sh started the script as a child of its own: it is stopped too (gone, or
   // a zombie where PID 1 does not reap).
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string field, state;
+  std::string field;
+  std::string state;
   stat >> field >> field >> state;
   EXPECT_TRUE(!stat || state == "Z") << "pid " << pid << " is " << state;
   ::setenv("HOIST_CREDENTIAL_PROCESS_TIMEOUT", "soon", 1);

@@ -3,9 +3,9 @@
 #include "aws/retry.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -73,7 +73,8 @@ TEST(RetryPolicy, JitterIsSpreadNotConstant) {
     o.budget = 1'000'000;
     return o;
   }());
-  long long low = 0, high = 0;
+  long long low = 0;
+  long long high = 0;
   for (int i = 0; i < 200; ++i) {
     const auto d = policy.next_delay(6, Retryability::throttling, false, std::nullopt);  // ceiling 20 s (capped)
     ASSERT_TRUE(d);
@@ -173,6 +174,7 @@ using Outcome = ConcurrencyLimit::Outcome;
 TEST(ConcurrencyLimit, ThrottlingHalvesOncePerRoundAndSuccessesGrowItBack) {
   ConcurrencyLimit limit(8);
   std::vector<std::uint64_t> tickets;
+  tickets.reserve(8);
   for (int i = 0; i < 8; ++i) tickets.push_back(limit.acquire());
   limit.release(tickets[0], Outcome::throttled);  // 8 were in flight: 4
   EXPECT_EQ(limit.state().limit, 4u);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -292,9 +293,9 @@ TEST(S3, ListPaginatesAndDeletesInBatches) {
   constexpr std::size_t kCount = 1100;  // more than one page and one delete batch
   std::vector<std::string> keys;
   for (std::size_t i = 0; i < kCount; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "p/%s/%04zu", i % 2 ? "odd" : "even", i);
-    keys.emplace_back(name);
+    std::array<char, 32> name{};
+    std::snprintf(name.data(), name.size(), "p/%s/%04zu", i % 2 ? "odd" : "even", i);
+    keys.emplace_back(name.data());
   }
   parallel_for(keys.size(), 8, [&](std::size_t i) { s3.put_object(bucket, keys[i], std::to_string(i)); });
   s3.put_object(bucket, "p/top.txt", "x");
@@ -317,7 +318,7 @@ TEST(S3, ListPaginatesAndDeletesInBatches) {
   EXPECT_EQ(objects[0].key, "p/top.txt");
   EXPECT_EQ(prefixes, (std::vector<std::string>{"p/even/", "p/odd/"}));
 
-  keys.push_back("p/top.txt");
+  keys.emplace_back("p/top.txt");
   EXPECT_EQ(s3.delete_objects(bucket, keys), kCount + 1);
   std::size_t left = 0;
   s3.list_objects(bucket, "", [&](const ObjectInfo& o) {
