@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
       cli::register_iam_policy(app, globals), cli::register_cost(app, globals),   cli::register_instances(app, globals),
       cli::register_gc(app, globals),         cli::register_down(app, globals),   cli::register_check(app, globals),
       cli::register_presign(app, globals),    cli::register_s3(app, globals),     cli::register_setup(app, globals),
+      cli::register_types(app, globals),
   };
 
   try {

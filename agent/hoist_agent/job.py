@@ -7,13 +7,13 @@ import signal
 import subprocess
 import sys
 
-from hoist_agent import container, gpu, outputs
+from hoist_agent import container, gpu, outputs, record
 from hoist_agent import image as images
 from hoist_agent.aws import IMDS, KILL_GRACE, POLL, THREADS, AwsError, Ecr, S3
+from hoist_agent.record import TERMINAL
 from hoist_agent.util import (Abort, disk_full_hint, log, make_read_only, now_iso, parse_s3,
                               run_logged, safe_join, save_state)
 
-TERMINAL = ("succeeded", "failed", "cancelled", "preempted", "timed_out")
 
 
 class Job:
@@ -22,7 +22,7 @@ class Job:
         self.job_id = os.environ["HOIST_JOB_ID"]
         self.region = os.environ.get("HOIST_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
         self.work = os.environ["HOIST_WORK"]
-        self.prefix = "jobs/%s/" % self.job_id
+        self.prefix = record.prefix(self.job_id)
         self.s3 = S3(self.region)
         self.state = os.path.join(self.work, "state")
         for d in ("state", "logs"):
@@ -62,10 +62,8 @@ class Job:
         self.record = st
         st.setdefault("phases", {})
         st.update({"job_id": self.job_id, "instance_id": self.instance_id})
-        st.setdefault("image", None)
-        st.setdefault("exit_code", None)
-        st.setdefault("error", None)
-        st.setdefault("outputs", None)
+        for field in record.STATUS_FIELDS:
+            st.setdefault(field, None)
         st.update(fields)
         ts = now_iso()
         st["phase"] = phase
@@ -74,7 +72,7 @@ class Job:
         body = json.dumps(st, indent=1).encode()
         save_state(self.status_file, body)
         log("phase %s%s" % (phase, (": " + st["error"]) if st.get("error") else ""))
-        self.s3.put_bytes(self.bucket, self.prefix + "status.json", body, "application/json")
+        self.s3.put_bytes(self.bucket, self.prefix + record.STATUS, body, "application/json")
         self.upload_bootstrap_log()
         return st
 
@@ -85,7 +83,7 @@ class Job:
         except OSError:
             return
         try:
-            self.s3.put_bytes(self.bucket, self.prefix + "logs/bootstrap.log", data, "text/plain")
+            self.s3.put_bytes(self.bucket, self.prefix + record.BOOTSTRAP_LOG, data, "text/plain")
         except Exception as e:  # noqa: BLE001 - the log is best effort
             log("bootstrap.log upload failed: %s" % e)
 
@@ -96,7 +94,7 @@ class Job:
         if st and st.get("phase") in TERMINAL:
             return True
         try:
-            remote = json.loads(self.s3.get_bytes(self.bucket, self.prefix + "status.json") or b"{}")
+            remote = json.loads(self.s3.get_bytes(self.bucket, self.prefix + record.STATUS) or b"{}")
         except (AwsError, ValueError, OSError) as e:
             log("status.json could not be read from S3: %s" % e)
             return False
@@ -104,7 +102,7 @@ class Job:
 
     # ---- init ----
     def init(self):
-        remote = self.s3.get_bytes(self.bucket, self.prefix + "status.json")
+        remote = self.s3.get_bytes(self.bucket, self.prefix + record.STATUS)
         st = {}
         if remote:
             try:
@@ -114,7 +112,7 @@ class Job:
         if self.load_status() is None:
             self.record = {"phases": st.get("phases") or {}}  # the laptop's launching
         self.status("booting")
-        data = self.s3.get_bytes(self.bucket, self.prefix + "job.json")
+        data = self.s3.get_bytes(self.bucket, self.prefix + record.SPEC)
         if data is None:
             raise RuntimeError("s3://%s/%sjob.json does not exist" % (self.bucket, self.prefix))
         spec = json.loads(data)
@@ -129,7 +127,7 @@ class Job:
 
     # ---- abort checks ----
     def check_abort(self):
-        if self.s3.exists(self.bucket, self.prefix + "cancel"):
+        if self.s3.exists(self.bucket, self.prefix + record.CANCEL):
             raise Abort("cancelled", "cancelled by request (jobs/%s/cancel)" % self.job_id)
         notice = IMDS.get("/latest/meta-data/spot/instance-action")
         if notice:
@@ -281,7 +279,7 @@ class Job:
             f.seek(self.log_offset)
             data = f.read(size - self.log_offset)
         self.log_chunk += 1
-        key = self.prefix + "logs/job/%08d.log" % self.log_chunk
+        key = self.prefix + record.JOB_LOGS + "%08d.log" % self.log_chunk
         self.s3.put_bytes(self.bucket, key, data, "text/plain; charset=utf-8")
         self.log_offset += len(data)
 
@@ -331,7 +329,7 @@ class Job:
         if dest:
             bucket, prefix = parse_s3(dest)
         else:
-            bucket, prefix = self.bucket, self.prefix + "output/"
+            bucket, prefix = self.bucket, self.prefix + record.OUTPUTS
         return outputs.upload(self.s3, self.output, bucket, prefix, THREADS)
 
     # ---- the whole job ----

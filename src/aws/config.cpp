@@ -203,6 +203,8 @@ std::string Config::endpoint(const std::string& service) const {
   const std::string r = region();
   const Partition& p = partition_of(r);
   if (service == "iam") return "https://" + std::string(p.iam_host);
+  // The Price List API answers for every region from us-east-1 only.
+  if (service == "pricing") return "https://api.pricing.us-east-1." + std::string(p.dns_suffix);
   return "https://" + service + "." + r + "." + std::string(p.dns_suffix);
 }
 

@@ -55,7 +55,7 @@ class Config {
   [[nodiscard]] std::optional<std::string> region_if_set() const;
 
   // The endpoint for a service id as in botocore ("s3", "ec2", "iam", "sts",
-  // "ecr", "ssm", "logs" (CloudWatch Logs), "sns"): --endpoint-url,
+  // "ecr", "ssm", "logs" (CloudWatch Logs), "sns", "pricing"): --endpoint-url,
   // AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the profile's
   // endpoint_url, else the public AWS endpoint for the region.
   [[nodiscard]] std::string endpoint(const std::string& service) const;

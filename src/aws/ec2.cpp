@@ -265,6 +265,18 @@ std::vector<SpotPrice> Ec2::describe_spot_price_history(const std::vector<std::s
   p.emplace_back("ProductDescription.1", product);
   // StartTime = now: EC2 then returns only the price in effect now per zone.
   p.emplace_back("StartTime", iso8601_now());
+  return spot_prices(p);
+}
+
+std::vector<SpotPrice> Ec2::spot_price_history(const std::string& type, const std::string& zone,
+                                               const std::string& start, const std::string& end,
+                                               const std::string& product) {
+  QueryParams p{{"InstanceType.1", type}, {"ProductDescription.1", product}, {"StartTime", start}, {"EndTime", end}};
+  if (!zone.empty()) p.emplace_back("AvailabilityZone", zone);
+  return spot_prices(p);
+}
+
+std::vector<SpotPrice> Ec2::spot_prices(QueryParams p) {
   p.emplace_back("MaxResults", "1000");
   std::vector<SpotPrice> out;
   query_paginate(client_, "DescribeSpotPriceHistory", p, "NextToken", "nextToken", [&](const pugi::xml_document& doc) {
@@ -295,6 +307,21 @@ std::vector<std::string> Ec2::offered_instance_types(const std::vector<std::stri
                  [&](const pugi::xml_document& doc) {
                    each_item(doc.document_element().child("instanceTypeOfferingSet"),
                              [&](const pugi::xml_node& item) { out.push_back(text(item, "instanceType")); });
+                 });
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> Ec2::zone_offerings(const std::vector<std::string>& types) {
+  QueryParams p;
+  p.emplace_back("LocationType", "availability-zone");
+  if (!types.empty()) add_filters(p, {{"instance-type", types}});
+  p.emplace_back("MaxResults", "1000");
+  std::vector<std::pair<std::string, std::string>> out;
+  query_paginate(client_, "DescribeInstanceTypeOfferings", p, "NextToken", "nextToken",
+                 [&](const pugi::xml_document& doc) {
+                   each_item(doc.document_element().child("instanceTypeOfferingSet"), [&](const pugi::xml_node& item) {
+                     out.emplace_back(text(item, "instanceType"), text(item, "location"));
+                   });
                  });
   return out;
 }

@@ -116,15 +116,24 @@ class Ec2 {
   // by region, filtered to those names: one request for up to 1000 types).
   std::vector<std::string> offered_instance_types(const std::vector<std::string>& types);
 
+  // Every (type, zone) the region offers (DescribeInstanceTypeOfferings by
+  // availability zone, all pages), optionally only for `types`.
+  std::vector<std::pair<std::string, std::string>> zone_offerings(const std::vector<std::string>& types = {});
+
   // The current spot price per type and availability zone (StartTime = now).
   std::vector<SpotPrice> describe_spot_price_history(const std::vector<std::string>& types,
                                                      const std::string& product = "Linux/UNIX");
+  // The spot prices of one type in one zone that applied from `start` to
+  // `end` (ISO 8601): EC2 also returns the price in effect at `start`.
+  std::vector<SpotPrice> spot_price_history(const std::string& type, const std::string& zone, const std::string& start,
+                                            const std::string& end, const std::string& product = "Linux/UNIX");
 
   void create_tags(const std::vector<std::string>& resource_ids, const Tags& tags);
 
   Client& client() { return client_; }
 
  private:
+  std::vector<SpotPrice> spot_prices(std::vector<std::pair<std::string, std::string>> params);
   Client client_;
 };
 

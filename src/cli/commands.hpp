@@ -42,6 +42,7 @@ Command register_cost(CLI::App& parent, Globals& globals);
 Command register_instances(CLI::App& parent, Globals& globals);
 Command register_gc(CLI::App& parent, Globals& globals);
 Command register_down(CLI::App& parent, Globals& globals);
+Command register_types(CLI::App& parent, Globals& globals);
 
 // Fatal(Exit::bad_option) unless `id` looks like a job id.
 void check_job_id(const std::string& id);

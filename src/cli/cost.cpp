@@ -1,59 +1,49 @@
-// `hoist cost [JOB]` and `hoist instances`: what jobs cost, what is running.
+// `hoist cost [JOB]`: what jobs cost (job/cost.hpp reckons it).
+#include "job/cost.hpp"
+
 #include <iomanip>
 #include <iostream>
+#include <regex>
 
 #include "aws/ec2.hpp"
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "job/connect.hpp"
+#include "job/instances.hpp"
 #include "job/naming.hpp"
 #include "job/planner.hpp"
-#include "job/watcher.hpp"
+#include "job/spec.hpp"
 #include "util/error.hpp"
 
 namespace hoist::cli {
 namespace {
 
-// The instance's billed time: from launch (or the job's creation) to the
-// terminal status (or now, while it runs).
-struct JobCost {
-  std::string id, phase, instance_type;
-  std::chrono::seconds ran{0};
-  double usd = 0;
-  bool known = false;
-};
-
-// `launch_time`: the job's instance's, "" when EC2 no longer shows it.
-JobCost cost_of(aws::S3& s3, const std::string& bucket, const std::string& id, const std::string& launch_time) {
-  JobCost c;
-  c.id = id;
-  auto spec = job::read_job(s3, bucket, id);
-  if (!spec) throw Fatal(Exit::not_found, "no job " + id + " in " + bucket + ": see `hoist ls`");
-  auto st = job::read_status(s3, bucket, id);
-  c.phase = st ? st->phase : "?";
-  c.instance_type = spec->instance_type;
-  std::string from = launch_time.empty() ? spec->created_at : launch_time;
-  std::string to = st && st->terminal() ? st->updated_at : job::iso8601(std::chrono::system_clock::now());
-  c.ran = job::seconds_between(from, to).value_or(std::chrono::seconds(0));
-  if (c.ran.count() < 0) c.ran = std::chrono::seconds(0);
-  c.known = spec->price_known;
-  // Nothing is billed before the instance exists.
-  c.usd = launch_time.empty() ? 0.0 : job::billed_usd(spec->usd_per_hour, c.ran);
-  return c;
+// --since: YYYY-MM-DD (or a full ISO 8601 stamp), compared with created_at.
+std::string check_since(const std::string& since) {
+  static const std::regex shape("^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}Z?)?$");
+  if (!since.empty() && !std::regex_match(since, shape))
+    throw Fatal(Exit::bad_option, "--since '" + since + "' is not a date: use YYYY-MM-DD, like 2026-11-01");
+  return since;
 }
 
 }  // namespace
 
 Command register_cost(CLI::App& parent, Globals& g) {
-  auto* app = parent.add_subcommand("cost", "What a job cost (instance time x price), or all jobs and their total");
+  auto* app = parent.add_subcommand(
+      "cost", "What jobs cost: billed seconds x the price that applied (spot: its history), plus the disk");
   auto id = std::make_shared<std::string>();
+  auto since = std::make_shared<std::string>();
+  auto by = std::make_shared<std::string>();
   app->add_option("job", *id, "Job id (default: every job)");
+  app->add_option("--since", *since, "Only jobs created on or after this date (YYYY-MM-DD)");
+  app->add_option("--by", *by, "Totals by project or by month")->check(CLI::IsMember({"project", "month"}));
   app->add_flag("--json", g.json, "Print JSON");
   add_aws_options(*app, g);
-  return {app, [id, &g] {
+  return {app, [id, since, by, &g] {
             if (!id->empty()) check_job_id(*id);
-            Connected c = connect(g.aws);
+            check_since(*since);
+            job::Connected c = job::connect(g.aws);
             aws::S3 s3(c.session);
             std::vector<std::string> ids = id->empty() ? job::list_job_ids(s3, c.bucket) : std::vector{*id};
             // One DescribeInstances for every job, and the jobs' job.json and
@@ -61,83 +51,59 @@ Command register_cost(CLI::App& parent, Globals& g) {
             std::map<std::string, aws::Instance> instances;
             if (!ids.empty()) instances = job::job_instances(c.session);
             // Every job first: an unknown one fails before anything is printed.
-            std::vector<JobCost> costs(ids.size());
+            std::vector<job::JobCost> costs(ids.size());
             aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
               auto inst = instances.find(ids[i]);
-              costs[i] = cost_of(s3, c.bucket, ids[i], inst == instances.end() ? "" : inst->second.launch_time);
+              costs[i] = job::job_cost(c.session, s3, c.bucket, ids[i],
+                                       inst == instances.end() ? "" : inst->second.launch_time);
             });
+            std::erase_if(costs, [&](const job::JobCost& jc) { return !since->empty() && jc.created_at < *since; });
             double total = 0;
+            std::map<std::string, double> groups;
             nlohmann::json out = nlohmann::json::array();
-            if (!g.json)
+            if (!g.json && by->empty())
               std::cout << std::left << std::setw(48) << "JOB" << std::setw(14) << "TYPE" << std::setw(11) << "PHASE"
-                        << std::setw(10) << "TIME"
-                        << "COST\n";
+                        << std::setw(10) << "TIME" << std::setw(10) << "COST"
+                        << "PRICED BY\n";
             for (const auto& jc : costs) {
               total += jc.usd;
+              groups[*by == "month" ? jc.created_at.substr(0, 7) : jc.project] += jc.usd;
+              if (!by->empty()) continue;
               if (g.json) {
                 out.push_back({{"job_id", jc.id},
+                               {"project", jc.project},
                                {"instance_type", jc.instance_type},
+                               {"spot", jc.spot},
                                {"phase", jc.phase},
+                               {"created_at", jc.created_at},
                                {"seconds", jc.ran.count()},
                                {"billed_seconds", job::billed_seconds(jc.ran).count()},
                                {"usd", jc.usd},
+                               {"priced_by", jc.basis},
                                {"price_known", jc.known}});
               } else {
                 std::cout << std::setw(48) << jc.id << std::setw(14) << jc.instance_type << std::setw(11) << jc.phase
-                          << std::setw(10) << job::format_duration(jc.ran)
-                          << (jc.known ? job::format_usd(jc.usd) : std::string("unknown")) << "\n";
+                          << std::setw(10) << job::format_duration(jc.ran) << std::setw(10)
+                          << (jc.known ? job::format_usd(jc.usd) : std::string("unknown")) << jc.basis << "\n";
+              }
+            }
+            if (!by->empty()) {
+              for (const auto& [key, usd] : groups) {
+                if (g.json)
+                  out.push_back({{*by, key}, {"usd", usd}});
+                else
+                  std::cout << std::left << std::setw(48) << key << job::format_usd(usd) << "\n";
               }
             }
             if (g.json) {
               std::cout << out.dump(2) << "\n";
             } else {
               std::cout << "total: " << job::format_usd(total)
-                        << " (instance time x us-east-1 list price, plus disk; excludes S3 storage and transfer)\n";
+                        << " (billed seconds x the price each job recorded, spot from its price history, plus disk; "
+                           "excludes S3 storage and transfer)\n";
             }
             return 0;
           }};
-}
-
-Command register_instances(CLI::App& parent, Globals& g) {
-  auto* app = parent.add_subcommand("instances", "List the instances hoist started (tag hoist:managed=true)");
-  auto all = std::make_shared<bool>(false);
-  auto job_filter = std::make_shared<std::string>();
-  app->add_flag("--all", *all, "Include terminated instances");
-  app->add_option("--job", *job_filter, "Only this job's instance");
-  app->add_flag("--json", g.json, "Print JSON");
-  add_aws_options(*app, g);
-  return {
-      app, [all, job_filter, &g] {
-        auto session = aws::Session::create(g.aws);
-        aws::Ec2 ec2(session);
-        aws::Filters filters = {{"tag:" + std::string(job::kManagedTag), {"true"}}};
-        if (!*all)
-          filters.push_back({"instance-state-name", {"pending", "running", "shutting-down", "stopping", "stopped"}});
-        if (!job_filter->empty()) filters.push_back({"tag:" + std::string(job::kJobTag), {*job_filter}});
-        auto found = ec2.describe_instances(filters);
-        nlohmann::json out = nlohmann::json::array();
-        if (!g.json)
-          std::cout << std::left << std::setw(22) << "INSTANCE" << std::setw(14) << "TYPE" << std::setw(15) << "STATE"
-                    << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED"
-                    << "JOB\n";
-        for (const auto& i : found) {
-          std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
-          if (g.json) {
-            out.push_back({{"instance_id", i.id},
-                           {"instance_type", i.instance_type},
-                           {"state", i.state},
-                           {"spot", i.lifecycle == "spot"},
-                           {"launch_time", i.launch_time},
-                           {"job_id", jobid}});
-          } else {
-            std::cout << std::setw(22) << i.id << std::setw(14) << i.instance_type << std::setw(15) << i.state
-                      << std::setw(8) << (i.lifecycle == "spot" ? "yes" : "no") << std::setw(22)
-                      << i.launch_time.substr(0, 19) << jobid << "\n";
-          }
-        }
-        if (g.json) std::cout << out.dump(2) << "\n";
-        return 0;
-      }};
 }
 
 }  // namespace hoist::cli

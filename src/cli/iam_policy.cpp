@@ -3,23 +3,16 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "aws/error.hpp"
 #include "aws/partition.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "cli/reporters.hpp"
 #include "job/account.hpp"
-#include "job/naming.hpp"
+#include "job/connect.hpp"
+#include "job/setup.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace hoist::cli {
 namespace {
-
-constexpr const char* kUserPolicyName = "hoist-user";
-
-void say(const std::string& line) {
-  log::info("hoist: " + line);
-}
 
 // "NAME" or "s3://NAME[/...]" -> NAME; "*" stays.
 std::string bucket_of(const std::string& arg) {
@@ -42,7 +35,7 @@ Command register_iam_policy(CLI::App& parent, Globals& g) {
   return {app, [account, boundary, &g] {
             job::AccountFacts facts;
             if (account->empty()) {
-              facts = connect(g.aws).account;
+              facts = job::connect(g.aws).account;
             } else {
               facts.account_id = *account;
               facts.region = g.aws.region;
@@ -70,29 +63,8 @@ Command register_setup(CLI::App& parent, Globals& g) {
   return {app, [buckets, &g] {
             std::vector<std::string> data;
             for (const auto& b : *buckets) data.push_back(bucket_of(b));
-            Connected c = connect(g.aws);
-            try {
-              const bool changed = job::put_boundary(c.session, c.account, data);
-              say(std::string(changed ? "job boundary " : "job boundary unchanged: ") + job::boundary_arn(c.account) +
-                  " (every job role is created with it: S3 objects of hoist's bucket" +
-                  (data.empty() ? " and of any bucket" : " and of " + std::to_string(data.size()) + " data bucket(s)") +
-                  ", hoist's ECR repositories, nothing else)");
-              if (data.empty())
-                log::warn(
-                    "jobs may read and write any S3 bucket this account reaches: `hoist setup --data-bucket "
-                    "NAME` (repeated) names the only ones they may");
-              const std::string user =
-                  job::put_managed_policy(c.session, c.account, kUserPolicyName, job::user_policy(c.account),
-                                          "What a person needs to run hoist (made by hoist setup)")
-                      ? "policy "
-                      : "policy unchanged: ";
-              say(user + job::managed_policy_arn(c.account, kUserPolicyName) +
-                  ": attach it to the users, groups or roles who run hoist");
-            } catch (const aws::AwsError& e) {
-              if (!e.access_denied()) throw;
-              throw Fatal(Exit::access_denied, "hoist setup needs IAM rights to create policies (" + e.code +
-                                                   "): run it as an administrator of the account");
-            }
+            TerminalReporter reporter;
+            job::setup(job::connect(g.aws), data, reporter);
             return 0;
           }};
 }

@@ -1,11 +1,7 @@
-// `hoist results JOB [-o DIR]`: download a job's outputs.
-#include "aws/s3.hpp"
+// `hoist results JOB [-o DIR]`: download a job's outputs (job::results).
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
-#include "job/naming.hpp"
-#include "job/watcher.hpp"
-#include "util/error.hpp"
-#include "util/log.hpp"
+#include "cli/reporters.hpp"
+#include "job/outputs.hpp"
 
 namespace hoist::cli {
 
@@ -18,16 +14,8 @@ Command register_results(CLI::App& parent, Globals& g) {
   add_aws_options(*app, g);
   return {app, [id, out, &g] {
             check_job_id(*id);
-            Connected c = connect(g.aws);
-            aws::S3 s3(c.session);
-            auto spec = job::read_job(s3, c.bucket, *id);
-            if (!spec) throw Fatal(Exit::not_found, "no job " + *id + " in " + c.bucket + ": see `hoist ls`");
-            std::string dir = out->empty() ? *id : *out;
-            auto d = job::download_prefix(s3, spec->output_s3, dir);
-            log::info("hoist: " + std::to_string(d.files) + " files (" + human_bytes(static_cast<double>(d.bytes)) +
-                      ") in " + dir);
-            auto uri = aws::S3Uri::parse(spec->output_s3);
-            log::info("hoist: S3 console: " + job::console_url(uri.bucket, c.account.region, uri.key));
+            TerminalReporter reporter;
+            job::results(job::connect(g.aws), *id, *out, reporter);
             return 0;
           }};
 }

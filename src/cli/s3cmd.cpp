@@ -11,7 +11,7 @@
 #include "aws/client.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "job/connect.hpp"
 #include "job/manifest.hpp"
 #include "job/staging.hpp"
 #include "util/error.hpp"
@@ -36,7 +36,7 @@ int run_cp(const CpArgs& a, Globals& globals) {
   options.part_size = a.part_size_mib << 20;
   options.parallelism = std::max<std::size_t>(a.parallelism, 1);
   // Connected, so that hoist's own bucket gets its owner checked.
-  aws::S3 s3(connect(globals.aws).session);
+  aws::S3 s3(job::connect(globals.aws).session);
 
   const auto start = std::chrono::steady_clock::now();
   std::uint64_t bytes = 0;

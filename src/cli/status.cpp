@@ -6,9 +6,11 @@
 #include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
-#include "cli/context.hpp"
+#include "job/connect.hpp"
+#include "job/cost.hpp"
+#include "job/instances.hpp"
 #include "job/naming.hpp"
-#include "job/watcher.hpp"
+#include "job/spec.hpp"
 #include "util/error.hpp"
 
 namespace hoist::cli {
@@ -20,7 +22,7 @@ void require_job_id(const std::string& id) {
 }
 
 int show_status(const std::string& id, Globals& g) {
-  Connected c = connect(g.aws);
+  job::Connected c = job::connect(g.aws);
   aws::S3 s3(c.session);
   std::string job_id = id;
   if (job_id.empty()) {
@@ -32,8 +34,9 @@ int show_status(const std::string& id, Globals& g) {
   auto spec = job::read_job(s3, c.bucket, job_id);
   auto st = job::read_status(s3, c.bucket, job_id);
   if (!spec || !st) throw Fatal(Exit::not_found, "no job " + job_id + " in " + c.bucket + ": see `hoist ls`");
-  std::string state;
-  auto instance = job::find_job_instance(c.session, job_id, &state);
+  const auto found = job::job_instance(c.session, job_id);
+  const std::string state = found ? found->state : "";
+  const std::optional<std::string> instance = found ? std::optional(found->id) : std::nullopt;
   if (g.json) {
     nlohmann::json j = st->raw;
     j["instance_state"] = state;
@@ -56,24 +59,40 @@ int show_status(const std::string& id, Globals& g) {
 }
 
 int list_jobs(Globals& g) {
-  Connected c = connect(g.aws);
+  job::Connected c = job::connect(g.aws);
   aws::S3 s3(c.session);
   auto ids = job::list_job_ids(s3, c.bucket);
   nlohmann::json out = nlohmann::json::array();
   if (!g.json)
-    std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE"
-              << "UPDATED\n";
-  // The statuses in parallel: one GET per job, not one round trip after another.
-  std::vector<std::optional<job::JobStatus>> statuses(ids.size());
-  aws::parallel_for(ids.size(), 8, [&](std::size_t i) { statuses[i] = job::read_status(s3, c.bucket, ids[i]); });
+    std::cout << std::left << std::setw(48) << "JOB" << std::setw(12) << "PHASE" << std::setw(22) << "UPDATED"
+              << "COST\n";
+  // The jobs in parallel, and their instances in one request: not round
+  // trips one after another.
+  std::map<std::string, aws::Instance> instances;
+  if (!ids.empty()) instances = job::job_instances(c.session);
+  std::vector<std::optional<job::JobCost>> costs(ids.size());
+  aws::parallel_for(ids.size(), 8, [&](std::size_t i) {
+    const auto inst = instances.find(ids[i]);
+    try {
+      costs[i] =
+          job::job_cost(c.session, s3, c.bucket, ids[i], inst == instances.end() ? "" : inst->second.launch_time);
+    } catch (const Fatal&) {
+      // a job folder without its job.json: listed, without a cost
+    }
+  });
   for (std::size_t i = 0; i < ids.size(); ++i) {
     const std::string& id = ids[i];
-    const auto& st = statuses[i];
-    std::string phase = st ? st->phase : "?";
+    const auto& jc = costs[i];
+    const std::string phase = jc ? jc->phase : "?";
+    const std::string updated = jc ? jc->updated_at : "";
+    const std::string cost = jc && jc->known ? job::format_usd(jc->usd) : "unknown";
     if (g.json) {
-      out.push_back({{"job_id", id}, {"phase", phase}, {"updated_at", st ? st->updated_at : ""}});
+      out.push_back({{"job_id", id},
+                     {"phase", phase},
+                     {"updated_at", updated},
+                     {"usd", jc && jc->known ? nlohmann::json(jc->usd) : nlohmann::json(nullptr)}});
     } else {
-      std::cout << std::setw(48) << id << std::setw(12) << phase << (st ? st->updated_at : "") << "\n";
+      std::cout << std::setw(48) << id << std::setw(12) << phase << std::setw(22) << updated << cost << "\n";
     }
   }
   if (g.json) std::cout << out.dump(2) << "\n";

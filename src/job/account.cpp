@@ -10,8 +10,9 @@
 #include "aws/s3.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "job/record.hpp"
+#include "job/reporter.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace hoist::job {
 
@@ -87,7 +88,7 @@ void read_location(const AccountFacts& a, const std::string& uri, json& statemen
 }
 
 json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blobs) {
-  const std::string own = scope.bucket + "/" + job_prefix(scope.job_id);
+  const std::string own = scope.bucket + "/" + keys::prefix(scope.job_id);
   json blobs = json::array();
   if (name_blobs) {
     for (const auto& sha : scope.blobs) blobs.push_back(s3_arn(a, scope.bucket + "/" + blob_key(sha)));
@@ -107,7 +108,7 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
   });
   if (!scope.input_s3.empty()) read_location(a, scope.input_s3, statements);
   // Outputs anywhere but under its own prefix (which OwnWrites covers).
-  if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(job_prefix(scope.job_id))))
+  if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(keys::prefix(scope.job_id))))
     statements.push_back({{"Sid", "WriteOutput"},
                           {"Effect", "Allow"},
                           {"Action", write_object()},
@@ -281,7 +282,9 @@ std::string user_policy(const AccountFacts& a) {
        {"Effect", "Allow"},
        {"Action",
         {"ec2:DescribeInstances", "ec2:DescribeImages", "ec2:DescribeInstanceTypes",
-         "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSpotPriceHistory", "ssm:GetParameter"}},
+         "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeSpotPriceHistory", "ssm:GetParameter",
+         // The planner's on-demand prices (`hoist run`, `hoist types`).
+         "pricing:GetProducts"}},
        {"Resource", "*"}},
   });
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump(2);
@@ -307,6 +310,7 @@ bool hardened(const std::map<std::string, std::string>& tags) {
 
 EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
   aws::S3 s3(session);
+  bool unreadable = false;
   // The tags with the HEAD, at once: convergence costs no extra wait. (An
   // std::async future waits in its destructor, so a HEAD that throws leaves
   // nothing running.)
@@ -315,7 +319,7 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
       return s3.bucket_tags(bucket);
     } catch (const aws::AwsError& e) {
       if (!e.is("AccessDenied")) throw;
-      log::verbose("cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again");
+      unreadable = true;
       return std::map<std::string, std::string>{};
     }
   });
@@ -331,6 +335,9 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
     throw Fatal(Exit::bucket_taken, "the S3 bucket " + bucket + " has tags but not " + kManagedTag +
                                         "=true: it is not hoist's, and hoist would replace its policy, lifecycle rules "
                                         "and tags; choose a bucket for hoist alone with --bucket NAME");
+  if (unreadable)
+    return {true, uri, true,
+            "cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again"};
   return {true, uri, !hardened(*t)};
 }
 
@@ -417,7 +424,7 @@ bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFac
                             "The most any hoist job's role may do");
 }
 
-void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account) {
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account, Reporter& reporter) {
   try {
     put_boundary(session, account, {});
   } catch (const aws::AwsError& e) {
@@ -425,9 +432,9 @@ void ensure_boundary(const std::shared_ptr<aws::Session>& session, const Account
     throw Fatal(Exit::not_set_up, "this account has no hoist job boundary (the policy " + boundary_arn(account) +
                                       ") and you may not create it: an administrator runs `hoist setup` once");
   }
-  log::info("hoist: created the job boundary " + boundary_arn(account) +
-            ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
-            "--data-bucket` narrows it)");
+  reporter.note("created the job boundary " + boundary_arn(account) +
+                ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
+                "--data-bucket` narrows it)");
 }
 
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {

@@ -10,6 +10,8 @@
 
 namespace hoist::job {
 
+class Reporter;
+
 struct AccountFacts {
   std::string account_id;
   std::string caller_arn;
@@ -58,6 +60,7 @@ struct EnsureResult {
   bool existed = false;    // nothing had to be created
   std::string detail;      // URI / ARN / name
   bool to_finish = false;  // there, but its settings are to be applied (again)
+  std::string note{};      // why, when it is not plain (said under -v)
 };
 
 // Read-only probes (one request each, two at once for the bucket, for
@@ -99,7 +102,7 @@ bool put_boundary(const std::shared_ptr<aws::Session>& session, const AccountFac
 // Before a run: creates the boundary (any data bucket) when it is missing.
 // Refused for lack of permission, it stops the run (exit 18) saying that an
 // administrator runs `hoist setup` once.
-void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account);
+void ensure_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account, Reporter& reporter);
 // Stops the run (exit 5) for an s3:// location ("" is none) that the
 // boundary keeps jobs from, before anything is created.
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations);

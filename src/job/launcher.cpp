@@ -14,9 +14,9 @@
 #include "aws/ssm.hpp"
 #include "job/manifest.hpp"
 #include "job/naming.hpp"
+#include "job/reporter.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 #include "util/text.hpp"
 
 namespace hoist::job {
@@ -105,8 +105,6 @@ bool ensure_agent_bundle(aws::S3& s3, const std::string& bucket, bool bucket_new
     if (info && info->size == agent.bytes.size()) return false;
   }
   s3.put_object(bucket, agent.key(), std::string(agent.bytes));
-  log::verbose("agent " + agent.sha256.substr(0, 12) + " (" + std::to_string(agent.bytes.size()) +
-               " bytes) uploaded to s3://" + bucket + "/" + agent.key());
   return true;
 }
 
@@ -205,7 +203,7 @@ std::vector<std::string> follow_suggestions(const std::vector<std::string>& zone
 }  // namespace
 
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
-                         const std::string& instance_profile) {
+                         const std::string& instance_profile, Reporter& reporter) {
   aws::Ec2 ec2(session);
   aws::RunArgs args;
   args.image_id = image.id;
@@ -244,8 +242,9 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
       }
       if (zone_unusable(e) && zone + 1 < zones.size()) {
         const std::string here = zones[zone].empty() ? "the zone EC2 chose" : zones[zone];
-        log::info("cannot launch a " + args.instance_type + (args.spot ? " spot" : "") + " instance in " + here + " (" +
-                  e.code + "); trying " + (zones[zone + 1].empty() ? std::string("any zone") : zones[zone + 1]));
+        reporter.note("cannot launch a " + args.instance_type + (args.spot ? " spot" : "") + " instance in " + here +
+                      " (" + e.code + "); trying " +
+                      (zones[zone + 1].empty() ? std::string("any zone") : zones[zone + 1]));
         ++zone;
         args.availability_zone = zones[zone];
         // A new token: the refused request launched nothing, and EC2 ties a
@@ -256,7 +255,7 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
       }
       // A just-created instance profile is not visible to EC2 for a few seconds.
       if (!instance_profile_not_visible_yet(e) || std::chrono::steady_clock::now() > deadline) throw;
-      log::verbose("instance profile not yet visible to EC2; retrying RunInstances");
+      reporter.detail("instance profile not yet visible to EC2; retrying RunInstances");
       std::uniform_int_distribution<long> jitter(0, delay.count());
       std::this_thread::sleep_for(std::chrono::milliseconds(delay.count() / 2 + jitter(rng) / 2));
       delay = std::min(delay * 2, std::chrono::milliseconds(8000));

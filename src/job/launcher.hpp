@@ -14,6 +14,8 @@
 
 namespace hoist::job {
 
+class Reporter;
+
 // The SSM public parameter naming the AMI for this architecture/GPU need.
 std::string ami_parameter(const std::string& arch, bool gpu);
 struct MachineImage {
@@ -100,7 +102,8 @@ bool instance_profile_not_visible_yet(const aws::AwsError& error);
 // and last wherever EC2 chooses. When EC2 answers that a zone does not offer
 // the type, the zones it names come next (once, spot or on-demand). Each
 // attempt has its own idempotency token: a refused request launched nothing.
+// The reporter hears of each zone given up on.
 Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
-                         const std::string& instance_profile);
+                         const std::string& instance_profile, Reporter& reporter);
 
 }  // namespace hoist::job

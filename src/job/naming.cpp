@@ -58,10 +58,6 @@ std::map<std::string, std::string> job_tags(const std::string& job_id, const std
   return {{kManagedTag, "true"}, {kJobTag, job_id}, {kProjectTag, project}, {"Name", "hoist " + job_id}};
 }
 
-std::string job_prefix(const std::string& job_id) {
-  return "jobs/" + job_id + "/";
-}
-
 std::string console_url(const std::string& bucket, const std::string& region, const std::string& prefix) {
   const std::string_view host = aws::partition_of(region).console_host;
   if (host.empty()) return "s3://" + bucket + "/" + prefix;  // no console we know of (isolated regions)

@@ -38,7 +38,6 @@ inline constexpr const char* kBoundaryName = "hoist-job-boundary";
 std::map<std::string, std::string> managed_tags();
 std::map<std::string, std::string> job_tags(const std::string& job_id, const std::string& project);
 
-std::string job_prefix(const std::string& job_id);  // "jobs/<id>/"
 std::string console_url(const std::string& bucket, const std::string& region, const std::string& prefix);
 std::string iso8601(std::chrono::system_clock::time_point t);
 

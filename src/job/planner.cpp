@@ -8,32 +8,11 @@
 
 #include "aws/ec2.hpp"
 #include "aws/error.hpp"
+#include "job/reporter.hpp"
 #include "util/error.hpp"
-#include "util/log.hpp"
 
 namespace hoist::job {
 namespace {
-
-// What --cpus/--memory/--gpus/--gpu-type ask for.
-struct Wanted {
-  int cpus = 0;
-  double memory_gib = 0;
-  int gpus = 0;
-  std::string gpu;  // upper case; "" for any
-
-  explicit Wanted(const RunOptions& o) : cpus(o.cpus), memory_gib(o.memory_gib), gpu(o.gpu_type) {
-    std::transform(gpu.begin(), gpu.end(), gpu.begin(), ::toupper);
-    gpus = o.gpus > 0 ? o.gpus : (gpu.empty() ? 0 : 1);
-  }
-  [[nodiscard]] bool any(const RunOptions& o) const { return o.cpus || o.memory_gib > 0 || o.gpus || !gpu.empty(); }
-  [[nodiscard]] bool fits(const InstanceType& t) const {
-    if (t.vcpus < cpus || t.memory_gib < memory_gib || t.gpus < gpus) return false;
-    if (gpus == 0 && t.gpus > 0) return false;
-    if (!gpu.empty() && t.gpu_name != gpu) return false;
-    // Burstable CPUs are no fit for a CPU request.
-    return !(cpus > 0 && (t.name.starts_with("t3.") || t.name.starts_with("t4g.")));
-  }
-};
 
 // Levenshtein distance, for "did you mean" over instance type names.
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -56,9 +35,64 @@ constexpr std::size_t kCloseNames = 2;
 // Alternatives named in the error.
 constexpr std::size_t kSuggestions = 3;
 
+// Burstable families (t2, t3, t3a, t4g): no fit for a CPU request.
+bool burstable(const std::string& name) {
+  return name.size() > 1 && name[0] == 't' && std::isdigit(static_cast<unsigned char>(name[1]));
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), ::toupper);
+  return s;
+}
+
 }  // namespace
 
+Wants::Wants(const RunOptions& o)
+    : cpus(o.cpus), memory_gib(o.memory_gib), gpu(upper(o.gpu_type)), arch(normalise_arch(o.arch)) {
+  gpus = o.gpus > 0 ? o.gpus : (gpu.empty() ? 0 : 1);
+}
+
+bool Wants::any() const {
+  return cpus > 0 || memory_gib > 0 || gpus > 0 || !gpu.empty() || !arch.empty();
+}
+
+bool Wants::fits(const InstanceType& t) const {
+  if (t.vcpus < cpus || t.memory_gib < memory_gib || t.gpus < gpus) return false;
+  if (gpus == 0 && t.gpus > 0) return false;
+  if (!gpu.empty() && upper(t.gpu_name) != gpu) return false;
+  if (!arch.empty() && t.arch != arch) return false;
+  return !(cpus > 0 && burstable(t.name));
+}
+
+std::string Wants::describe() const {
+  std::string s;
+  auto add = [&](const std::string& part) { s += (s.empty() ? "" : ", ") + part; };
+  if (cpus > 0) add(">= " + std::to_string(cpus) + " vCPUs");
+  if (memory_gib > 0) {
+    std::array<char, 32> buf{};
+    std::snprintf(buf.data(), buf.size(), "%g", memory_gib);
+    add(">= " + std::string(buf.data()) + " GiB");
+  }
+  if (gpus > 0) add(">= " + std::to_string(gpus) + " " + (gpu.empty() ? std::string() : gpu + " ") + "GPU(s)");
+  if (!arch.empty()) add(arch);
+  return s;
+}
+
+std::string normalise_arch(const std::string& arch) {
+  const std::string a = [&] {
+    std::string l = arch;
+    std::transform(l.begin(), l.end(), l.begin(), ::tolower);
+    return l;
+  }();
+  if (a.empty()) return "";
+  if (a == "x86_64" || a == "amd64" || a == "x86") return "x86_64";
+  if (a == "arm64" || a == "aarch64" || a == "graviton") return "arm64";
+  throw Fatal(Exit::bad_option, "--arch '" + arch + "' is not an architecture: use x86_64 or arm64");
+}
+
 const std::vector<InstanceType>& instance_catalog() {
+  // The bundled table, used when the region's own types and prices cannot
+  // be read (see catalog.hpp): kBundledSource as of kBundledDate.
   // name, vCPUs, GiB, GPUs, GPU, GPU GiB, USD/h (us-east-1 on-demand, Linux).
   static const std::vector<InstanceType> catalog = [] {
     std::vector<InstanceType> v = {
@@ -178,6 +212,7 @@ bool InstancePlan::price_spot_in(const std::string& where) {
   const auto z = std::ranges::find(spot_zones, where, &ZonePrice::zone);
   if (z == spot_zones.end()) return false;
   usd_per_hour = z->usd_per_hour + kEbsUsdPerGibHour * disk_gib;
+  instance_usd_per_hour = z->usd_per_hour;
   price_known = true;
   zone = where;
   return true;
@@ -221,46 +256,62 @@ double InstancePlan::cost_usd(std::chrono::seconds ran) const {
   return billed_usd(usd_per_hour, ran);
 }
 
-InstancePlan plan_instance(const RunOptions& o) {
+InstancePlan base_plan(const RunOptions& o) {
   InstancePlan plan;
   plan.spot = o.spot;
   plan.disk_gib = o.disk_gib.value_or(kDefaultDiskGib);
   plan.max_runtime = o.max_runtime;
   static const std::regex type_shape("^[a-z][a-z0-9-]*\\.[a-z0-9]+$");
+  if (!o.instance_type.empty() && !std::regex_match(o.instance_type, type_shape))
+    throw Fatal(Exit::bad_option, "--instance-type '" + o.instance_type + "' is not an EC2 type like t3.medium");
+  if (o.budget_usd < 0) throw Fatal(Exit::bad_option, "--budget must be a positive amount of USD, like 2.50");
+  (void)Wants(o);  // --arch
+  plan.type = {o.instance_type.empty() ? kDefaultInstanceType : o.instance_type,
+               0,
+               0,
+               0,
+               "",
+               0,
+               0,
+               architecture_of(o.instance_type.empty() ? kDefaultInstanceType : o.instance_type)};
+  return plan;
+}
+
+InstancePlan plan_instance(const RunOptions& o) {
+  InstancePlan plan = base_plan(o);
   if (!o.instance_type.empty()) {
-    if (!std::regex_match(o.instance_type, type_shape))
-      throw Fatal(Exit::bad_option, "--instance-type '" + o.instance_type + "' is not an EC2 type like t3.medium");
     if (auto t = find_instance_type(o.instance_type)) {
       plan.type = *t;
     } else {
       plan.type = {o.instance_type, 0, 0, 0, "", 0, 0, architecture_of(o.instance_type)};
       plan.price_known = false;
     }
-  } else if (const Wanted want(o); want.any(o)) {
+  } else if (const Wants want(o); want.any()) {
     const InstanceType* best = nullptr;
     for (const auto& t : instance_catalog()) {
       if (!want.fits(t)) continue;
       if (!best || t.on_demand_usd_per_hour < best->on_demand_usd_per_hour) best = &t;
     }
-    if (!best)
-      throw Fatal(Exit::bad_option, "no instance type has " + std::to_string(o.cpus) + " vCPUs, " +
-                                        std::to_string(static_cast<int>(o.memory_gib)) + " GiB and " +
-                                        std::to_string(want.gpus) + " GPU(s)" +
-                                        (want.gpu.empty() ? "" : " of type " + want.gpu) +
-                                        ": ask for less, or name one with --instance-type");
+    if (!best) throw nothing_fits(want, "hoist's bundled table");
     plan.type = *best;
   } else {
     plan.type = *find_instance_type(kDefaultInstanceType);
   }
+  plan.instance_usd_per_hour = plan.on_demand_usd_per_hour = plan.type.on_demand_usd_per_hour;
   plan.usd_per_hour = plan.type.on_demand_usd_per_hour + kEbsUsdPerGibHour * plan.disk_gib;
   return plan;
+}
+
+Fatal nothing_fits(const Wants& want, const std::string& where) {
+  return Fatal(Exit::bad_option, "no instance type in " + where + " has " + want.describe() +
+                                     ": ask for less (see `hoist types`), or name one with --instance-type");
 }
 
 std::vector<std::string> offering_candidates(const RunOptions& o, const InstancePlan& plan) {
   std::vector<std::string> out = {plan.type.name};
   std::vector<const InstanceType*> others;
-  const Wanted want(o);
-  const bool picked = o.instance_type.empty() && want.any(o);
+  const Wants want(o);
+  const bool picked = o.instance_type.empty() && want.any();
   for (const auto& t : instance_catalog()) {
     if (t.name == plan.type.name) continue;
     if (picked ? want.fits(t) : edit_distance(t.name, plan.type.name) <= kCloseNames) others.push_back(&t);
@@ -284,7 +335,7 @@ void require_offered(const RunOptions& o, const InstancePlan& plan, const std::s
     alternatives += (alternatives.empty() ? "" : ", ") + name;
   }
   const bool named_type = !o.instance_type.empty();
-  const bool picked = !named_type && Wanted(o).any(o);
+  const bool picked = !named_type && Wants(o).any();
   const std::string what = named_type ? "--instance-type " + plan.type.name
                            : picked   ? plan.type.name + " (the cheapest type for --cpus/--memory/--gpus)"
                                       : plan.type.name + " (hoist's default type)";
@@ -293,14 +344,14 @@ void require_offered(const RunOptions& o, const InstancePlan& plan, const std::s
 }
 
 void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& o, const InstancePlan& plan,
-                   const std::string& region) {
+                   const std::string& region, Reporter& reporter) {
   std::vector<std::string> offered;
   try {
     offered = aws::Ec2(session).offered_instance_types(offering_candidates(o, plan));
   } catch (const aws::AwsError& e) {
     if (!e.access_denied()) throw;
-    log::warn("could not check that " + region + " offers " + plan.type.name +
-              " (no ec2:DescribeInstanceTypeOfferings permission): a type it lacks fails only at launch");
+    reporter.warn("could not check that " + region + " offers " + plan.type.name +
+                  " (no ec2:DescribeInstanceTypeOfferings permission): a type it lacks fails only at launch");
     return;
   }
   require_offered(o, plan, region, offered);
@@ -308,7 +359,10 @@ void check_offered(const std::shared_ptr<aws::Session>& session, const RunOption
 
 std::string format_usd(double usd) {
   std::array<char, 32> buf{};
-  std::snprintf(buf.data(), buf.size(), usd < 0.1 ? "$%.4f" : "$%.2f", usd);
+  // Cents for dollars, four decimals below ten cents, and a tiny figure (a
+  // spot price of a thousandth of a cent) with its first digits rather than $0.0000.
+  const char* format = usd >= 0.1 ? "$%.2f" : usd >= 0.001 || usd <= 0 ? "$%.4f" : "$%.6f";
+  std::snprintf(buf.data(), buf.size(), format, usd);
   return buf.data();
 }
 

@@ -8,12 +8,31 @@
 #include <vector>
 
 #include "job/project.hpp"
+#include "util/error.hpp"
 
 namespace hoist::aws {
 struct Session;
 }
 
 namespace hoist::job {
+
+class Reporter;
+
+using Clock = std::chrono::system_clock;
+
+// Where a figure (a type's facts, a price) came from.
+struct Provenance {
+  enum class Source { live, cache, bundled };
+  Source source = Source::bundled;
+  Clock::time_point as_of{};  // when it was fetched from AWS (live, cache)
+  std::string note;           // why the bundled table: "the Pricing API could not be reached (...)"
+  // "Pricing API", "cached 3 h ago", "bundled table of 2026-11-24 (us-east-1 list prices)".
+  [[nodiscard]] std::string describe(Clock::time_point now, const std::string& api) const;
+};
+
+// The bundled table's date and source, said beside every figure taken from it.
+inline constexpr const char* kBundledDate = "2026-11-24";
+inline constexpr const char* kBundledSource = "AWS's EC2 on-demand price list, us-east-1, Linux";
 
 struct InstanceType {
   std::string name;
@@ -64,6 +83,21 @@ struct InstancePlan {
   bool price_known = true;  // false for a type missing from the catalog
   int disk_gib = 0;
   std::chrono::seconds max_runtime{0};
+  // Where the on-demand price came from; why this type; the next cheapest
+  // that fit ("" when the type was named or is the default).
+  Provenance price_from;
+  std::string reason;
+  std::string runner_up;
+  double runner_up_usd_per_hour = 0;
+  // The instance's own price (spot or on-demand, without the disk), and for
+  // spot the on-demand price that bounds a --budget.
+  double instance_usd_per_hour = 0;
+  double on_demand_usd_per_hour = 0;
+  // Said beside the plan: a fallback taken, a cache used.
+  std::vector<std::string> notes;
+  // Said with the plan, a line each: why this type, its price and where it
+  // came from, the expected and the worst cost, a budget's deadline.
+  std::vector<std::string> costs;
   [[nodiscard]] double worst_case_usd() const;
   // Grows the root disk to the image's own size when that is larger (EC2
   // refuses a root disk smaller than the image's snapshot); the price
@@ -84,6 +118,34 @@ struct InstancePlan {
   bool price_spot_in(const std::string& where);
   [[nodiscard]] double cost_usd(std::chrono::seconds ran) const;  // billed_usd of this plan
 };
+
+// What --cpus/--memory/--gpus/--gpu-type/--arch ask for.
+struct Wants {
+  int cpus = 0;
+  double memory_gib = 0;
+  int gpus = 0;
+  std::string gpu;   // upper case; "" for any
+  std::string arch;  // "x86_64", "arm64", or "" for either
+
+  Wants() = default;
+  explicit Wants(const RunOptions& o);
+  // True when anything is asked (the type is then picked, not named).
+  [[nodiscard]] bool any() const;
+  [[nodiscard]] bool fits(const InstanceType& t) const;
+  // "≥4 vCPUs, ≥16 GiB, 1 A10G GPU, arm64".
+  [[nodiscard]] std::string describe() const;
+};
+// "--arch" values: x86_64 (amd64, x86), arm64 (aarch64, graviton); "" stays
+// "". Throws Fatal(Exit::bad_option) otherwise.
+std::string normalise_arch(const std::string& arch);
+
+// A plan with only what the options say (spot, disk, runtime; the type
+// named or the default, its facts unknown), after checking them: a
+// malformed --instance-type, --arch or --budget throws Fatal(Exit::bad_option).
+InstancePlan base_plan(const RunOptions& options);
+
+// The error for a request no type fits, naming what was searched.
+Fatal nothing_fits(const Wants& want, const std::string& where);
 
 // --instance-type wins; else the cheapest catalog type with at least
 // --cpus/--memory/--gpus (and --gpu-type); else the default.
@@ -106,7 +168,7 @@ void require_offered(const RunOptions& options, const InstancePlan& plan, const 
 // request, made with the other read-only probes. Credentials that may not
 // ask only warn (RunInstances still decides).
 void check_offered(const std::shared_ptr<aws::Session>& session, const RunOptions& options, const InstancePlan& plan,
-                   const std::string& region);
+                   const std::string& region, Reporter& reporter);
 
 std::string format_usd(double usd);
 

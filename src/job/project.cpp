@@ -15,14 +15,15 @@
 namespace fs = std::filesystem;
 
 namespace hoist::job {
-namespace {
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
+
+namespace {
 
 std::string trim(const std::string& s) {
   std::size_t b = s.find_first_not_of(" \t\r");
@@ -154,11 +155,13 @@ FileSettings apply_project_file(RunOptions& o) {
     str("script", o.script);
     str("instance_type", o.instance_type);
     str("gpu_type", o.gpu_type);
+    str("arch", o.arch);
     str("python", o.python);
     str("image", o.image);
     num("cpus", o.cpus);
     num("memory", o.memory_gib);
     num("gpus", o.gpus);
+    num("budget", o.budget_usd);
     if (kv.contains("disk") && !o.disk_gib) {
       int disk = 0;
       num("disk", disk);

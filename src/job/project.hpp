@@ -22,6 +22,10 @@ struct RunOptions {
   double memory_gib = 0;
   int gpus = 0;
   std::string gpu_type;
+  std::string arch;  // --arch: x86_64 or arm64; "" for either
+  // --budget / hoist.toml budget, USD: the job's instance ends before it
+  // costs more (0: no budget).
+  double budget_usd = 0;
   bool spot = false;
   // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
   // and 0 differ: `--disk 0` is refused, not taken for the default.
@@ -46,6 +50,9 @@ inline constexpr const char* kDefaultScript = "main.py";
 // "90s", "45m", "4h", "1h30m", "2d" -> seconds. Throws Fatal(Exit::bad_option).
 std::chrono::seconds parse_duration(const std::string& text, const std::string& option);
 std::string format_duration(std::chrono::seconds s);
+
+// A file's bytes; empty when it cannot be read.
+std::string read_text(const std::string& path);
 
 // A flat TOML subset: key = "string" | 'string' | integer | float | true/false
 // | ["array", "of", "strings"]; comments; [sections] are prefixed "section.".

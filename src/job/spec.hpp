@@ -10,6 +10,7 @@
 #include "job/manifest.hpp"
 #include "job/planner.hpp"
 #include "job/project.hpp"
+#include "job/record.hpp"
 
 namespace hoist::job {
 
@@ -42,7 +43,11 @@ struct Job {
 struct StoredJob {
   std::string id, project, bucket, region, output_s3, instance_type, entry;
   bool spot = false;
-  double usd_per_hour = 0;
+  double usd_per_hour = 0;           // instance + disk
+  double instance_usd_per_hour = 0;  // instance alone (spot: at launch)
+  int disk_gib = 0;
+  std::string zone;          // the zone the price is for ("" for on-demand)
+  std::string price_source;  // where the price came from, as the plan said
   bool price_known = false;
   std::chrono::seconds max_runtime{0};
   std::string created_at;
@@ -50,27 +55,7 @@ struct StoredJob {
   static StoredJob from_json(const nlohmann::json& j);
 };
 
-struct JobStatus {
-  std::string phase;
-  std::optional<int> exit_code;
-  std::string error;
-  std::string instance_id;
-  std::string updated_at;
-  std::optional<bool> image_reused;
-  bool image_pushed = false;  // built on the instance and pushed to the registry
-  std::string image_runtime;  // "docker", or "process" (a venv, no image)
-  nlohmann::json raw;
-
-  [[nodiscard]] bool terminal() const;
-  // What the running phase says of the image: " (image reused from ECR)",
-  // " (image built and pushed to ECR)", ... or "" when the status does not say.
-  [[nodiscard]] std::string image_note() const;
-  static JobStatus from_json(const nlohmann::json& j);
-};
-
-bool is_terminal_phase(const std::string& phase);
-// Seconds between two ISO 8601 UTC stamps ("2026-11-24T03:15:00Z" or with
-// fractions); nullopt when either does not parse.
-std::optional<std::chrono::seconds> seconds_between(const std::string& from, const std::string& to);
+// The job.json of a job; nullopt when it (or the bucket) is missing.
+std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id);
 
 }  // namespace hoist::job

@@ -3,6 +3,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <string>
 #include <string_view>
@@ -36,6 +37,19 @@ inline std::string format_utc(std::chrono::system_clock::time_point t, const cha
 inline std::string errno_text(std::string_view what, std::string_view path) {
   const int error = errno;
   return std::string(what) + " " + std::string(path) + ": " + std::generic_category().message(error);
+}
+
+// Sizes and rates for people: "1.2 MB", "640 B" (powers of 1000).
+inline std::string human_bytes(double bytes) {
+  constexpr std::array<const char*, 5> kUnits = {"B", "KB", "MB", "GB", "TB"};
+  std::size_t unit = 0;
+  while (bytes >= 1000 && unit + 1 < kUnits.size()) {
+    bytes /= 1000;
+    ++unit;
+  }
+  std::array<char, 32> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), unit == 0 ? "%.0f %s" : "%.1f %s", bytes, kUnits.at(unit));
+  return buffer.data();
 }
 
 }  // namespace hoist

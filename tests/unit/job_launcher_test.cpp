@@ -15,11 +15,14 @@
 #include "aws/s3.hpp"
 #include "job/launcher.hpp"
 #include "job/naming.hpp"
+#include "job/reporter.hpp"
 #include "support/fault_server.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
 
 namespace {
+hoist::job::SilentReporter quiet;  // what launch_instance says is not under test here
+
 hoist::job::LoaderValues loader_values() {
   return {"hoist-123456789012-us-east-1", "wc-20261124-031500-ab12", "us-east-1", "123456789012",
           std::chrono::seconds(14520)};
@@ -194,8 +197,8 @@ TEST(LaunchRetry, RunInstancesWaitsForANewInstanceProfile) {
                                    "invalid. Invalid IAM Instance Profile name"},
                                   {"format", "ec2"}};
   server.script("/", {not_yet, {{"body", run_instances_response("i-0123456789abcdef0", "us-east-1a")}}});
-  auto launched =
-      hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "hoist-instance-us-east-1");
+  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8},
+                                              "hoist-instance-us-east-1", quiet);
   EXPECT_EQ(launched.instance_id, "i-0123456789abcdef0");
   auto stats = server.stats("/");
   ASSERT_EQ(stats["count"], 2);
@@ -213,9 +216,9 @@ TEST(LaunchRetry, APermanentMistakeIsNotRetried) {
                        {"code", "InvalidParameterValue"},
                        {"message", "Value (t3.tiny) for parameter instanceType is invalid."},
                        {"format", "ec2"}}});
-  EXPECT_THROW(
-      hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "hoist-instance-us-east-1"),
-      hoist::aws::AwsError);
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8},
+                                           "hoist-instance-us-east-1", quiet),
+               hoist::aws::AwsError);
   EXPECT_EQ(server.stats("/")["count"], 1);
 }
 
@@ -328,7 +331,7 @@ TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
   auto job = launch_job();
   job.plan.spot = true;
   job.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.012}, {"us-east-1c", 0.015}};
-  auto launched = hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p");
+  auto launched = hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p", quiet);
   EXPECT_EQ(launched.instance_id, "i-0b");
   EXPECT_EQ(launched.zone, "us-east-1b");
   auto stats = server.stats("/");
@@ -372,7 +375,7 @@ TEST(LaunchRetry, OnDemandGoesWhereEc2SaysTheTypeIsOffered) {
                         "choosing us-east-1c, us-east-1d."},
                        {"format", "ec2"}},
                       {{"body", run_instances_response("i-0c", "us-east-1c")}}});
-  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p");
+  auto launched = hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p", quiet);
   EXPECT_EQ(launched.instance_id, "i-0c");
   EXPECT_EQ(launched.zone, "us-east-1c");
   auto stats = server.stats("/");
@@ -396,7 +399,8 @@ TEST(LaunchRetry, OnDemandGoesWhereEc2SaysTheTypeIsOffered) {
   auto spot = launch_job();
   spot.plan.spot = true;
   spot.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.011}, {"us-east-1c", 0.012}};
-  EXPECT_EQ(hoist::job::launch_instance(fault_session(), spot, {"ami-1", "/dev/xvda", 8}, "p").zone, "us-east-1c");
+  EXPECT_EQ(hoist::job::launch_instance(fault_session(), spot, {"ami-1", "/dev/xvda", 8}, "p", quiet).zone,
+            "us-east-1c");
   const std::string retried = server.stats("/")["requests"][1]["body"];
   EXPECT_NE(retried.find("Placement.AvailabilityZone=us-east-1c"), std::string::npos) << retried;
 
@@ -407,7 +411,7 @@ TEST(LaunchRetry, OnDemandGoesWhereEc2SaysTheTypeIsOffered) {
                        {"code", "Unsupported"},
                        {"message", "The requested configuration is currently not supported."},
                        {"format", "ec2"}}});
-  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p"),
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), launch_job(), {"ami-1", "/dev/xvda", 8}, "p", quiet),
                hoist::aws::AwsError);
   EXPECT_EQ(server.stats("/")["count"], 1);
 }
@@ -422,7 +426,8 @@ TEST(LaunchRetry, NoRoomAnywhereIsTheUsersError) {
   auto job = launch_job();
   job.plan.spot = true;
   job.plan.spot_zones = {{"us-east-1a", 0.010}, {"us-east-1b", 0.012}};
-  EXPECT_THROW(hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p"), hoist::aws::AwsError);
+  EXPECT_THROW(hoist::job::launch_instance(fault_session(), job, {"ami-1", "/dev/xvda", 8}, "p", quiet),
+               hoist::aws::AwsError);
   // us-east-1a, us-east-1b, then wherever EC2 likes: no room at all.
   auto stats = server.stats("/");
   ASSERT_EQ(stats["count"], 3);

@@ -3,7 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/s3.hpp"
-#include "job/naming.hpp"
+#include "job/record.hpp"
+#include "job/reporter.hpp"
 #include "job/watcher.hpp"
 #include "support/moto_server.hpp"
 
@@ -29,14 +30,16 @@ TEST(Watch, PhasesInOrderWithTheLogAfterRunningEvenWhenSeenOnlyAtTheEnd) {
                            {"error", nullptr},
                            {"instance_id", nullptr},
                            {"updated_at", "2026-11-24T12:00:05Z"}};
-  s3.put_object(bucket, job::job_prefix(id) + "logs/job/00000001.log", "hello from the script\n", "text/plain");
-  s3.put_object(bucket, job::job_prefix(id) + "status.json", status.dump(), "application/json");
+  s3.put_object(bucket, job::keys::job_logs(id) + "00000001.log", "hello from the script\n", "text/plain");
+  s3.put_object(bucket, job::keys::status(id), status.dump(), "application/json");
 
-  std::vector<std::string> seen;
-  job::WatchEvents events;
-  events.on_phase = [&](const std::string& phase, const job::JobStatus&) { seen.push_back("[" + phase + "]"); };
-  events.on_log = [&](const std::string& chunk) { seen.push_back(chunk); };
-  auto result = job::watch(session, bucket, id, "", std::chrono::hours(1), events);
+  struct Recorder : job::SilentReporter {
+    std::vector<std::string> seen;
+    void phase(const std::string& phase, const job::JobStatus&) override { seen.push_back("[" + phase + "]"); }
+    void log(std::string_view chunk) override { seen.emplace_back(chunk); }
+  } recorder;
+  auto result = job::watch(session, bucket, id, "", std::chrono::hours(1), recorder);
+  const auto& seen = recorder.seen;
   EXPECT_EQ(result.end, job::WatchEnd::terminal);
   EXPECT_EQ(result.status.phase, "succeeded");
   const std::vector<std::string> want = {"[launching]", "[booting]",  "[staging]",

@@ -1,18 +1,17 @@
 #pragma once
-// What most subcommands start from: a session, the caller's account and the
+// What every workflow starts from: a session, the caller's account and the
 // region's hoist bucket.
 #include <memory>
 #include <string>
 
 #include "aws/client.hpp"
-#include "cli/commands.hpp"
 #include "job/account.hpp"
 
-namespace hoist::cli {
+namespace hoist::job {
 
 struct Connected {
   std::shared_ptr<aws::Session> session;
-  job::AccountFacts account;
+  AccountFacts account;
   std::string bucket;
 };
 
@@ -23,9 +22,4 @@ Connected connect(const aws::Overrides& overrides);
 // Asks STS who we are, with a session made already.
 Connected connect(std::shared_ptr<aws::Session> session);
 
-// Human-readable sizes and rates: "1.2 MB", "640 B".
-std::string human_bytes(double bytes);
-// True when stderr is a terminal (progress lines redraw in place).
-bool stderr_is_tty();
-
-}  // namespace hoist::cli
+}  // namespace hoist::job

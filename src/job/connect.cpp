@@ -1,16 +1,13 @@
-#include "cli/context.hpp"
-
-#include <unistd.h>
+#include "job/connect.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "aws/partition.hpp"
 #include "aws/sts.hpp"
 #include "job/naming.hpp"
 #include "util/error.hpp"
 
-namespace hoist::cli {
+namespace hoist::job {
 
 Connected connect(const aws::Overrides& overrides) {
   return connect(aws::Session::create(overrides));
@@ -57,7 +54,7 @@ Connected connect(std::shared_ptr<aws::Session> session) {
   c.account.caller_arn = who.arn;
   c.account.region = c.session->region;
   c.account.partition = std::string(aws::partition_of(c.session->region).name);
-  c.bucket = chosen.empty() ? job::bucket_name(who.account, c.session->region) : chosen;
+  c.bucket = chosen.empty() ? bucket_name(who.account, c.session->region) : chosen;
   c.account.bucket = chosen;
   // Its name is predictable: from now on S3 refuses any request to it if
   // another account owns a bucket of that name.
@@ -65,20 +62,4 @@ Connected connect(std::shared_ptr<aws::Session> session) {
   return c;
 }
 
-std::string human_bytes(double b) {
-  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
-  int u = 0;
-  while (b >= 1000 && u < 4) {
-    b /= 1000;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", b, units[u]);
-  return buf;
-}
-
-bool stderr_is_tty() {
-  return ::isatty(STDERR_FILENO) == 1;
-}
-
-}  // namespace hoist::cli
+}  // namespace hoist::job
