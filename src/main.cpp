@@ -3,8 +3,8 @@
 #include <iostream>
 #include <vector>
 
-#include "aws/error.hpp"
 #include "cli/commands.hpp"
+#include "cli/errors.hpp"
 #include "util/error.hpp"
 #include "util/harden.hpp"
 #include "util/log.hpp"
@@ -67,15 +67,10 @@ int main(int argc, char** argv) {
     for (auto& c : commands) {
       if (c.app->parsed()) return c.action();
     }
-  } catch (const Fatal& e) {
-    std::cerr << "hoist: error: " << log::redact(e.what()) << '\n';
-    return static_cast<int>(e.code());
-  } catch (const aws::AwsError& e) {
-    std::cerr << "hoist: error: " << log::redact(aws::describe(e)) << '\n';
-    return static_cast<int>(e.access_denied() ? Exit::access_denied : e.http_status == 0 ? Exit::network : Exit::aws);
   } catch (const std::exception& e) {
-    std::cerr << "hoist: internal error: " << log::redact(e.what()) << '\n';
-    return static_cast<int>(Exit::internal);
+    const cli::ErrorReport report = cli::report_error(e);
+    std::cerr << report.line << '\n';
+    return report.exit_code;
   }
   return 0;
 }

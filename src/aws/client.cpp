@@ -12,7 +12,6 @@
 #include "aws/partition.hpp"
 #include "aws/protocols.hpp"
 #include "aws/sigv4.hpp"
-#include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace hoist::aws {
@@ -185,7 +184,7 @@ std::shared_ptr<Session> Session::create(const Overrides& overrides) {
 
 Client::Client(std::shared_ptr<Session> session, Service service)
     : session_(std::move(session)), service_(std::move(service)) {
-  if (!session_->credentials) throw Fatal(Exit::config, "no AWS credentials configured");
+  if (!session_->credentials) throw Failure(Failure::config, "no AWS credentials configured");
   if (!session_->retry) session_->retry = std::make_shared<RetryPolicy>();
   endpoint_ = session_->config.endpoint(service_.id);
 }

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "aws/error.hpp"
 #include "aws/partition.hpp"
-#include "util/error.hpp"
 #include "util/text.hpp"
 
 namespace hoist::aws {
@@ -66,7 +66,7 @@ IniFile parse_ini(const std::string& text, const std::string& file_name) {
   std::string line;
   int number = 0;
   auto fail = [&](const std::string& why) {
-    throw Fatal(Exit::config, file_name + ":" + std::to_string(number) + ": " + why);
+    throw Failure(Failure::config, file_name + ":" + std::to_string(number) + ": " + why);
   };
   while (std::getline(in, line)) {
     ++number;
@@ -122,8 +122,8 @@ Config Config::load(const Overrides& overrides) {
   // botocore: ProfileNotFound for a named profile that is in neither file
   // (an unnamed default may be absent: there may be no files at all).
   if (c.profile_explicit_ && !c.has_profile(c.profile_name_)) {
-    throw Fatal(Exit::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path + " or " +
-                                  c.credentials_path);
+    throw Failure(Failure::config, "the AWS profile '" + c.profile_name_ + "' was not found in " + c.config_path +
+                                       " or " + c.credentials_path);
   }
   return c;
 }
@@ -148,8 +148,8 @@ std::optional<std::string> Config::get(const std::string& profile_name, const st
 }
 
 bool Config::has_profile(const std::string& name) const {
-  return credentials_file.count(name) || config_file.count("profile " + name) ||
-         (name == "default" && config_file.count("default"));
+  return credentials_file.contains(name) || config_file.contains("profile " + name) ||
+         (name == "default" && config_file.contains("default"));
 }
 
 std::optional<std::string> Config::sso_session(const std::string& name, const std::string& key) const {
@@ -169,7 +169,7 @@ std::optional<std::string> Config::region_if_set() const {
 
 std::string Config::region() const {
   if (auto r = region_if_set()) return *r;
-  throw Fatal(Exit::config, "no AWS region: pass --region or set AWS_REGION, or `aws configure set region ...`");
+  throw Failure(Failure::config, "no AWS region: pass --region or set AWS_REGION, or `aws configure set region ...`");
 }
 
 std::optional<std::string> Config::configured_endpoint(const std::string& service) const {
@@ -185,8 +185,8 @@ std::optional<std::string> Config::configured_endpoint(const std::string& servic
   if (auto services = get(profile_name_, "services")) {
     auto it = config_file.find("services " + *services);
     if (it == config_file.end()) {
-      throw Fatal(Exit::config, "the profile '" + profile_name_ + "' uses the services section '" + *services +
-                                    "', which " + config_path + " does not define");
+      throw Failure(Failure::config, "the profile '" + profile_name_ + "' uses the services section '" + *services +
+                                         "', which " + config_path + " does not define");
     }
     if (auto k = it->second.find(id + ".endpoint_url"); k != it->second.end()) return k->second;
   }
@@ -217,6 +217,9 @@ bool Config::custom_endpoint(const std::string& service) const {
   return !is_aws_host(u.substr(8, u.find_first_of("/:", 8) - 8));
 }
 
+// A member, not static: the environment is part of the configuration, and
+// every credential source reads it through the Config it is given.
+// NOLINTNEXTLINE(readability-convert-member-functions-to-static)
 std::optional<std::string> Config::env(const std::string& name) const {
   const char* v = std::getenv(name.c_str());
   if (!v || !*v) return std::nullopt;

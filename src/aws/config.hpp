@@ -14,7 +14,7 @@ using IniSection = std::map<std::string, std::string>;
 using IniFile = std::map<std::string, IniSection>;
 
 // Parses the aws CLI's INI dialect (comments with # or ;, continuation lines
-// for nested sections). Throws Fatal(Exit::config) with the file and line.
+// for nested sections). Throws Failure (config) with the file and line.
 IniFile parse_ini(const std::string& text, const std::string& file_name);
 
 // What the command line said; empty means "not given".
@@ -45,12 +45,12 @@ class Config {
   // A key of a profile: from the config file ([profile x] / [default]), or
   // for credential keys, the credentials file first.
   [[nodiscard]] std::optional<std::string> get(const std::string& profile, const std::string& key) const;
-  [[nodiscard]] bool has_profile(const std::string& profile) const;
+  [[nodiscard]] bool has_profile(const std::string& name) const;
   // A [sso-session NAME] section's key.
   [[nodiscard]] std::optional<std::string> sso_session(const std::string& name, const std::string& key) const;
 
   // --region, AWS_REGION, AWS_DEFAULT_REGION, the profile's region.
-  // Throws Fatal(Exit::config) when none is set.
+  // Throws Failure (config) when none is set.
   [[nodiscard]] std::string region() const;
   [[nodiscard]] std::optional<std::string> region_if_set() const;
 
@@ -68,9 +68,9 @@ class Config {
   // works with every emulator and custom endpoint and with AWS for the
   // DNS-safe bucket names hoist creates, so virtual-hosted style is not
   // needed. Kept as a function so one place decides if that ever changes.
-  [[nodiscard]] bool s3_path_style() const { return true; }
+  [[nodiscard]] static bool s3_path_style() { return true; }
 
-  // Environment lookup (overridable in tests).
+  // An environment variable, when set and not empty.
   [[nodiscard]] std::optional<std::string> env(const std::string& name) const;
 
   Overrides overrides;

@@ -7,7 +7,7 @@
 
 #include "aws/config.hpp"
 #include "aws/credentials_sources.hpp"
-#include "util/error.hpp"
+#include "aws/error.hpp"
 #include "util/log.hpp"
 
 namespace hoist::aws {
@@ -110,9 +110,9 @@ std::shared_ptr<CredentialProvider> resolve_credentials(const Config& config) {
       log::debug(std::string("instance metadata credentials unavailable: ") + e.what());
     }
   }
-  throw Fatal(Exit::config,
-              "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws "
-              "configure`");
+  throw Failure(Failure::config,
+                "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws "
+                "configure`");
 }
 
 }  // namespace hoist::aws

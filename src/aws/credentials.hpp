@@ -61,7 +61,7 @@ inline constexpr std::chrono::minutes kRefreshMargin{5};
 // environment keys (skipped when --profile was given; AWS_PROFILE alone does
 // not skip them), the profile's assume-role, web identity, SSO, credentials
 // file, credential_process, config-file keys, then the container endpoint and
-// IMDSv2. Throws Fatal(Exit::config) naming what is missing.
+// IMDSv2. Throws Failure (config) naming what is missing.
 std::shared_ptr<CredentialProvider> resolve_credentials(const Config& config);
 
 }  // namespace hoist::aws

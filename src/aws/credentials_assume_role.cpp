@@ -5,8 +5,8 @@
 
 #include "aws/client.hpp"
 #include "aws/credentials_sources.hpp"
+#include "aws/error.hpp"
 #include "aws/sts.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
@@ -29,11 +29,11 @@ std::shared_ptr<Session> sts_session(const Config& config, std::shared_ptr<Crede
 }
 
 bool has_static_keys(const IniSection& s) {
-  return s.count("aws_access_key_id") || s.count("aws_secret_access_key");
+  return s.contains("aws_access_key_id") || s.contains("aws_secret_access_key");
 }
 
 bool is_role_profile(const IniSection& s) {
-  return s.count("role_arn") && !s.count("web_identity_token_file");
+  return s.contains("role_arn") && !s.contains("web_identity_token_file");
 }
 
 std::optional<std::string> value(const IniSection& s, const std::string& key) {
@@ -76,7 +76,7 @@ class WebIdentityProvider : public CredentialProvider {
   Credentials fetch() override {
     // Read on every refresh: the platform rotates the token file.
     std::ifstream in(token_file_);
-    if (!in) throw Fatal(Exit::config, "cannot read the web identity token file " + token_file_);
+    if (!in) throw Failure(Failure::config, "cannot read the web identity token file " + token_file_);
     std::stringstream ss;
     ss << in.rdbuf();
     std::string token = ss.str();
@@ -100,11 +100,11 @@ std::shared_ptr<CredentialProvider> named_source(const Config& config, const std
   } else if (name == "Ec2InstanceMetadata") {
     p = instance_metadata(config);
   } else {
-    throw Fatal(Exit::config, "profile '" + profile + "': unknown credential_source '" + name +
-                                  "' (expected Environment, Ec2InstanceMetadata or EcsContainer)");
+    throw Failure(Failure::config, "profile '" + profile + "': unknown credential_source '" + name +
+                                       "' (expected Environment, Ec2InstanceMetadata or EcsContainer)");
   }
   if (!p) {
-    throw Fatal(Exit::config, "profile '" + profile + "': credential_source " + name + " has no credentials");
+    throw Failure(Failure::config, "profile '" + profile + "': credential_source " + name + " has no credentials");
   }
   return p;
 }
@@ -115,14 +115,14 @@ std::shared_ptr<CredentialProvider> assume_role(const Config& config, const std:
                                                 std::set<std::string> visited) {
   IniSection section = config.profile(profile);
   if (!is_role_profile(section)) return nullptr;
-  auto fail = [&](const std::string& why) { throw Fatal(Exit::config, "profile '" + profile + "': " + why); };
+  auto fail = [&](const std::string& why) { throw Failure(Failure::config, "profile '" + profile + "': " + why); };
   auto role_arn = value(section, "role_arn");
   auto source_profile = value(section, "source_profile");
   auto credential_source = value(section, "credential_source");
   if (!role_arn) fail("role_arn is empty");
   if (source_profile && credential_source) fail("set source_profile or credential_source, not both");
   if (!source_profile && !credential_source) fail("role_arn needs source_profile or credential_source");
-  if (section.count("mfa_serial")) fail("mfa_serial is not supported by hoist; use `aws sts get-session-token`");
+  if (section.contains("mfa_serial")) fail("mfa_serial is not supported by hoist; use `aws sts get-session-token`");
   visited.insert(profile);
 
   std::shared_ptr<CredentialProvider> source;
@@ -132,7 +132,7 @@ std::shared_ptr<CredentialProvider> assume_role(const Config& config, const std:
     if (!config.has_profile(sp)) fail("its source_profile '" + sp + "' does not exist");
     IniSection src = config.profile(sp);
     // A profile may name itself to use its own static keys; other loops fail.
-    if (visited.count(sp) && (sp != profile || !has_static_keys(src))) {
+    if (visited.contains(sp) && (sp != profile || !has_static_keys(src))) {
       fail("source_profile '" + sp + "' makes a loop of profiles");
     }
     if (has_static_keys(src) || !is_role_profile(src)) {
@@ -178,7 +178,7 @@ std::shared_ptr<CredentialProvider> web_identity(const Config& config, const std
   if (!token_file) return nullptr;
   auto role_arn = setting("AWS_ROLE_ARN", "role_arn");
   if (!role_arn) {
-    throw Fatal(Exit::config, "a web identity token file is configured but no role: set AWS_ROLE_ARN or role_arn");
+    throw Failure(Failure::config, "a web identity token file is configured but no role: set AWS_ROLE_ARN or role_arn");
   }
   auto session_name = setting("AWS_ROLE_SESSION_NAME", "role_session_name").value_or(default_session_name());
   std::string label = from_env ? "web-identity" : "web-identity (profile " + profile + ")";

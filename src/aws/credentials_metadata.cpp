@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "aws/credentials_sources.hpp"
+#include "aws/error.hpp"
 #include "aws/imds.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
@@ -83,7 +83,7 @@ class ContainerProvider : public CredentialProvider {
         last_error = e.what();
       }
     }
-    throw Fatal(Exit::config, "the container credentials endpoint failed: " + last_error);
+    throw Failure(Failure::config, "the container credentials endpoint failed: " + last_error);
   }
 
  private:
@@ -91,13 +91,13 @@ class ContainerProvider : public CredentialProvider {
     std::string t = token_;
     if (!token_file_.empty()) {
       std::ifstream in(token_file_);
-      if (!in) throw Fatal(Exit::config, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + token_file_);
+      if (!in) throw Failure(Failure::config, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " + token_file_);
       std::stringstream ss;
       ss << in.rdbuf();
       t = ss.str();
     }
     if (t.find_first_of("\r\n") != std::string::npos) {
-      throw Fatal(Exit::config, "the container authorization token is not a legal header value");
+      throw Failure(Failure::config, "the container authorization token is not a legal header value");
     }
     return t;
   }
@@ -133,7 +133,8 @@ std::shared_ptr<CredentialProvider> container(const Config& config) {
   } else if (auto full = config.env("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
     url = *full;
     if (!allowed_container_url(url)) {
-      throw Fatal(Exit::config, "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https or a loopback host, not " + url);
+      throw Failure(Failure::config,
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI must use https or a loopback host, not " + url);
     }
   } else {
     return nullptr;

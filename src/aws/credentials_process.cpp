@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/credentials_sources.hpp"
-#include "util/error.hpp"
+#include "aws/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
@@ -29,8 +29,8 @@ std::chrono::milliseconds process_timeout() {
   char* end = nullptr;
   const double seconds = std::strtod(text, &end);
   if (*end != '\0' || !(seconds > 0) || seconds > 86400)
-    throw Fatal(Exit::config, std::string(kTimeoutVariable) + " '" + text +
-                                  "' is not a number of seconds: set it to, say, 120, or unset it for 60");
+    throw Failure(Failure::config, std::string(kTimeoutVariable) + " '" + text +
+                                       "' is not a number of seconds: set it to, say, 120, or unset it for 60");
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
 }
 
@@ -139,35 +139,36 @@ class ProcessProvider : public CredentialProvider {
     const auto timeout = process_timeout();
     Output r = run_shell(command_, timeout);
     if (r.timed_out)
-      throw Fatal(Exit::config, what + " did not finish within " +
-                                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
-                                    " s and was stopped: check the command runs on its own (or answer its prompt "
-                                    "sooner; " +
-                                    kTimeoutVariable + "=SECONDS gives it longer)");
+      throw Failure(Failure::config,
+                    what + " did not finish within " +
+                        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+                        " s and was stopped: check the command runs on its own (or answer its prompt "
+                        "sooner; " +
+                        kTimeoutVariable + "=SECONDS gives it longer)");
     if (r.status != 0)
-      throw Fatal(Exit::config, what + " exited with status " + std::to_string(r.status) +
-                                    " (what it printed, if anything, is above): run it yourself to see why");
+      throw Failure(Failure::config, what + " exited with status " + std::to_string(r.status) +
+                                         " (what it printed, if anything, is above): run it yourself to see why");
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(r.out);
     } catch (const nlohmann::json::exception&) {
-      throw Fatal(Exit::config, what + " did not print JSON");
+      throw Failure(Failure::config, what + " did not print JSON");
     }
     if (!j.is_object() || j.value("Version", 0) != 1) {
-      throw Fatal(Exit::config, what + " printed an unsupported Version (expected 1)");
+      throw Failure(Failure::config, what + " printed an unsupported Version (expected 1)");
     }
     Credentials c;
     c.access_key_id = j.value("AccessKeyId", "");
     c.secret_access_key = j.value("SecretAccessKey", "");
     c.session_token = j.value("SessionToken", "");
     if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-      throw Fatal(Exit::config, what + " printed no AccessKeyId/SecretAccessKey");
+      throw Failure(Failure::config, what + " printed no AccessKeyId/SecretAccessKey");
     }
     if (auto e = j.value("Expiration", ""); !e.empty()) {
       try {
         c.expiration = parse_time(e);
       } catch (const std::invalid_argument&) {
-        throw Fatal(Exit::config, what + " printed an Expiration that is not an ISO 8601 time");
+        throw Failure(Failure::config, what + " printed an Expiration that is not an ISO 8601 time");
       }
     }
     c.source = "credential-process (profile " + profile_ + ")";

@@ -1,7 +1,8 @@
 #pragma once
 // The credential sources behind resolve_credentials, one file each
 // (credentials_*.cpp). Each returns nullptr when its configuration is absent,
-// so the chain can move on, and throws Fatal when it is present but wrong.
+// so the chain can move on, and throws Failure (config) when it is present but
+// wrong.
 #include <chrono>
 #include <memory>
 #include <set>

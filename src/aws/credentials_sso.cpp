@@ -2,28 +2,24 @@
 // for role credentials at the portal (GetRoleCredentials).
 #include <openssl/evp.h>
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "aws/credentials_sources.hpp"
-#include "util/error.hpp"
+#include "aws/crypto.hpp"
+#include "aws/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
 
 std::string sha1_hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha1(), nullptr);
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < size; ++i) {
-    out += digits[digest[i] >> 4];
-    out += digits[digest[i] & 15];
-  }
-  return out;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha1(), nullptr);
+  return hex({reinterpret_cast<const char*>(digest.data()), size});
 }
 
 struct SsoSettings {
@@ -53,14 +49,14 @@ class SsoProvider : public CredentialProvider {
     try {
       resp = http_send(req, HttpOptions{});
     } catch (const TransportError& e) {
-      throw Fatal(Exit::network, "the SSO portal " + portal_ + " did not answer: " + e.what());
+      throw Failure(Failure::unreachable, "the SSO portal " + portal_ + " did not answer: " + e.what());
     }
     if (resp.status == 401 || resp.status == 403) {
-      throw Fatal(Exit::config, "the SSO session of profile '" + profile_ +
-                                    "' is no longer valid: run `aws sso login --profile " + profile_ + "`");
+      throw Failure(Failure::config, "the SSO session of profile '" + profile_ +
+                                         "' is no longer valid: run `aws sso login --profile " + profile_ + "`");
     }
     if (resp.status != 200) {
-      throw Fatal(Exit::aws, "SSO GetRoleCredentials failed with HTTP " + std::to_string(resp.status));
+      throw Failure(Failure::bad_answer, "SSO GetRoleCredentials failed with HTTP " + std::to_string(resp.status));
     }
     nlohmann::json j = nlohmann::json::parse(resp.body, nullptr, false);
     const auto& rc = j.is_object() ? j.value("roleCredentials", nlohmann::json::object()) : nlohmann::json::object();
@@ -69,7 +65,7 @@ class SsoProvider : public CredentialProvider {
     c.secret_access_key = rc.value("secretAccessKey", "");
     c.session_token = rc.value("sessionToken", "");
     if (c.access_key_id.empty() || c.secret_access_key.empty()) {
-      throw Fatal(Exit::aws, "SSO GetRoleCredentials returned no credentials");
+      throw Failure(Failure::bad_answer, "SSO GetRoleCredentials returned no credentials");
     }
     if (auto e = rc.find("expiration"); e != rc.end() && e->is_number()) {
       c.expiration = std::chrono::system_clock::time_point(std::chrono::milliseconds(e->get<std::int64_t>()));
@@ -85,22 +81,22 @@ class SsoProvider : public CredentialProvider {
     std::string path = std::string(home ? home : "") + "/.aws/sso/cache/" + sha1_hex(settings_.cache_key) + ".json";
     std::string login = "run `aws sso login --profile " + profile_ + "`";
     std::ifstream in(path);
-    if (!in) throw Fatal(Exit::config, "no SSO token for profile '" + profile_ + "' (" + path + "): " + login);
+    if (!in) throw Failure(Failure::config, "no SSO token for profile '" + profile_ + "' (" + path + "): " + login);
     std::stringstream ss;
     ss << in.rdbuf();
     auto j = nlohmann::json::parse(ss.str(), nullptr, false);
     if (!j.is_object() || !j.contains("accessToken") || !j.contains("expiresAt")) {
-      throw Fatal(Exit::config, "the SSO token cache " + path + " is not usable: " + login);
+      throw Failure(Failure::config, "the SSO token cache " + path + " is not usable: " + login);
     }
     std::string expires = j.value("expiresAt", "");
     std::chrono::system_clock::time_point at;
     try {
       at = parse_time(expires);
     } catch (const std::invalid_argument&) {
-      throw Fatal(Exit::config, "the SSO token cache " + path + " has no valid expiresAt: " + login);
+      throw Failure(Failure::config, "the SSO token cache " + path + " has no valid expiresAt: " + login);
     }
     if (at <= std::chrono::system_clock::now()) {
-      throw Fatal(Exit::config, "the SSO session of profile '" + profile_ + "' has expired: " + login);
+      throw Failure(Failure::config, "the SSO session of profile '" + profile_ + "' has expired: " + login);
     }
     return j.value("accessToken", "");
   }
@@ -117,10 +113,10 @@ std::shared_ptr<CredentialProvider> sso(const Config& config, const std::string&
   auto session = get("sso_session");
   auto start_url = get("sso_start_url");
   if (!session && !start_url) return nullptr;
-  auto fail = [&](const std::string& why) { throw Fatal(Exit::config, "SSO profile '" + profile + "': " + why); };
+  auto fail = [&](const std::string& why) { throw Failure(Failure::config, "SSO profile '" + profile + "': " + why); };
   SsoSettings s;
   if (session) {
-    if (!config.config_file.count("sso-session " + *session)) fail("[sso-session " + *session + "] is not defined");
+    if (!config.config_file.contains("sso-session " + *session)) fail("[sso-session " + *session + "] is not defined");
     auto url = config.sso_session(*session, "sso_start_url");
     auto region = config.sso_session(*session, "sso_region");
     if (!url || !region) fail("[sso-session " + *session + "] needs sso_start_url and sso_region");

@@ -1,6 +1,6 @@
 // Keys written down: the environment, the credentials file, the config file.
 #include "aws/credentials_sources.hpp"
-#include "util/error.hpp"
+#include "aws/error.hpp"
 
 namespace hoist::aws::sources {
 namespace {
@@ -16,8 +16,8 @@ std::shared_ptr<CredentialProvider> from_section(const IniFile& file, const std:
   auto secret = s.find("aws_secret_access_key");
   if (key == s.end() && secret == s.end()) return nullptr;
   if (key == s.end() || secret == s.end() || key->second.empty() || secret->second.empty()) {
-    throw Fatal(Exit::config, "partial credentials in [" + section + "] of " + where +
-                                  ": both aws_access_key_id and aws_secret_access_key are needed");
+    throw Failure(Failure::config, "partial credentials in [" + section + "] of " + where +
+                                       ": both aws_access_key_id and aws_secret_access_key are needed");
   }
   Credentials c;
   c.access_key_id = key->second;
@@ -38,7 +38,7 @@ std::shared_ptr<CredentialProvider> environment(const Config& config) {
   if (!key) return nullptr;
   auto secret = config.env("AWS_SECRET_ACCESS_KEY");
   if (!secret) {
-    throw Fatal(Exit::config, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+    throw Failure(Failure::config, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
   }
   Credentials c;
   c.access_key_id = *key;
@@ -54,7 +54,7 @@ std::shared_ptr<CredentialProvider> shared_credentials_file(const Config& config
 }
 
 std::shared_ptr<CredentialProvider> config_file(const Config& config, const std::string& profile) {
-  if (profile == "default" && !config.config_file.count("profile default")) {
+  if (profile == "default" && !config.config_file.contains("profile default")) {
     return from_section(config.config_file, "default", config.config_path, "config-file (profile default)");
   }
   return from_section(config.config_file, "profile " + profile, config.config_path,

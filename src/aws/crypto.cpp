@@ -11,11 +11,13 @@
 #include <memory>
 #include <stdexcept>
 
+#include "util/text.hpp"
+
 namespace hoist::aws {
 namespace {
 
 // Files are hashed in blocks of this size, like botocore's PAYLOAD_BUFFER.
-constexpr std::size_t kFileBuffer = 1024 * 1024;
+constexpr std::size_t kFileBuffer = std::size_t{1024} * 1024;
 
 // Fetched once: OpenSSL 3 looks an algorithm up in its provider store (under
 // a lock) on every init that passes EVP_sha256(), which showed as a tenth of
@@ -97,7 +99,7 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 }
 
 std::string hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
+  static constexpr std::string_view kDigits = "0123456789abcdef";
   std::string out;
   out.reserve(bytes.size() * 2);
   for (unsigned char c : bytes) {
@@ -124,7 +126,7 @@ std::string base64_decode(std::string_view text) {
   out.reserve(text.size() / 4 * 3);
   for (std::size_t i = 0; i < text.size(); i += 4) {
     const bool last = i + 4 == text.size();
-    int v[4];
+    std::array<int, 4> v{};
     int pad = 0;
     for (int j = 0; j < 4; ++j) {
       char c = text[i + static_cast<std::size_t>(j)];
@@ -150,23 +152,25 @@ std::string md5_base64(std::string_view data) {
 
 std::string sha256_file(const std::string& path, std::uint64_t offset, std::uint64_t length) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + " to hash it: " + std::strerror(errno));
+  if (fd < 0) throw std::runtime_error(errno_text("cannot open", path + " to hash it"));
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
   // One uninitialised block per thread, reused: a fresh zeroed megabyte per
   // file cost more than hashing a thousand small files.
-  thread_local std::unique_ptr<char[]> buffer(new char[kFileBuffer]);
+  // A std::array or std::vector would be zeroed: the buffer stays a char[].
+  // NOLINTNEXTLINE(modernize-avoid-c-arrays)
+  thread_local const auto buffer = std::make_unique_for_overwrite<char[]>(kFileBuffer);
   EVP_MD_CTX* hash = thread_digest(sha256_md());
   std::uint64_t pos = offset;
   std::uint64_t left = length;
   while (left > 0) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kFileBuffer));
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kFileBuffer));
     const ssize_t got = ::pread(fd, buffer.get(), want, static_cast<off_t>(pos));
     if (got < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error("read error while hashing " + path + ": " + std::strerror(errno));
+      throw std::runtime_error(errno_text("read error while hashing", path));
     }
     if (got == 0) {
       if (length != UINT64_MAX)

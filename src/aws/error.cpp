@@ -1,5 +1,6 @@
 #include "aws/error.hpp"
 
+#include <algorithm>
 #include <array>
 #include <regex>
 
@@ -27,9 +28,7 @@ constexpr std::array<std::string_view, 6> kBadKeyCodes = {"InvalidClientTokenId"
                                                           "InvalidToken",         "IncompleteSignature"};
 
 bool one_of(std::string_view code, auto const& list) {
-  for (auto c : list)
-    if (c == code) return true;
-  return false;
+  return std::ranges::find(list, code) != list.end();
 }
 
 // "... is not authorized to perform: ec2:RunInstances on resource ..." ->
@@ -41,22 +40,30 @@ std::string missing_permission(const std::string& message) {
   return {};
 }
 
-std::string hint(const AwsError& e) {
+std::string hint(const AwsError& e, const Advice& advice) {
   if (e.code == "NetworkError")
     return "Check the network connection and the endpoint (--endpoint-url / AWS_ENDPOINT_URL).";
   if (one_of(e.code, kExpiredCodes))
     return "The credentials have expired: refresh them (for an SSO profile run `aws sso login`).";
-  if (e.code == "SignatureDoesNotMatch")
-    return "Check the secret access key in use (`hoist check` shows its source) and the system clock.";
-  if (one_of(e.code, kBadKeyCodes))
-    return "The access key is not valid here: check which credentials are in use with `hoist check`, and that "
-           "the region is enabled for the account (regions opened since 2019, such as af-south-1 or ap-east-1, "
-           "must be turned on first).";
+  if (e.code == "SignatureDoesNotMatch") {
+    const std::string source =
+        advice.show_credentials.empty() ? "" : " (" + advice.show_credentials + " shows its source)";
+    return "Check the secret access key in use" + source + " and the system clock.";
+  }
+  if (one_of(e.code, kBadKeyCodes)) {
+    const std::string with = advice.show_credentials.empty() ? "" : " with " + advice.show_credentials;
+    return "The access key is not valid here: check which credentials are in use" + with +
+           ", and that the region is enabled for the account (regions opened since 2019, such as af-south-1 or "
+           "ap-east-1, must be turned on first).";
+  }
   if (e.access_denied()) {
     const std::string permission = missing_permission(e.aws_message);
-    return (permission.empty() ? std::string("The credentials lack a permission hoist needs")
+    const std::string needer = advice.program.empty() ? "this request" : advice.program;
+    const std::string policy =
+        advice.print_policy.empty() ? "." : "; " + advice.print_policy + " prints the policy " + needer + " needs.";
+    return (permission.empty() ? "The credentials lack a permission " + needer + " needs"
                                : "The credentials lack the permission " + permission) +
-           "; `hoist iam-policy` prints the policy hoist needs.";
+           policy;
   }
   if (classify(e.http_status, e.code) == Retryability::throttling)
     return "AWS is throttling requests to this account; retry in a few minutes.";
@@ -107,12 +114,12 @@ bool AwsError::no_capacity() const {
   return is_capacity_code(code);
 }
 
-std::string describe(const AwsError& error) {
+std::string describe(const AwsError& error, const Advice& advice) {
   std::string s = summary(error.service, error.operation, error.code, error.aws_message);
   s += error.http_status == 0 ? " (no response" : " (HTTP " + std::to_string(error.http_status);
   if (!error.request_id.empty()) s += ", request id " + error.request_id;
   s += ").";
-  if (const std::string h = hint(error); !h.empty()) s += " " + h;
+  if (const std::string h = hint(error, advice); !h.empty()) s += " " + h;
   return s;
 }
 

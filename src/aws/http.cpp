@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -13,6 +14,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include "util/text.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -54,10 +57,6 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
-
-std::string errno_text(const std::string& what, const std::string& path) {
-  return what + " " + path + ": " + std::strerror(errno);
-}
 
 // The request body as curl pulls it: memory or a file range read with pread,
 // so curl can rewind (seek) and nothing but one buffer is ever in memory.
@@ -235,11 +234,11 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
   writer.response = &response;
 
   const std::string url = request.url();
-  char error_buffer[CURL_ERROR_SIZE] = {};
+  std::array<char, CURL_ERROR_SIZE> error_buffer{};
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   // Send the path as signed: S3 keys may hold "./" and "../" segments.
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer.data());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM: we are multi-threaded
   curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_1_1));
   // Never accept an answer without a status line as a body (curl's default
@@ -277,8 +276,12 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
 
   HeaderList headers;
-  for (const auto& [name, value] : request.headers)
-    headers.add(value.empty() ? name + ";" : name + ": " + value);  // "Name;" sends an empty value
+  for (const auto& [name, value] : request.headers) {
+    std::string line = name;
+    line += value.empty() ? ";" : ": ";  // "Name;" sends an empty value
+    line += value;
+    headers.add(line);
+  }
   // No 100-continue round trip, and no Accept: */* that nobody asked for.
   if (find_header(request.headers, "Expect").empty()) headers.add("Expect:");
   if (find_header(request.headers, "Accept").empty()) headers.add("Accept:");
@@ -290,7 +293,7 @@ HttpResponse http_send(const HttpRequest& request, const HttpOptions& options) {
   if (!reader.error.empty()) throw std::runtime_error(what + ": " + reader.error);
   if (!writer.error.empty()) throw std::runtime_error(what + ": " + writer.error);
   if (rc != CURLE_OK) {
-    const std::string detail = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc);
+    const std::string detail = error_buffer[0] != '\0' ? error_buffer.data() : curl_easy_strerror(rc);
     long request_size = 0;
     curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
     // curl closes a connection whose transfer failed, so the retry of an

@@ -1,6 +1,6 @@
 #pragma once
 // IAM (query protocol, one global endpoint): each job's role and instance
-// profile, and the managed policies `hoist setup` makes. Creation is
+// profile, and the managed policies an administrator makes once. Creation is
 // race-safe: two hoist runs may create the same thing at once, so "already
 // exists" is an answer, not an error (and "no such entity", to a removal).
 #include <map>

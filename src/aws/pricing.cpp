@@ -38,12 +38,12 @@ std::optional<OnDemandPrice> parse_price_entry(const std::string& entry) {
   if (out.instance_type.empty()) return std::nullopt;
   std::optional<double> lowest;
   // terms.OnDemand.<offer>.priceDimensions.<rate>.pricePerUnit.USD, per "Hrs".
-  for (auto term = on_demand->begin(); term != on_demand->end(); ++term) {
-    const auto* dimensions = object_at(*term, "priceDimensions");
+  for (const auto& term : *on_demand) {
+    const auto* dimensions = object_at(term, "priceDimensions");
     if (!dimensions) continue;
-    for (auto d = dimensions->begin(); d != dimensions->end(); ++d) {
-      const auto* per_unit = object_at(*d, "pricePerUnit");
-      if (!per_unit || d->value("unit", "") != "Hrs") continue;
+    for (const auto& d : *dimensions) {
+      const auto* per_unit = object_at(d, "pricePerUnit");
+      if (!per_unit || d.value("unit", "") != "Hrs") continue;
       try {
         const double v = std::stod(per_unit->value("USD", ""));
         if (v > 0 && (!lowest || v < *lowest)) lowest = v;

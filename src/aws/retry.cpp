@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "aws/error.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -89,16 +88,17 @@ std::optional<std::chrono::milliseconds> retry_after_hint(const Headers& headers
 int parse_max_attempts(std::string_view value, std::string_view source) {
   const auto parsed = parse_integer(value);
   if (!parsed || *parsed < 1 || *parsed > 100)
-    throw Fatal(Exit::config,
-                std::string(source) + " must be a whole number from 1 to 100 (got \"" + std::string(value) + "\")");
+    throw Failure(Failure::config,
+                  std::string(source) + " must be a whole number from 1 to 100 (got \"" + std::string(value) + "\")");
   return static_cast<int>(*parsed);
 }
 
 std::chrono::milliseconds parse_retry_base(std::string_view value) {
   const auto parsed = parse_integer(value);
   if (!parsed || *parsed < 1 || *parsed > 60'000)
-    throw Fatal(Exit::config, "HOIST_RETRY_BASE_MS must be a whole number of milliseconds from 1 to 60000 (got \"" +
-                                  std::string(value) + "\"); unset it for the default of 1000");
+    throw Failure(Failure::config,
+                  "HOIST_RETRY_BASE_MS must be a whole number of milliseconds from 1 to 60000 (got \"" +
+                      std::string(value) + "\"); unset it for the default of 1000");
   return std::chrono::milliseconds(*parsed);
 }
 

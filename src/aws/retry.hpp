@@ -36,12 +36,12 @@ Retryability classify(long http_status, std::string_view code);
 std::optional<std::chrono::milliseconds> retry_after_hint(const Headers& headers);
 
 // AWS_MAX_ATTEMPTS / max_attempts: a whole number >= 1. Throws
-// Fatal(Exit::config) naming `source` otherwise.
+// Failure (config) naming `source` otherwise.
 int parse_max_attempts(std::string_view value, std::string_view source);
 
 // HOIST_RETRY_BASE_MS: the back-off base in milliseconds, 1 to 60000
 // (default 1000; tests that meet hundreds of faults shorten it). Throws
-// Fatal(Exit::config) otherwise.
+// Failure (config) otherwise.
 std::chrono::milliseconds parse_retry_base(std::string_view value);
 
 class RetryPolicy {

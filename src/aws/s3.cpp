@@ -11,7 +11,6 @@
 #include "aws/protocols.hpp"
 #include "aws/s3_detail.hpp"
 #include "aws/sigv4.hpp"
-#include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace hoist::aws {
@@ -21,14 +20,14 @@ using namespace s3_detail;
 S3Uri S3Uri::parse(std::string_view uri) {
   constexpr std::string_view scheme = "s3://";
   if (uri.substr(0, scheme.size()) != scheme) {
-    throw Fatal(Exit::bad_option, "not an S3 URI: '" + std::string(uri) + "' (expected s3://BUCKET/KEY)");
+    throw Failure(Failure::bad_input, "not an S3 URI: '" + std::string(uri) + "' (expected s3://BUCKET/KEY)");
   }
   uri.remove_prefix(scheme.size());
   S3Uri out;
   auto slash = uri.find('/');
   out.bucket = std::string(uri.substr(0, slash));
   if (slash != std::string_view::npos) out.key = std::string(uri.substr(slash + 1));
-  if (out.bucket.empty()) throw Fatal(Exit::bad_option, "no bucket in S3 URI: 's3://" + std::string(uri) + "'");
+  if (out.bucket.empty()) throw Failure(Failure::bad_input, "no bucket in S3 URI: 's3://" + std::string(uri) + "'");
   return out;
 }
 
@@ -36,7 +35,7 @@ std::string S3Uri::str() const {
   return "s3://" + bucket + "/" + key;
 }
 
-S3::S3(std::shared_ptr<Session> session) : client_(session, Service{"s3", "s3", Protocol::rest_xml, ""}) {
+S3::S3(const std::shared_ptr<Session>& session) : client_(session, Service{"s3", "s3", Protocol::rest_xml, ""}) {
   // Here, not at each call: every request to a bucket whose owner is known,
   // whatever its operation, has S3 check that owner. (The client holds the
   // session, so the map outlives the hook.)
@@ -197,7 +196,9 @@ std::size_t S3::delete_objects(const std::string& bucket, const std::vector<std:
   const std::size_t batches = (keys.size() + kBatch - 1) / kBatch;
   std::atomic<std::size_t> failed{0};
   std::mutex mutex;
-  std::string first_code, first_error, request_id;
+  std::string first_code;
+  std::string first_error;
+  std::string request_id;
 
   parallel_for(batches, 4, [&](std::size_t b) {
     const std::size_t begin = b * kBatch;
@@ -240,10 +241,11 @@ std::size_t S3::delete_objects(const std::string& bucket, const std::vector<std:
 std::string S3::presign_get(const std::string& bucket, const std::string& key, std::chrono::seconds expires) {
   constexpr std::chrono::seconds kMax{604800};  // SigV4's limit: 7 days
   if (expires.count() < 1 || expires > kMax) {
-    throw Fatal(Exit::bad_option, "the expiry of a presigned URL must be between 1 and 604800 seconds (7 days), not " +
-                                      std::to_string(expires.count()));
+    throw Failure(Failure::bad_input,
+                  "the expiry of a presigned URL must be between 1 and 604800 seconds (7 days), not " +
+                      std::to_string(expires.count()));
   }
-  if (key.empty()) throw Fatal(Exit::bad_option, "a presigned URL needs an object key: s3://" + bucket + "/KEY");
+  if (key.empty()) throw Failure(Failure::bad_input, "a presigned URL needs an object key: s3://" + bucket + "/KEY");
   HttpRequest r;
   r.endpoint = client_.endpoint();
   r.path = object_path(bucket, key);

@@ -17,7 +17,7 @@ namespace hoist::aws {
 struct S3Uri {
   std::string bucket;
   std::string key;                           // may be empty or a prefix
-  static S3Uri parse(std::string_view uri);  // throws Fatal(Exit::bad_option)
+  static S3Uri parse(std::string_view uri);  // throws Failure (bad_input)
   [[nodiscard]] std::string str() const;
 };
 
@@ -62,18 +62,18 @@ struct BucketSettings {
 
 class S3 {
  public:
-  explicit S3(std::shared_ptr<Session> session);
+  explicit S3(const std::shared_ptr<Session>& session);
 
   // Creates the bucket (LocationConstraint outside us-east-1) unless it
   // exists, then applies every setting: public access block, SSE-S3 default
   // encryption, a TLS-only policy, the lifecycle rule, and the tags last (so
   // a tag can say the rest is done). A bucket that already exists and is
   // ours is fine (returns false); one of that name owned by another account
-  // is Fatal(Exit::bucket_taken).
+  // is Failure (bucket_taken).
   bool create_bucket(const std::string& bucket, const BucketSettings& settings);
-  // True when the bucket exists and is reachable; false on 404. A 403 is
-  // Fatal: Exit::bucket_taken when the bucket's owner was expected (see
-  // Session::bucket_owners), else Exit::access_denied.
+  // True when the bucket exists and is reachable; false on 404. A 403 is a
+  // Failure: bucket_taken when the bucket's owner was expected (see
+  // Session::bucket_owners), else denied.
   bool head_bucket(const std::string& bucket);
   // The bucket's tags (GetBucketTagging): empty when it has none, nullopt
   // when there is no such bucket.

@@ -8,7 +8,6 @@
 #include "aws/protocols.hpp"
 #include "aws/s3.hpp"
 #include "aws/s3_detail.hpp"
-#include "util/error.hpp"
 #include "util/log.hpp"
 
 namespace hoist::aws {
@@ -57,12 +56,9 @@ HttpRequest subresource_put(const std::string& bucket, const std::string& subres
   return r;
 }
 
-// A bucket of hoist's name that another account owns: nothing may go in.
-Fatal bucket_taken(const std::string& bucket, const std::string& why) {
-  return Fatal(Exit::bucket_taken,
-               "the S3 bucket " + bucket + " " + why +
-                   ": choose another name with --bucket NAME (or HOIST_BUCKET, or bucket = \"NAME\" "
-                   "in hoist.toml)");
+// A bucket of that name that another account owns: nothing may go in.
+Failure bucket_taken(const std::string& bucket, const std::string& why) {
+  return {Failure::bucket_taken, "the S3 bucket " + bucket + " " + why};
 }
 
 }  // namespace
@@ -90,7 +86,7 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
 
   // A just-created bucket can briefly answer NoSuchBucket to its first
   // configuration calls; those are worth a few short waits.
-  auto configure = [&](const std::string& operation, HttpRequest request) {
+  auto configure = [&](const std::string& operation, const HttpRequest& request) {
     for (int attempt = 1;; ++attempt) {
       try {
         client_.send(operation, request);
@@ -136,9 +132,9 @@ bool S3::head_bucket(const std::string& bucket) {
       throw bucket_taken(bucket, "is not account " + *owner +
                                      "'s: S3 refused the owner check (another AWS account has that name, or these "
                                      "credentials lack s3:ListBucket on it)");
-    throw Fatal(Exit::access_denied, "the S3 bucket " + bucket +
-                                         " exists but is not accessible: it belongs to another AWS account, or these "
-                                         "credentials lack s3:ListBucket on it");
+    throw Failure(Failure::denied, "the S3 bucket " + bucket +
+                                       " exists but is not accessible: it belongs to another AWS account, or these "
+                                       "credentials lack s3:ListBucket on it");
   }
   return response.status != 404;
 }

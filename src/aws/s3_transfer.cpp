@@ -14,8 +14,8 @@
 #include "aws/protocols.hpp"
 #include "aws/s3.hpp"
 #include "aws/s3_detail.hpp"
-#include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace hoist::aws {
 
@@ -29,12 +29,12 @@ constexpr std::uint64_t kMaxParts = 10'000;
 std::uint64_t file_size(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    throw Fatal(Exit::input_missing, "cannot read " + path + ": " + std::strerror(errno));
+    throw Failure(Failure::unreadable_file, errno_text("cannot read", path));
   }
-  if (!S_ISREG(st.st_mode)) throw Fatal(Exit::input_missing, "cannot read " + path + ": not a regular file");
+  if (!S_ISREG(st.st_mode)) throw Failure(Failure::unreadable_file, "cannot read " + path + ": not a regular file");
   // The file is opened once here so an unreadable file fails before any request.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Fatal(Exit::input_missing, "cannot read " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw Failure(Failure::unreadable_file, errno_text("cannot read", path));
   ::close(fd);
   return static_cast<std::uint64_t>(st.st_size);
 }
@@ -65,7 +65,7 @@ class PartialFile {
  public:
   explicit PartialFile(const std::string& path) : path_(path), temp_(path + ".hoist-partial") {
     int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) throw Fatal(Exit::output_unwritable, "cannot write " + temp_ + ": " + std::strerror(errno));
+    if (fd < 0) throw Failure(Failure::unwritable_file, errno_text("cannot write", temp_));
     ::close(fd);
   }
   PartialFile(const PartialFile&) = delete;
@@ -76,18 +76,18 @@ class PartialFile {
   [[nodiscard]] const std::string& temp() const { return temp_; }
   void resize(std::uint64_t size) const {
     if (::truncate(temp_.c_str(), static_cast<off_t>(size)) != 0) {
-      throw Fatal(Exit::output_unwritable, "cannot size " + temp_ + ": " + std::strerror(errno));
+      throw Failure(Failure::unwritable_file, errno_text("cannot size", temp_));
     }
   }
   void commit(std::uint64_t expected_size) {
     std::error_code ec;
     auto actual = std::filesystem::file_size(temp_, ec);
     if (ec || actual != expected_size) {
-      throw Fatal(Exit::aws, "download of " + path_ + " is incomplete: " + std::to_string(ec ? 0 : actual) + " of " +
-                                 std::to_string(expected_size) + " bytes");
+      throw Failure(Failure::bad_answer, "download of " + path_ + " is incomplete: " + std::to_string(ec ? 0 : actual) +
+                                             " of " + std::to_string(expected_size) + " bytes");
     }
     if (::rename(temp_.c_str(), path_.c_str()) != 0) {
-      throw Fatal(Exit::output_unwritable, "cannot write " + path_ + ": " + std::strerror(errno));
+      throw Failure(Failure::unwritable_file, errno_text("cannot write", path_));
     }
     committed_ = true;
   }
@@ -132,7 +132,7 @@ void S3::upload_file(const std::string& bucket, const std::string& key, const st
   }
 
   const std::uint64_t part_size = effective_part_size(size, options.part_size);
-  const std::size_t parts = static_cast<std::size_t>((size + part_size - 1) / part_size);
+  const auto parts = static_cast<std::size_t>((size + part_size - 1) / part_size);
 
   HttpRequest create;
   create.method = "POST";
@@ -210,7 +210,7 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
                        const TransferOptions& options) {
   S3 transfer(transfer_client(client_, options));
   auto info = transfer.head_object(bucket, key);
-  if (!info) throw Fatal(Exit::not_found, "s3://" + bucket + "/" + key + " does not exist");
+  if (!info) throw Failure(Failure::no_such_object, "s3://" + bucket + "/" + key + " does not exist");
   Client& client = transfer.client_;
   const std::uint64_t size = info->size;
   const std::string object = object_path(bucket, key);
@@ -229,7 +229,7 @@ void S3::download_file(const std::string& bucket, const std::string& key, const 
   }
 
   const std::uint64_t part_size = std::max<std::uint64_t>(options.part_size, 1);
-  const std::size_t parts = static_cast<std::size_t>((size + part_size - 1) / part_size);
+  const auto parts = static_cast<std::size_t>((size + part_size - 1) / part_size);
   file.resize(size);
   std::atomic<bool> failed{false};
   parallel_for(parts, options.parallelism, [&](std::size_t i) {

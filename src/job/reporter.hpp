@@ -52,15 +52,15 @@ class Reporter {
 // Says nothing and answers every question with its fallback.
 class SilentReporter : public Reporter {
  public:
-  void say(const Event&) override {}
-  void warn(std::string_view) override {}
-  void detail(std::string_view) override {}
-  void staging(const StageStats&) override {}
-  void phase(const std::string&, const JobStatus&) override {}
-  void log(std::string_view) override {}
-  void contact_lost(std::string_view) override {}
-  void contact_restored(std::chrono::seconds) override {}
-  bool confirm(std::string_view, bool fallback) override { return fallback; }
+  void say(const Event& /*event*/) override {}
+  void warn(std::string_view /*text*/) override {}
+  void detail(std::string_view /*text*/) override {}
+  void staging(const StageStats& /*progress*/) override {}
+  void phase(const std::string& /*phase*/, const JobStatus& /*status*/) override {}
+  void log(std::string_view /*chunk*/) override {}
+  void contact_lost(std::string_view /*code*/) override {}
+  void contact_restored(std::chrono::seconds /*away*/) override {}
+  bool confirm(std::string_view /*question*/, bool fallback) override { return fallback; }
 };
 
 }  // namespace hoist::job

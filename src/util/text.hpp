@@ -1,11 +1,13 @@
 #pragma once
 // Small text helpers shared across the layers.
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace hoist {
 
@@ -26,6 +28,15 @@ inline std::string format_utc(std::chrono::system_clock::time_point t, const cha
   std::array<char, 64> buffer{};
   const std::size_t n = std::strftime(buffer.data(), buffer.size(), format, &tm);
   return {buffer.data(), n};
+}
+
+// "<what> <path>: <errno's message>" ("cannot read /x: No such file or
+// directory"), worded as strerror words it but safe on any thread (strerror
+// may share one buffer between threads, and transfers fail on worker
+// threads). Call it straight after the call that set errno.
+inline std::string errno_text(std::string_view what, std::string_view path) {
+  const int error = errno;
+  return std::string(what) + " " + std::string(path) + ": " + std::generic_category().message(error);
 }
 
 // Sizes and rates for people: "1.2 MB", "640 B" (powers of 1000).

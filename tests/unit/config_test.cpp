@@ -4,23 +4,23 @@
 
 #include <gtest/gtest.h>
 
+#include "aws/error.hpp"
 #include "aws/partition.hpp"
 #include "support/aws_env.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws {
 namespace {
 
 using test::AwsEnv;
 
-Exit fatal_code(const std::function<void()>& fn, std::string* message = nullptr) {
+std::optional<Failure::Kind> failure_kind(const std::function<void()>& fn, std::string* message = nullptr) {
   try {
     fn();
-  } catch (const Fatal& e) {
+  } catch (const Failure& e) {
     if (message) *message = e.what();
-    return e.code();
+    return e.kind();
   }
-  return Exit::ok;
+  return std::nullopt;
 }
 
 TEST(ParseIni, SectionsKeysAndComments) {
@@ -61,11 +61,11 @@ TEST(ParseIni, NestedSectionsAreFlattened) {
 
 TEST(ParseIni, ErrorsNameFileAndLine) {
   std::string message;
-  EXPECT_EQ(fatal_code([] { parse_ini("region = x\n", "/tmp/cfg"); }, &message), Exit::config);
+  EXPECT_EQ(failure_kind([] { parse_ini("region = x\n", "/tmp/cfg"); }, &message), Failure::config);
   EXPECT_NE(message.find("/tmp/cfg:1"), std::string::npos) << message;
-  EXPECT_EQ(fatal_code([] { parse_ini("[default]\nok = 1\nnot a setting\n", "f"); }, &message), Exit::config);
+  EXPECT_EQ(failure_kind([] { parse_ini("[default]\nok = 1\nnot a setting\n", "f"); }, &message), Failure::config);
   EXPECT_NE(message.find("f:3"), std::string::npos) << message;
-  EXPECT_EQ(fatal_code([] { parse_ini("[default\n", "f"); }), Exit::config);
+  EXPECT_EQ(failure_kind([] { parse_ini("[default\n", "f"); }), Failure::config);
 }
 
 TEST(Config, ProfileSelection) {
@@ -92,12 +92,12 @@ TEST(Config, UnknownProfileIsFatalAndNamesTheFiles) {
   Overrides o;
   o.profile = "nope";
   std::string message;
-  EXPECT_EQ(fatal_code([&] { Config::load(o); }, &message), Exit::config);
+  EXPECT_EQ(failure_kind([&] { Config::load(o); }, &message), Failure::config);
   EXPECT_NE(message.find("'nope'"), std::string::npos) << message;
   EXPECT_NE(message.find(env.dir() + "/config"), std::string::npos) << message;
   EXPECT_NE(message.find(env.dir() + "/credentials"), std::string::npos) << message;
   // A missing default profile is fine: there may be no files at all.
-  EXPECT_EQ(fatal_code([] { Config::load({}); }), Exit::ok);
+  EXPECT_EQ(failure_kind([] { Config::load({}); }), std::nullopt);
 }
 
 TEST(Config, CredentialsFileOverridesConfigFile) {
@@ -138,7 +138,7 @@ TEST(Config, MissingRegionIsFatal) {
   auto c = Config::load({});
   EXPECT_EQ(c.region_if_set(), std::nullopt);
   std::string message;
-  EXPECT_EQ(fatal_code([&] { (void)c.region(); }, &message), Exit::config);
+  EXPECT_EQ(failure_kind([&] { (void)c.region(); }, &message), Failure::config);
   EXPECT_NE(message.find("no AWS region"), std::string::npos);
 }
 
@@ -210,7 +210,7 @@ TEST(Config, MissingServicesSectionIsFatal) {
   AwsEnv env;
   env.set("AWS_REGION", "us-east-1");
   env.config("[default]\nservices = nowhere\n");
-  EXPECT_EQ(fatal_code([] { (void)Config::load({}).endpoint("s3"); }), Exit::config);
+  EXPECT_EQ(failure_kind([] { (void)Config::load({}).endpoint("s3"); }), Failure::config);
 }
 
 TEST(Config, CustomEndpointDetection) {

@@ -11,8 +11,8 @@
 
 #include "aws/config.hpp"
 #include "aws/credentials_sources.hpp"
+#include "aws/error.hpp"
 #include "support/aws_env.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -32,8 +32,8 @@ Overrides profile(const std::string& name) {
 
 // What `fn` writes to file descriptor 2 (a child's stderr included).
 std::string stderr_of(const std::function<void()>& fn) {
-  char name[] = "/tmp/hoist-stderr-XXXXXX";
-  const int file = ::mkstemp(name);
+  std::string name = "/tmp/hoist-stderr-XXXXXX";
+  const int file = ::mkstemp(name.data());
   const int saved = ::dup(2);
   ::dup2(file, 2);
   fn();
@@ -42,15 +42,15 @@ std::string stderr_of(const std::function<void()>& fn) {
   std::ifstream in(name);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   ::close(file);
-  ::unlink(name);
+  ::unlink(name.c_str());
   return text;
 }
 
-std::string fatal_message(const std::function<void()>& fn, Exit* code = nullptr) {
+std::string failure_message(const std::function<void()>& fn, Failure::Kind* kind = nullptr) {
   try {
     fn();
-  } catch (const Fatal& e) {
-    if (code) *code = e.code();
+  } catch (const Failure& e) {
+    if (kind) *kind = e.kind();
     return e.what();
   }
   return "";
@@ -92,9 +92,9 @@ TEST(Credentials, EnvironmentBeatsFilesButNotCommandLineProfile) {
 TEST(Credentials, PartialEnvironmentKeysAreFatal) {
   AwsEnv env;
   env.set("AWS_ACCESS_KEY_ID", "AKENV");
-  Exit code{};
-  auto m = fatal_message([] { source_of(); }, &code);
-  EXPECT_EQ(code, Exit::config);
+  Failure::Kind code{};
+  auto m = failure_message([] { source_of(); }, &code);
+  EXPECT_EQ(code, Failure::config);
   EXPECT_NE(m.find("AWS_SECRET_ACCESS_KEY"), std::string::npos);
 }
 
@@ -116,17 +116,17 @@ TEST(Credentials, SharedFileBeatsConfigFile) {
 TEST(Credentials, PartialFileKeysAreFatal) {
   AwsEnv env;
   env.credentials("[default]\naws_access_key_id=AK\n");
-  Exit code{};
-  auto m = fatal_message([] { source_of(); }, &code);
-  EXPECT_EQ(code, Exit::config);
+  Failure::Kind code{};
+  auto m = failure_message([] { source_of(); }, &code);
+  EXPECT_EQ(code, Failure::config);
   EXPECT_NE(m.find("partial credentials"), std::string::npos) << m;
 }
 
 TEST(Credentials, NothingFound) {
   AwsEnv env;
-  Exit code{};
-  auto m = fatal_message([] { source_of(); }, &code);
-  EXPECT_EQ(code, Exit::config);
+  Failure::Kind code{};
+  auto m = failure_message([] { source_of(); }, &code);
+  EXPECT_EQ(code, Failure::config);
   EXPECT_EQ(m,
             "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run `aws "
             "configure`");
@@ -136,7 +136,7 @@ TEST(Credentials, ImdsUnreachableMeansNothingFound) {
   AwsEnv env;
   env.unset("AWS_EC2_METADATA_DISABLED");
   env.set("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9");  // discard port: refused at once
-  EXPECT_NE(fatal_message([] { source_of(); }).find("no AWS credentials found"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(); }).find("no AWS credentials found"), std::string::npos);
 }
 
 TEST(Credentials, CredentialProcess) {
@@ -158,15 +158,15 @@ TEST(Credentials, CredentialProcess) {
   ASSERT_TRUE(c.expiration);
   EXPECT_EQ(*c.expiration, sources::parse_time("2099-01-01T00:00:00Z"));
 
-  Exit code{};
+  Failure::Kind code{};
   std::string m;
   // What the command says on stderr reaches the terminal as it is written
   // (an MFA prompt, a login hint), not a summary of it afterwards.
-  const std::string said = stderr_of([&] { m = fatal_message([] { source_of(profile("bad")); }, &code); });
-  EXPECT_EQ(code, Exit::config);
+  const std::string said = stderr_of([&] { m = failure_message([] { source_of(profile("bad")); }, &code); });
+  EXPECT_EQ(code, Failure::config);
   EXPECT_NE(m.find("exited with status 3"), std::string::npos) << m;
   EXPECT_EQ(said, "token expired: log in again\nmore\n");
-  EXPECT_NE(fatal_message([] { source_of(profile("v2")); }).find("Version"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("v2")); }).find("Version"), std::string::npos);
 }
 
 // A command that hangs (a prompt nobody answers, a helper waiting on the
@@ -179,10 +179,10 @@ TEST(Credentials, CredentialProcessTimesOutAndIsStopped) {
   env.config("[profile slow]\ncredential_process = " + slow + "\n");
   ::setenv("HOIST_CREDENTIAL_PROCESS_TIMEOUT", "1", 1);
   const auto t0 = std::chrono::steady_clock::now();
-  Exit code{};
-  const auto m = fatal_message([] { source_of(profile("slow")); }, &code);
+  Failure::Kind code{};
+  const auto m = failure_message([] { source_of(profile("slow")); }, &code);
   const auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_EQ(code, Exit::config);
+  EXPECT_EQ(code, Failure::config);
   EXPECT_NE(m.find("did not finish within 1 s and was stopped"), std::string::npos) << m;
   EXPECT_NE(m.find("HOIST_CREDENTIAL_PROCESS_TIMEOUT"), std::string::npos) << m;
   EXPECT_LT(took, 5s);
@@ -193,11 +193,12 @@ TEST(Credentials, CredentialProcessTimesOutAndIsStopped) {
   // sh started the script as a child of its own: it is stopped too (gone, or
   // a zombie where PID 1 does not reap).
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string field, state;
+  std::string field;
+  std::string state;
   stat >> field >> field >> state;
   EXPECT_TRUE(!stat || state == "Z") << "pid " << pid << " is " << state;
   ::setenv("HOIST_CREDENTIAL_PROCESS_TIMEOUT", "soon", 1);
-  EXPECT_NE(fatal_message([] { source_of(profile("slow")); }).find("not a number of seconds"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("slow")); }).find("not a number of seconds"), std::string::npos);
   ::unsetenv("HOIST_CREDENTIAL_PROCESS_TIMEOUT");
 }
 
@@ -222,12 +223,12 @@ TEST(Credentials, AssumeRoleConfigErrors) {
       "credential_source = Environment\n"
       "[profile weird]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Moon\n"
       "[profile noenv]\nrole_arn = arn:aws:iam::123456789012:role/r\ncredential_source = Environment\n");
-  EXPECT_NE(fatal_message([] { source_of(profile("nosrc")); }).find("needs source_profile"), std::string::npos);
-  EXPECT_NE(fatal_message([] { source_of(profile("missing")); }).find("'ghost' does not exist"), std::string::npos);
-  EXPECT_NE(fatal_message([] { source_of(profile("a")); }).find("loop"), std::string::npos);
-  EXPECT_NE(fatal_message([] { source_of(profile("both")); }).find("not both"), std::string::npos);
-  EXPECT_NE(fatal_message([] { source_of(profile("weird")); }).find("Moon"), std::string::npos);
-  EXPECT_NE(fatal_message([] { source_of(profile("noenv")); }).find("has no credentials"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("nosrc")); }).find("needs source_profile"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("missing")); }).find("'ghost' does not exist"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("a")); }).find("loop"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("both")); }).find("not both"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("weird")); }).find("Moon"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(profile("noenv")); }).find("has no credentials"), std::string::npos);
 }
 
 TEST(Credentials, AssumeRoleIsChosenBeforeTheProfilesOwnKeys) {
@@ -244,7 +245,7 @@ TEST(Credentials, AssumeRoleIsChosenBeforeTheProfilesOwnKeys) {
 TEST(Credentials, WebIdentityNeedsARole) {
   AwsEnv env;
   env.set("AWS_WEB_IDENTITY_TOKEN_FILE", env.write("token", "jwt"));
-  EXPECT_NE(fatal_message([] { source_of(); }).find("AWS_ROLE_ARN"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(); }).find("AWS_ROLE_ARN"), std::string::npos);
 }
 
 TEST(Credentials, SsoWithoutCachedTokenTellsToLogIn) {
@@ -252,15 +253,15 @@ TEST(Credentials, SsoWithoutCachedTokenTellsToLogIn) {
   env.config(
       "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Dev\n"
       "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n");
-  Exit code{};
-  auto m = fatal_message([] { source_of(profile("dev")); }, &code);
-  EXPECT_EQ(code, Exit::config);
+  Failure::Kind code{};
+  auto m = failure_message([] { source_of(profile("dev")); }, &code);
+  EXPECT_EQ(code, Failure::config);
   EXPECT_NE(m.find("aws sso login --profile dev"), std::string::npos) << m;
   // The cache file is named by the SHA-1 of the session name, as botocore's:
   // once present (and expired), the message changes.
   env.write(".aws/sso/cache/ee0bfd2552fbd840c02cc48b6e823320543c450f.json",
             R"({"accessToken": "tok", "expiresAt": "2001-01-01T00:00:00Z"})");
-  m = fatal_message([] { source_of(profile("dev")); });
+  m = failure_message([] { source_of(profile("dev")); });
   EXPECT_NE(m.find("has expired"), std::string::npos) << m;
 }
 
@@ -272,7 +273,7 @@ TEST(Credentials, SsoExpiredToken) {
   // Legacy profiles: the SHA-1 of the start URL.
   env.write(".aws/sso/cache/a51746d4aa793ae07b25e90c3a5db96fc7832bd7.json",
             R"({"accessToken": "tok", "expiresAt": "2001-01-01T00:00:00UTC"})");
-  std::string m = fatal_message([] { source_of(profile("old")); });
+  std::string m = failure_message([] { source_of(profile("old")); });
   EXPECT_NE(m.find("has expired"), std::string::npos) << m;
   EXPECT_NE(m.find("aws sso login --profile old"), std::string::npos) << m;
 }
@@ -280,7 +281,7 @@ TEST(Credentials, SsoExpiredToken) {
 TEST(Credentials, ContainerFullUriMustBeLoopbackOrHttps) {
   AwsEnv env;
   env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://example.com/creds");
-  EXPECT_NE(fatal_message([] { source_of(); }).find("loopback"), std::string::npos);
+  EXPECT_NE(failure_message([] { source_of(); }).find("loopback"), std::string::npos);
   env.set("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/creds");
   EXPECT_NO_THROW(resolve_credentials(Config::load({})));  // chosen; fetched lazily
 }

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -31,13 +32,13 @@ TEST(Crypto, HexKeepsEveryByte) {
 }
 
 TEST(Crypto, Base64Rfc4648) {
-  const std::pair<const char*, const char*> vectors[] = {{"", ""},
-                                                         {"f", "Zg=="},
-                                                         {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},
-                                                         {"foob", "Zm9vYg=="},
-                                                         {"fooba", "Zm9vYmE="},
-                                                         {"foobar", "Zm9vYmFy"}};
+  const std::array<std::pair<const char*, const char*>, 7> vectors = {{{"", ""},
+                                                                       {"f", "Zg=="},
+                                                                       {"fo", "Zm8="},
+                                                                       {"foo", "Zm9v"},
+                                                                       {"foob", "Zm9vYg=="},
+                                                                       {"fooba", "Zm9vYmE="},
+                                                                       {"foobar", "Zm9vYmFy"}}};
   for (const auto& [plain, encoded] : vectors) {
     EXPECT_EQ(base64(plain), encoded);
     EXPECT_EQ(base64_decode(encoded), plain);

@@ -31,7 +31,7 @@ class Ec2Test : public ::testing::Test {
     static int n = 0;
     return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
   }
-  RunArgs args(const std::string& job) {
+  static RunArgs args(const std::string& job) {
     RunArgs a;
     a.image_id = kAmi;
     a.instance_type = "t3.micro";
@@ -98,11 +98,13 @@ TEST_F(Ec2Test, SameClientTokenCarriedOnBothInstances) {
 TEST_F(Ec2Test, DescribeFollowsPages) {
   std::string job = unique("pages");
   std::vector<std::string> ids;
+  ids.reserve(7);
   for (int i = 0; i < 7; ++i) ids.push_back(ec2_->run_instance(args(job)).id);
   auto found = ec2_->describe_instances({{"tag:hoist:job", {job}}, {"instance-state-name", {"pending", "running"}}}, {},
                                         /*page_size=*/5);
   ASSERT_EQ(found.size(), 7u);
   std::vector<std::string> got;
+  got.reserve(found.size());
   for (const auto& i : found) got.push_back(i.id);
   std::sort(got.begin(), got.end());
   std::sort(ids.begin(), ids.end());

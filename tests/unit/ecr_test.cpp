@@ -105,6 +105,7 @@ TEST_F(EcrTest, ImagesByTag) {
 
   auto images = ecr_->list_images(name);
   std::vector<std::string> tags;
+  tags.reserve(images.size());
   for (const auto& i : images) tags.push_back(i.tag);
   std::sort(tags.begin(), tags.end());
   EXPECT_EQ(tags, (std::vector<std::string>{"key1", "key2"}));

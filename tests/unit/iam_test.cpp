@@ -30,7 +30,7 @@ class IamTest : public ::testing::Test {
     static int n = 0;
     return base + "-" + std::to_string(::getpid()) + "-" + std::to_string(++n);
   }
-  RoleSpec spec(const std::string& name, const std::string& path = "/hoist/") {
+  static RoleSpec spec(const std::string& name, const std::string& path = "/hoist/") {
     RoleSpec s;
     s.name = name;
     s.path = path;
@@ -129,6 +129,7 @@ TEST_F(IamTest, ListsFilterByPathAndFollowPages) {
   ASSERT_TRUE(iam_->create_role(spec(unique("elsewhere"), "/other/")));
   auto roles = iam_->list_roles(path, /*page_size=*/2);
   std::vector<std::string> got;
+  got.reserve(roles.size());
   for (const auto& r : roles) got.push_back(r.name);
   std::sort(got.begin(), got.end());
   std::sort(names.begin(), names.end());  // "-10" sorts before "-9"

@@ -26,9 +26,7 @@ json policy() {
 bool allows(const json& statement, const std::string& action) {
   const json& a = statement.at("Action");
   if (a.is_string()) return a == action;
-  for (const auto& x : a)
-    if (x == action) return true;
-  return false;
+  return std::any_of(a.begin(), a.end(), [&](const json& x) { return x == action; });
 }
 
 std::vector<std::string> resources(const json& statement) {
@@ -53,7 +51,8 @@ TEST(UserPolicy, TagsOnlyAsPartOfALaunch) {
 }
 
 TEST(UserPolicy, InstancesAreLaunchedOnlyTaggedAndSpotRequestsAreAllowed) {
-  bool instance = false, spot_request = false;
+  bool instance = false;
+  bool spot_request = false;
   const json p = policy();
   for (const auto& s : p["Statement"]) {
     if (!allows(s, "ec2:RunInstances")) continue;
@@ -88,7 +87,10 @@ using Context = std::map<std::string, std::string>;
 
 bool glob(std::string_view pattern, std::string_view value, bool fold_case = false) {
   auto eq = [&](char a, char b) { return fold_case ? std::tolower(a) == std::tolower(b) : a == b; };
-  std::size_t p = 0, v = 0, star = std::string_view::npos, mark = 0;
+  std::size_t p = 0;
+  std::size_t v = 0;
+  std::size_t star = std::string_view::npos;
+  std::size_t mark = 0;
   while (v < value.size()) {
     if (p < pattern.size() && (pattern[p] == '?' || eq(pattern[p], value[v]))) {
       ++p, ++v;
@@ -119,9 +121,10 @@ bool applies(const json& st, const std::string& action, const std::string& resou
     for (const auto& [key, want] : keys.items()) {
       auto got = ctx.find(key);
       if (got == ctx.end()) return false;
-      bool ok = std::ranges::any_of(list(want), [&](const std::string& w) {
-        return op == "StringLike" ? glob(w, got->second) : w == got->second;
-      });
+      // By value: clang before 16 cannot capture a structured binding.
+      const bool like = op == "StringLike";
+      bool ok = std::ranges::any_of(
+          list(want), [&](const std::string& w) { return like ? glob(w, got->second) : w == got->second; });
       if (!ok) return false;
     }
   }

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -39,7 +40,7 @@ struct HashCacheTest : ::testing::Test {
     e.sha256 = std::move(sha);
     return e;
   }
-  job::HashCache open() const { return job::HashCache(cache_dir.string(), root.string()); }
+  job::HashCache open() const { return {cache_dir.string(), root.string()}; }
   void write(const std::string& name, const std::string& content) const {
     std::ofstream(root / name, std::ios::binary) << content;
   }
@@ -162,7 +163,8 @@ TEST_F(HashCacheTest, SaveRemovesTemporariesLeftByAKilledRun) {
 TEST_F(HashCacheTest, DefaultDirFollowsXdgThenHome) {
   const char* xdg = std::getenv("XDG_CACHE_HOME");
   const char* home = std::getenv("HOME");
-  const std::string old_xdg = xdg ? xdg : "", old_home = home ? home : "";
+  const std::string old_xdg = xdg ? xdg : "";
+  const std::string old_home = home ? home : "";
   ::setenv("XDG_CACHE_HOME", "/x/cache", 1);
   EXPECT_EQ(job::HashCache::default_dir(), "/x/cache/hoist/hashes");
   ::unsetenv("XDG_CACHE_HOME");
@@ -203,8 +205,8 @@ TEST_F(HashCacheTest, HashFilesReadsOnlyWhatChanged) {
   struct stat before {};
   ASSERT_EQ(::stat((root / "a").c_str(), &before), 0);
   write("a", "9876543210");
-  const struct timespec times[2] = {before.st_atim, before.st_mtim};
-  ASSERT_EQ(::utimensat(AT_FDCWD, (root / "a").c_str(), times, 0), 0);
+  const std::array<struct timespec, 2> times = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root / "a").c_str(), times.data(), 0), 0);
   auto [m3, s3] = run();
   EXPECT_EQ(s3.files_read, 1u);
   EXPECT_EQ(s3.files_cached, 1u);

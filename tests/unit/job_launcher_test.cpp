@@ -336,7 +336,8 @@ TEST(LaunchRetry, SpotGoesToTheNextCheapestZoneWhenOneHasNoRoom) {
   EXPECT_EQ(launched.zone, "us-east-1b");
   auto stats = server.stats("/");
   ASSERT_EQ(stats["count"], 2);  // no resend into the full zone: straight to the next
-  const std::string first = stats["requests"][0]["body"], second = stats["requests"][1]["body"];
+  const std::string first = stats["requests"][0]["body"];
+  const std::string second = stats["requests"][1]["body"];
   EXPECT_NE(first.find("Placement.AvailabilityZone=us-east-1a"), std::string::npos) << first;
   EXPECT_NE(first.find("ClientToken=wc-20261124-031500-ab12&"), std::string::npos) << first;
   EXPECT_NE(second.find("Placement.AvailabilityZone=us-east-1b"), std::string::npos) << second;
@@ -379,7 +380,8 @@ TEST(LaunchRetry, OnDemandGoesWhereEc2SaysTheTypeIsOffered) {
   EXPECT_EQ(launched.zone, "us-east-1c");
   auto stats = server.stats("/");
   ASSERT_EQ(stats["count"], 2);
-  const std::string first = stats["requests"][0]["body"], second = stats["requests"][1]["body"];
+  const std::string first = stats["requests"][0]["body"];
+  const std::string second = stats["requests"][1]["body"];
   EXPECT_EQ(first.find("Placement.AvailabilityZone"), std::string::npos) << first;
   EXPECT_NE(second.find("Placement.AvailabilityZone=us-east-1c"), std::string::npos) << second;
   EXPECT_NE(second.find("ClientToken=wc-20261124-031500-ab12-z1"), std::string::npos) << second;

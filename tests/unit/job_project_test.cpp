@@ -207,7 +207,8 @@ TEST(Project, CodeFilesSkipGitVenvsCachesAndIgnored) {
 // Links are followed like `aws s3 sync` does, to files and to folders, the
 // files listed under the link's names; a folder reached twice is listed twice.
 TEST(Listing, FollowsLinksToFilesAndFolders) {
-  TempDir d, outside;
+  TempDir d;
+  TempDir outside;
   outside.write("shared/lib.py", "lib");
   outside.write("data.csv", "1,2");
   d.write("main.py", "x");

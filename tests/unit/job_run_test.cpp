@@ -20,7 +20,7 @@ struct Recorder : job::SilentReporter {
     texts.push_back(e.text);
   }
   void warn(std::string_view text) override { said.push_back("warning:" + std::string(text)); }
-  bool confirm(std::string_view, bool) override {
+  bool confirm(std::string_view /*question*/, bool /*fallback*/) override {
     said.emplace_back("question");
     texts.emplace_back("question");
     return answer;
@@ -48,19 +48,19 @@ struct FakeSteps : job::RunSteps {
     job.region = "us-east-1";
     job.bucket = "hoist-123456789012-us-east-1";
   }
-  void describe(const job::Job&) override { step("describe"); }
-  void provision(job::Job&) override { step("provision"); }
-  job::Launched launch(job::Job&) override {
+  void describe(const job::Job& /*job*/) override { step("describe"); }
+  void provision(job::Job& /*job*/) override { step("provision"); }
+  job::Launched launch(job::Job& /*job*/) override {
     step("launch");
     return {"i-0123", "2026-11-24T12:00:00Z", "us-east-1a"};
   }
-  void abandon(const job::Job&) override { step("abandon"); }
-  job::WatchResult follow(const job::Job&, const job::Launched& launched) override {
+  void abandon(const job::Job& /*job*/) override { step("abandon"); }
+  job::WatchResult follow(const job::Job& /*job*/, const job::Launched& launched) override {
     EXPECT_EQ(launched.instance_id, "i-0123");
     step("follow");
     return followed;
   }
-  void collect(const job::Job&, const job::Launched&) override { step("collect"); }
+  void collect(const job::Job& /*job*/, const job::Launched& /*launched*/) override { step("collect"); }
 };
 
 job::RunRequest request(bool dry_run = false, bool detach = false, bool yes = false) {
@@ -147,7 +147,7 @@ TEST(Run, AFailedLaunchIsAbandonedAndTheErrorKept) {
 
 TEST(Run, AnAbandonThatFailsTooIsReportedAndTheLaunchErrorKept) {
   struct Both : FakeSteps {
-    void abandon(const job::Job&) override {
+    void abandon(const job::Job& /*job*/) override {
       calls.emplace_back("abandon");
       throw std::runtime_error("network down");
     }

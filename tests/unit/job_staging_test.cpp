@@ -22,7 +22,7 @@ struct StagingTest : ::testing::Test {
     dir = ::mkdtemp(t.data());
   }
   void TearDown() override { fs::remove_all(dir); }
-  job::Manifest make_files(int n, const std::string& salt) {
+  job::Manifest make_files(int n, const std::string& salt) const {
     for (int i = 0; i < n; ++i) std::ofstream(dir / ("f" + std::to_string(i))) << salt << i;
     auto m = job::list_files(dir.string());
     job::hash_files(m, 2);
@@ -86,7 +86,9 @@ TEST_F(StagingTest, MarkersCheckedEarlierAreUsedAsTheyWere) {
 }
 
 TEST(SetKey, DependsOnContentNotNames) {
-  job::Manifest a, b, c;
+  job::Manifest a;
+  job::Manifest b;
+  job::Manifest c;
   a["x"] = {"/x", 1, 0644, "aa"};
   a["y"] = {"/y", 2, 0644, "bb"};
   b["renamed"] = {"/r", 2, 0644, "bb"};
@@ -146,7 +148,8 @@ TEST_F(StagingTest, MissingBucketMeansEverythingIsMissing) {
 }
 
 TEST(DistinctBlobs, IdenticalContentIsSentOnce) {
-  job::Manifest a, b;
+  job::Manifest a;
+  job::Manifest b;
   a["x"] = {"/x", 1, 0644, "aa"};
   a["y"] = {"/y", 1, 0644, "aa"};
   b["z"] = {"/z", 2, 0644, "bb"};

@@ -86,8 +86,29 @@ TEST(Describe, NamesTheOperationCodeAndRequest) {
   const std::string text = describe(e);
   EXPECT_TRUE(text.starts_with("ec2 RunInstances failed: UnauthorizedOperation: You are not authorized"));
   EXPECT_NE(text.find("(HTTP 403, request id req-1)."), std::string::npos) << text;
-  EXPECT_NE(text.find("permission ec2:RunInstances"), std::string::npos) << text;
-  EXPECT_NE(text.find("`hoist iam-policy`"), std::string::npos) << text;
+  EXPECT_NE(text.find("The credentials lack the permission ec2:RunInstances."), std::string::npos) << text;
+  // The layer knows no program's commands: those come from the caller.
+  EXPECT_EQ(text.find("hoist"), std::string::npos) << text;
+}
+
+TEST(Describe, GivesTheCallersAdvice) {
+  const Advice advice{"prog", "`prog who`", "`prog policy`"};
+  auto described = [&](const std::string& code, const std::string& message, const Advice& a) {
+    return describe(AwsError("sts", "GetCallerIdentity", code, message, "", 403), a);
+  };
+  EXPECT_EQ(described("AccessDenied", "m", advice),
+            "sts GetCallerIdentity failed: AccessDenied: m (HTTP 403). The credentials lack a permission prog needs; "
+            "`prog policy` prints the policy prog needs.");
+  EXPECT_EQ(described("AccessDenied", "m", {}),
+            "sts GetCallerIdentity failed: AccessDenied: m (HTTP 403). The credentials lack a permission this "
+            "request needs.");
+  EXPECT_NE(described("SignatureDoesNotMatch", "m", advice).find("in use (`prog who` shows its source) and the"),
+            std::string::npos);
+  EXPECT_NE(described("SignatureDoesNotMatch", "m", {}).find("Check the secret access key in use and the system"),
+            std::string::npos);
+  EXPECT_NE(described("InvalidClientTokenId", "m", advice).find("are in use with `prog who`, and that the region"),
+            std::string::npos);
+  EXPECT_NE(described("InvalidClientTokenId", "m", {}).find("are in use, and that the region"), std::string::npos);
 }
 
 // As Python's urllib.parse.urlencode writes it, which is what botocore sends
@@ -108,8 +129,8 @@ TEST(Describe, HintsPerKindOfFailure) {
   EXPECT_NE(hint_of("NetworkError", 0).find("--endpoint-url"), std::string::npos);
   EXPECT_NE(hint_of("SlowDown", 503).find("retry"), std::string::npos);
   EXPECT_NE(hint_of("NoSuchBucket", 404).find("bucket does not exist"), std::string::npos);
-  EXPECT_NE(hint_of("AccessDenied", 403).find("hoist iam-policy"), std::string::npos);
-  EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("hoist check"), std::string::npos);
+  EXPECT_NE(hint_of("AccessDenied", 403).find("lack a permission"), std::string::npos);
+  EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("check which credentials are in use"), std::string::npos);
   // What STS says to valid keys in an opt-in region the account has not enabled.
   EXPECT_NE(hint_of("InvalidClientTokenId", 403).find("region is enabled"), std::string::npos);
   EXPECT_NE(hint_of("InsufficientInstanceCapacity", 500).find("try another type"), std::string::npos);

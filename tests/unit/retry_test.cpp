@@ -3,13 +3,13 @@
 #include "aws/retry.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
-#include "util/error.hpp"
+#include "aws/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -73,7 +73,8 @@ TEST(RetryPolicy, JitterIsSpreadNotConstant) {
     o.budget = 1'000'000;
     return o;
   }());
-  long long low = 0, high = 0;
+  long long low = 0;
+  long long high = 0;
   for (int i = 0; i < 200; ++i) {
     const auto d = policy.next_delay(6, Retryability::throttling, false, std::nullopt);  // ceiling 20 s (capped)
     ASSERT_TRUE(d);
@@ -160,8 +161,8 @@ TEST(RetryBase, FromTheEnvironment) {
     try {
       RetryPolicy p;
       FAIL() << bad << " accepted";
-    } catch (const Fatal& e) {
-      EXPECT_EQ(e.code(), Exit::config);
+    } catch (const Failure& e) {
+      EXPECT_EQ(e.kind(), Failure::config);
       EXPECT_NE(std::string(e.what()).find("HOIST_RETRY_BASE_MS"), std::string::npos);
     }
   }
@@ -173,6 +174,7 @@ using Outcome = ConcurrencyLimit::Outcome;
 TEST(ConcurrencyLimit, ThrottlingHalvesOncePerRoundAndSuccessesGrowItBack) {
   ConcurrencyLimit limit(8);
   std::vector<std::uint64_t> tickets;
+  tickets.reserve(8);
   for (int i = 0; i < 8; ++i) tickets.push_back(limit.acquire());
   limit.release(tickets[0], Outcome::throttled);  // 8 were in flight: 4
   EXPECT_EQ(limit.state().limit, 4u);
@@ -226,14 +228,14 @@ TEST(MaxAttempts, FromTheEnvironment) {
   try {
     RetryPolicy policy;
     FAIL() << "0 accepted";
-  } catch (const Fatal& e) {
-    EXPECT_EQ(e.code(), Exit::config);
+  } catch (const Failure& e) {
+    EXPECT_EQ(e.kind(), Failure::config);
     EXPECT_NE(std::string(e.what()).find("AWS_MAX_ATTEMPTS"), std::string::npos);
   }
   ::setenv("AWS_MAX_ATTEMPTS", "three", 1);
-  EXPECT_THROW(RetryPolicy(), Fatal);
+  EXPECT_THROW(RetryPolicy(), Failure);
   ::setenv("AWS_MAX_ATTEMPTS", "3x", 1);
-  EXPECT_THROW(RetryPolicy(), Fatal);
+  EXPECT_THROW(RetryPolicy(), Failure);
   ::unsetenv("AWS_MAX_ATTEMPTS");
   EXPECT_EQ(RetryPolicy().max_attempts(), 3);
 }

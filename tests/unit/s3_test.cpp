@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +19,6 @@
 #include "aws/s3_detail.hpp"
 #include "support/fault_server.hpp"
 #include "support/moto_server.hpp"
-#include "util/error.hpp"
 
 namespace hoist::aws {
 namespace {
@@ -100,8 +100,8 @@ TEST(S3Uri, ParsesBucketAndKey) {
   EXPECT_EQ(u.key, "a/b c.txt");
   EXPECT_EQ(u.str(), "s3://my-bucket/a/b c.txt");
   EXPECT_EQ(S3Uri::parse("s3://only").key, "");
-  EXPECT_THROW(S3Uri::parse("http://x/y"), Fatal);
-  EXPECT_THROW(S3Uri::parse("s3:///key"), Fatal);
+  EXPECT_THROW(S3Uri::parse("http://x/y"), Failure);
+  EXPECT_THROW(S3Uri::parse("s3:///key"), Failure);
 }
 
 TEST(S3Detail, EncodesPathsOnceAndDecodesListings) {
@@ -293,9 +293,9 @@ TEST(S3, ListPaginatesAndDeletesInBatches) {
   constexpr std::size_t kCount = 1100;  // more than one page and one delete batch
   std::vector<std::string> keys;
   for (std::size_t i = 0; i < kCount; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "p/%s/%04zu", i % 2 ? "odd" : "even", i);
-    keys.emplace_back(name);
+    std::array<char, 32> name{};
+    std::snprintf(name.data(), name.size(), "p/%s/%04zu", i % 2 ? "odd" : "even", i);
+    keys.emplace_back(name.data());
   }
   parallel_for(keys.size(), 8, [&](std::size_t i) { s3.put_object(bucket, keys[i], std::to_string(i)); });
   s3.put_object(bucket, "p/top.txt", "x");
@@ -318,7 +318,7 @@ TEST(S3, ListPaginatesAndDeletesInBatches) {
   EXPECT_EQ(objects[0].key, "p/top.txt");
   EXPECT_EQ(prefixes, (std::vector<std::string>{"p/even/", "p/odd/"}));
 
-  keys.push_back("p/top.txt");
+  keys.emplace_back("p/top.txt");
   EXPECT_EQ(s3.delete_objects(bucket, keys), kCount + 1);
   std::size_t left = 0;
   s3.list_objects(bucket, "", [&](const ObjectInfo& o) {
@@ -477,8 +477,8 @@ TEST(S3, DownloadOfMissingObjectLeavesNoFile) {
   try {
     s3.download_file(bucket, "nope", dir.file("out"));
     FAIL() << "expected not found";
-  } catch (const Fatal& e) {
-    EXPECT_EQ(e.code(), Exit::not_found);
+  } catch (const Failure& e) {
+    EXPECT_EQ(e.kind(), Failure::no_such_object);
   }
   EXPECT_FALSE(fs::exists(dir.file("out")));
   EXPECT_FALSE(fs::exists(dir.file("out") + ".hoist-partial"));
@@ -491,9 +491,9 @@ TEST(S3, PresignGetValidatesExpiry) {
   EXPECT_NE(url.find("X-Amz-Expires=600"), std::string::npos);
   EXPECT_NE(url.find("X-Amz-Signature="), std::string::npos);
   EXPECT_NO_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604800)));
-  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604801)), Fatal);
-  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(0)), Fatal);
-  EXPECT_THROW(s3.presign_get("bkt", "", std::chrono::seconds(60)), Fatal);
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(604801)), Failure);
+  EXPECT_THROW(s3.presign_get("bkt", "k", std::chrono::seconds(0)), Failure);
+  EXPECT_THROW(s3.presign_get("bkt", "", std::chrono::seconds(60)), Failure);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // the shared files point into a throw-away folder.
 #include <unistd.h>
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,8 +17,8 @@ namespace hoist::test {
 class AwsEnv {
  public:
   AwsEnv() {
-    char tmpl[] = "/tmp/hoist-env-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
+    std::string tmpl = "/tmp/hoist-env-XXXXXX";
+    dir_ = ::mkdtemp(tmpl.data());
     for (const char* name : kNames) unset(name);
     set("HOME", dir_);
     set("AWS_CONFIG_FILE", dir_ + "/config");
@@ -59,35 +60,35 @@ class AwsEnv {
 
  private:
   void save(const std::string& name) {
-    if (saved_.count(name)) return;
+    if (saved_.contains(name)) return;
     const char* v = std::getenv(name.c_str());
     saved_[name] = v ? std::optional<std::string>(v) : std::nullopt;
   }
 
-  static constexpr const char* kNames[] = {"AWS_PROFILE",
-                                           "AWS_DEFAULT_PROFILE",
-                                           "AWS_REGION",
-                                           "AWS_DEFAULT_REGION",
-                                           "AWS_ACCESS_KEY_ID",
-                                           "AWS_SECRET_ACCESS_KEY",
-                                           "AWS_SESSION_TOKEN",
-                                           "AWS_SECURITY_TOKEN",
-                                           "AWS_ENDPOINT_URL",
-                                           "AWS_ENDPOINT_URL_STS",
-                                           "AWS_ENDPOINT_URL_S3",
-                                           "AWS_ENDPOINT_URL_IAM",
-                                           "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
-                                           "AWS_ENDPOINT_URL_SSO",
-                                           "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
-                                           "AWS_WEB_IDENTITY_TOKEN_FILE",
-                                           "AWS_ROLE_ARN",
-                                           "AWS_ROLE_SESSION_NAME",
-                                           "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-                                           "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                                           "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-                                           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-                                           "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-                                           "AWS_EC2_METADATA_DISABLED"};
+  static constexpr auto kNames = std::to_array<const char*>({"AWS_PROFILE",
+                                                             "AWS_DEFAULT_PROFILE",
+                                                             "AWS_REGION",
+                                                             "AWS_DEFAULT_REGION",
+                                                             "AWS_ACCESS_KEY_ID",
+                                                             "AWS_SECRET_ACCESS_KEY",
+                                                             "AWS_SESSION_TOKEN",
+                                                             "AWS_SECURITY_TOKEN",
+                                                             "AWS_ENDPOINT_URL",
+                                                             "AWS_ENDPOINT_URL_STS",
+                                                             "AWS_ENDPOINT_URL_S3",
+                                                             "AWS_ENDPOINT_URL_IAM",
+                                                             "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+                                                             "AWS_ENDPOINT_URL_SSO",
+                                                             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+                                                             "AWS_WEB_IDENTITY_TOKEN_FILE",
+                                                             "AWS_ROLE_ARN",
+                                                             "AWS_ROLE_SESSION_NAME",
+                                                             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                                             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                                             "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                                             "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                                             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                                             "AWS_EC2_METADATA_DISABLED"});
   std::string dir_;
   std::map<std::string, std::optional<std::string>> saved_;
 };

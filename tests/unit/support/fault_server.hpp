@@ -2,10 +2,11 @@
 // tests/tools/fault_server.py on 127.0.0.1 with a free port: a server that
 // answers with throttling, 5xx, resets or stalls when scripted per path.
 // Started once per test binary on first use and stopped at exit.
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -44,8 +45,8 @@ class FaultServer {
 
  private:
   FaultServer() {
-    int out[2];
-    if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
+    std::array<int, 2> out{};
+    if (::pipe(out.data()) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(out[1], STDOUT_FILENO);
