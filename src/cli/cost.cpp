@@ -5,8 +5,6 @@
 #include <iostream>
 #include <regex>
 
-#include "aws/ec2.hpp"
-#include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "job/connect.hpp"

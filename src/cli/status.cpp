@@ -3,7 +3,6 @@
 #include <iostream>
 #include <set>
 
-#include "aws/http.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "job/connect.hpp"
