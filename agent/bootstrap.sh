@@ -158,14 +158,14 @@ if [[ -n $HOIST_AGENT_SOURCE ]]; then
   python3 "$HOIST_AGENT_SOURCE/build_bundle.py" "$HOIST_AGENT"
 fi
 
-# 3. phase booting, job.json, and the real watchdog
-max_runtime="$(agent init)"
-elapsed=$(($(date +%s) - HOIST_T0))
-remaining=$((max_runtime - elapsed))
+# 3. phase booting, job.json, and the real watchdog: what is left of the
+# job's max runtime, counted from its first attempt's start (HOIST_T0 for
+# the first; a successor has only what its predecessors left)
+remaining="$(agent init)"
 if ((remaining < 1)); then remaining=1; fi
 stop_watchdog # fired meanwhile: it has ended the job, and this ends too
 start_watchdog "$remaining"
-echo "hoist bootstrap: max runtime ${max_runtime}s (${remaining}s left)"
+echo "hoist bootstrap: ${remaining}s of the job's max runtime left"
 
 # 4. staging, building, running, uploading, terminal status
 agent run

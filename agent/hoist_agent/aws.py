@@ -338,8 +338,9 @@ def http_call(method, url, headers, body=None, timeout=120):
                 msg = doc.get("message") or doc.get("Message") or msg
             elif data:
                 root = ET.fromstring(data)
-                code = root.findtext("Code") or code
-                msg = root.findtext("Message") or msg
+                # S3: <Error><Code>; EC2: <Response><Errors><Error><Code>
+                code = root.findtext("Code") or root.findtext("Errors/Error/Code") or code
+                msg = root.findtext("Message") or root.findtext("Errors/Error/Message") or msg
         except (ValueError, ET.ParseError):
             pass
         if e.code == 404 and code == "404":
@@ -366,6 +367,8 @@ def endpoint_for(service, region):
         return ep.rstrip("/")
     if service == "s3":
         return "https://s3.%s.%s" % (region, dns_suffix(region))
+    if service == "ec2":
+        return "https://ec2.%s.%s" % (region, dns_suffix(region))
     return "https://api.ecr.%s.%s" % (region, dns_suffix(region))
 
 
@@ -430,6 +433,15 @@ class S3:
     def put_bytes(self, bucket, key, data, content_type="application/octet-stream"):
         retrying(lambda: self.request("PUT", bucket, key, headers={"Content-Type": content_type},
                                       body=data), "PUT s3://%s/%s" % (bucket, key))
+
+    def delete(self, bucket, key):
+        def once():
+            try:
+                self.request("DELETE", bucket, key)
+            except AwsError as e:
+                if e.status != 404:
+                    raise
+        retrying(once, "DELETE s3://%s/%s" % (bucket, key))
 
     def download(self, bucket, key, dest, sha256=None, size=None):
         """Streams an object to dest (via a temporary file), verifying sha256/size;

@@ -24,19 +24,26 @@ def network():
     return os.environ.get("HOIST_DOCKER_NETWORK") or ""
 
 
-def prepare_output(path, user=CONTAINER_USER):
-    """The output folder, owned by the container's user so the script can
-    write it (the agent runs as root and reads it back either way)."""
+def prepare_output(path, user=CONTAINER_USER, tree=False):
+    """A folder the script writes (its outputs, its checkpoint), owned by
+    the container's user (the agent runs as root and reads it back either
+    way); with tree, everything in it too (a checkpoint the agent restored:
+    nothing in it is a link, the agent made each file)."""
     os.makedirs(path, exist_ok=True)
     uid, _, gid = user.partition(":")
-    try:
-        os.chown(path, int(uid), int(gid or uid))
-    except (OSError, ValueError):
-        os.chmod(path, 0o777)
+    paths = [path]
+    if tree:
+        for d, dirs, names in os.walk(path):
+            paths += [os.path.join(d, n) for n in dirs + names]
+    for p in paths:
+        try:
+            os.lchown(p, int(uid), int(gid or uid))
+        except (OSError, ValueError):
+            os.chmod(p, 0o777 if os.path.isdir(p) else 0o666)
 
 
 def docker_command(name, image_ref, code, inputs, output, entry, args, gpu_flags=(),
-                   extra_env=None, labels=None, user=CONTAINER_USER):
+                   extra_env=None, labels=None, user=CONTAINER_USER, checkpoint=None):
     """The `docker run` command line of the job's script."""
     cmd = ["docker", "run", "--rm", "--name", name, "--init",
            "--user", user, "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
@@ -47,14 +54,17 @@ def docker_command(name, image_ref, code, inputs, output, entry, args, gpu_flags
         cmd += ["--network", network()]
     cmd += list(gpu_flags)
     env = {"PYTHONUNBUFFERED": "1", "HOME": "/tmp", "HOIST_INPUT": "/input", "HOIST_OUTPUT": "/output"}
+    if checkpoint:
+        env["HOIST_CHECKPOINT"] = "/checkpoint"
     env.update(extra_env or {})
     for k in sorted(env):
         cmd += ["-e", "%s=%s" % (k, env[k])]
     cmd += ["-v", code + ":/opt/hoist/code:ro",
             "-v", inputs + ":/input:ro",
-            "-v", output + ":/output:rw",
-            "-w", "/opt/hoist/code", image_ref,
-            "python", entry, "-i", "/input", "-o", "/output"]
+            "-v", output + ":/output:rw"]
+    if checkpoint:
+        cmd += ["-v", checkpoint + ":/checkpoint:rw"]
+    cmd += ["-w", "/opt/hoist/code", image_ref, "python", entry, "-i", "/input", "-o", "/output"]
     return cmd + [str(a) for a in args]
 
 

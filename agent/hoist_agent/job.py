@@ -6,14 +6,19 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
-from hoist_agent import container, gpu, outputs, record
+from hoist_agent import container, gpu, outputs, record, successor
 from hoist_agent import image as images
 from hoist_agent.aws import IMDS, KILL_GRACE, POLL, THREADS, AwsError, Ecr, S3
+from hoist_agent.checkpoint import Checkpoint
 from hoist_agent.record import TERMINAL
-from hoist_agent.util import (Abort, disk_full_hint, log, make_read_only, now_iso, parse_s3,
-                              run_logged, safe_join, save_state)
+from hoist_agent.util import (Abort, disk_full_hint, iso_to_epoch, log, make_read_only, now_iso,
+                              parse_s3, run_logged, safe_join, save_state)
 
+# How long a successor waits for its predecessor to name it in status.json
+# before it goes on as the attempt announced.
+HANDOVER_WAIT = float(os.environ.get("HOIST_HANDOVER_WAIT", "120"))
 
 
 class Job:
@@ -43,6 +48,12 @@ class Job:
         self.image_ref = None
         self.log_offset = 0
         self.log_chunk = 0
+        self.attempt = 1
+        self.spot = False
+        self.zone = None
+        self.checkpoint = None  # a Checkpoint, with --checkpoint
+        self.checkpoint_folder = os.path.join(self.work, "checkpoint")
+        self.next_save = None
         self.instance_id = os.environ.get("HOIST_INSTANCE_ID") or IMDS.get(
             "/latest/meta-data/instance-id")
 
@@ -91,14 +102,14 @@ class Job:
         """Whether a terminal status was written: the local copy says so, or
         (the disk may not have taken it) S3's."""
         st = self.load_status()
-        if st and st.get("phase") in TERMINAL:
+        if st and (st.get("phase") in TERMINAL or handed_over(st)):
             return True
         try:
             remote = json.loads(self.s3.get_bytes(self.bucket, self.prefix + record.STATUS) or b"{}")
         except (AwsError, ValueError, OSError) as e:
             log("status.json could not be read from S3: %s" % e)
             return False
-        return remote.get("phase") in TERMINAL
+        return remote.get("phase") in TERMINAL or handed_over(remote)
 
     # ---- init ----
     def init(self):
@@ -110,7 +121,7 @@ class Job:
             except ValueError:
                 st = {}
         if self.load_status() is None:
-            self.record = {"phases": st.get("phases") or {}}  # the laptop's launching
+            self.record = self.first_record(self.await_turn(st))
         self.status("booting")
         data = self.s3.get_bytes(self.bucket, self.prefix + record.SPEC)
         if data is None:
@@ -118,7 +129,48 @@ class Job:
         spec = json.loads(data)
         with open(os.path.join(self.state, "job.json"), "wb") as f:
             f.write(data)
-        print(int(spec.get("max_runtime_seconds") or 14400))
+        print(self.seconds_left(spec))
+
+    def await_turn(self, st):
+        """A successor's first look at the record: while its predecessor has
+        not yet named it (its RunInstances answer comes a moment after this
+        instance may boot), it waits, so that the predecessor's last write
+        never lands after this attempt's first."""
+        deadline = time.monotonic() + HANDOVER_WAIT
+        while st.get("phase") == "interrupted" and not named(st, self.instance_id):
+            if time.monotonic() > deadline:
+                log("not named as the successor after %.0fs: going on as attempt %s"
+                    % (HANDOVER_WAIT, st.get("next_attempt")))
+                break
+            time.sleep(min(2.0, POLL))
+            try:
+                st = json.loads(self.s3.get_bytes(self.bucket, self.prefix + record.STATUS) or b"{}")
+            except ValueError:
+                continue
+        return st
+
+    def first_record(self, st):
+        """This attempt's record: the laptop's launching one for the first,
+        its predecessor's history for a successor (its phases start anew)."""
+        if st.get("phase") != "interrupted":
+            t0 = os.environ.get("HOIST_T0")
+            started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(t0))) if t0 else now_iso()
+            return {"phases": st.get("phases") or {}, "attempt": 1, "attempts": [], "started_at": started}
+        nxt = st.get("successor") if named(st, self.instance_id) else {}
+        nxt = nxt or {}
+        return {"phases": {}, "attempt": int(nxt.get("attempt") or st.get("next_attempt") or 2),
+                "attempts": st.get("attempts") or [], "started_at": st.get("started_at"),
+                "log_chunks": st.get("log_chunks") or 0, "spot": nxt.get("spot"),
+                "zone": nxt.get("zone"), "checkpoint": st.get("checkpoint")}
+
+    def seconds_left(self, spec):
+        """What is left of the job's max runtime, counted from the first
+        attempt's start (a successor has only what its predecessors left)."""
+        limit = int(spec.get("max_runtime_seconds") or 14400)
+        started = iso_to_epoch((self.record or {}).get("started_at"))
+        if started is None:
+            return limit
+        return max(1, int(limit - (time.time() - started)))
 
     def load_spec(self):
         with open(os.path.join(self.state, "job.json"), "rb") as f:
@@ -250,16 +302,24 @@ class Job:
             gpus = gpu.gpu_flags(int((spec.get("resources") or {}).get("gpus") or 0))
             self.container = "hoist-" + self.job_id
             container.prepare_output(self.output)
+            checkpoint = None
+            if self.checkpoint:
+                container.prepare_output(self.checkpoint_folder, tree=True)
+                checkpoint = self.checkpoint_folder
             cmd = container.docker_command(
                 self.container, self.image_ref, self.code, self.input, self.output, entry, args,
                 gpu_flags=gpus, labels={"hoist.job": self.job_id,
-                                        "hoist.instance": self.instance_id or ""})
+                                        "hoist.instance": self.instance_id or ""},
+                checkpoint=checkpoint, extra_env=self.script_env())
             cwd = self.work
         else:
             os.makedirs(self.output, exist_ok=True)
             cmd = container.process_command(self.venv, self.input, self.output, entry, args)
             cwd = self.code
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.update(self.script_env())
+        if self.checkpoint and not container.docker_mode():
+            env["HOIST_CHECKPOINT"] = self.checkpoint_folder
         for k in ("HOIST_WORK", "HOIST_BOOTSTRAP_LOG"):
             env.pop(k, None)
         log("running: %s" % " ".join(cmd))
@@ -267,6 +327,10 @@ class Job:
                                      stdin=subprocess.DEVNULL, env=env, preexec_fn=os.setpgrp)
         out.close()
         save_state(os.path.join(self.state, "script.pgid"), str(self.proc.pid).encode())
+
+    def script_env(self):
+        """What the script is told of its attempt (HOIST_ATTEMPT, from 1)."""
+        return {"HOIST_ATTEMPT": str(self.attempt)}
 
     def ship_logs(self):
         try:
@@ -296,6 +360,8 @@ class Job:
             if rc is not None:
                 return rc
             self.check_abort()
+            if self.checkpoint and time.monotonic() >= self.next_save:
+                self.save_checkpoint()
 
     def stop_script(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -323,6 +389,85 @@ class Job:
         if self.container:
             container.remove(self.container)
 
+    # ---- checkpoint ----
+    def open_checkpoint(self):
+        cp = self.spec.get("checkpoint") if self.spec else None
+        if not cp:
+            return None
+        self.checkpoint = Checkpoint(self.s3, self.bucket, self.job_id, self.checkpoint_folder, THREADS)
+        self.checkpoint_every = float(os.environ.get("HOIST_CHECKPOINT_EVERY")
+                                      or cp.get("interval_seconds") or 300)
+        self.next_save = time.monotonic() + self.checkpoint_every
+        return self.checkpoint
+
+    def restore_checkpoint(self):
+        cp = self.spec.get("checkpoint") or {}
+        files, size, source = self.checkpoint.restore(seed=cp.get("seed"))
+        return {"restored_files": files, "restored_bytes": size, "restored_from": source}
+
+    def save_checkpoint(self, final=False):
+        """A save now (the periodic one, or the last); its summary for
+        status.json, or None when it failed (said in the log)."""
+        self.next_save = time.monotonic() + self.checkpoint_every
+        try:
+            saved = self.checkpoint.save(self.attempt, final=final)
+        except Exception as e:  # noqa: BLE001 - the job goes on; the next save may work
+            log("checkpoint save failed: %s" % e)
+            return None
+        if saved is None:
+            return None
+        summary = dict((self.record or {}).get("checkpoint") or {})
+        summary.update({"files": saved["files"], "bytes": saved["bytes"], "saved_at": now_iso(),
+                        "attempt": self.attempt})
+        if self.record is not None:
+            self.record["checkpoint"] = summary
+        return summary
+
+    # ---- the next attempt ----
+    def attempt_entry(self, ended, error=None):
+        return {"attempt": self.attempt, "instance_id": self.instance_id, "spot": self.spot,
+                "zone": self.zone, "started_at": ((self.record or {}).get("phases") or {}).get("booting"),
+                "ended_at": now_iso(), "ended": ended, "error": error}
+
+    def attempts_with(self, entry):
+        kept = [a for a in (self.record or {}).get("attempts") or [] if a.get("attempt") != entry["attempt"]]
+        return kept + [entry]
+
+    def hand_over(self, message):
+        """At a spot notice: the checkpoint saved, the next attempt launched
+        (when the retries or --spot-fallback allow one). True when it was:
+        this instance then only powers off."""
+        market = successor.plan(self.spec, self.attempt, self.spot)
+        if market is None:
+            return False
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self.stop_script()
+        except Exception as e:  # noqa: BLE001
+            log("stop failed: %s" % e)
+        try:
+            self.ship_logs()
+        except Exception as e:  # noqa: BLE001
+            log("log shipping failed: %s" % e)
+        if self.checkpoint:
+            self.save_checkpoint(final=True)
+        nxt = self.attempt + 1
+        self.status("interrupted", error=message, log_chunks=self.log_chunk, next_attempt=nxt,
+                    successor=None, attempts=self.attempts_with(self.attempt_entry("interrupted", message)))
+        try:
+            launched = successor.launch(successor.Ec2(self.region), self.spec, self.job_id, nxt,
+                                        market, self.zone)
+        except Exception as e:  # noqa: BLE001 - the job ends preempted, saying why
+            log("the next attempt could not be launched: %s" % e)
+            self.handover_error = "; attempt %d could not be launched: %s" % (nxt, e)
+            return False
+        log("attempt %d: %s (%s%s)" % (nxt, launched["instance_id"],
+                                         "spot" if launched["spot"] else "on demand",
+                                         ", " + launched["zone"] if launched["zone"] else ""))
+        launched["attempt"] = nxt
+        self.status("interrupted", successor=launched)
+        return True
+
     # ---- outputs ----
     def upload_outputs(self):
         dest = self.spec.get("output_s3") if self.spec else None
@@ -333,13 +478,26 @@ class Job:
         return outputs.upload(self.s3, self.output, bucket, prefix, THREADS)
 
     # ---- the whole job ----
+    def resume_record(self):
+        """The attempt this process runs, as init left it in state/."""
+        st = self.load_status() or {}
+        self.attempt = int(st.get("attempt") or 1)
+        self.log_chunk = int(st.get("log_chunks") or 0)
+        spot = st.get("spot")
+        self.spot = bool((self.spec.get("resources") or {}).get("spot")) if spot is None else bool(spot)
+        self.zone = st.get("zone") or IMDS.get("/latest/meta-data/placement/availability-zone")
+
     def run(self):
         self.load_spec()
+        self.resume_record()
+        self.handover_error = ""
         exit_code = None
         try:
             self.check_abort()
-            self.status("staging")
+            self.status("staging", spot=self.spot, zone=self.zone)
             self.stage()
+            if self.open_checkpoint():
+                self.record["checkpoint"] = self.restore_checkpoint()
             self.check_abort()
             self.status("building")
             image = self.build()
@@ -353,7 +511,9 @@ class Job:
             phase = "succeeded" if exit_code == 0 else "failed"
             error = None if exit_code == 0 else "the script exited with status %d" % exit_code
         except Abort as e:
-            phase, error = e.reason, str(e)
+            if e.reason == "preempted" and self.hand_over(str(e)):
+                return
+            phase, error = e.reason, str(e) + getattr(self, "handover_error", "")
         except Exception as e:  # noqa: BLE001 - every error ends in a terminal status
             phase, error = "failed", "%s: %s" % (type(e).__name__, e)
         self.finish(phase, error, exit_code)
@@ -375,6 +535,8 @@ class Job:
             self.ship_logs()
         except Exception as e:  # noqa: BLE001
             log("log shipping failed: %s" % e)
+        if self.checkpoint:
+            self.save_checkpoint(final=True)
         try:
             self.status("uploading")
         except Exception as e:  # noqa: BLE001
@@ -387,4 +549,17 @@ class Job:
                 phase, error = "failed", "output upload failed: %s" % e
         if phase != "succeeded":
             error = (error or phase) + disk_full_hint(self.work)
-        self.status(phase, error=error, exit_code=exit_code, outputs=outputs)
+        fields = {}
+        if self.record is not None and self.record.get("attempt"):
+            fields["attempts"] = self.attempts_with(self.attempt_entry(phase, error))
+        self.status(phase, error=error, exit_code=exit_code, outputs=outputs, **fields)
+
+
+def named(st, instance_id):
+    """Whether status.json names instance_id as the next attempt."""
+    return bool(instance_id) and ((st.get("successor") or {}).get("instance_id") == instance_id)
+
+
+def handed_over(st):
+    """An attempt that ended interrupted, its successor launched: its part is done."""
+    return st.get("phase") == "interrupted" and bool((st.get("successor") or {}).get("instance_id"))

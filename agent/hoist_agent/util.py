@@ -46,6 +46,16 @@ def now_iso():
     return datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_to_epoch(stamp):
+    """Seconds since the epoch of a "2026-12-01T18:00:00Z" stamp; None when
+    there is none or it does not parse."""
+    try:
+        t = datetime.datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+    except (TypeError, ValueError):
+        return None
+    return t.replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
 class Abort(Exception):
     """The job must stop: reason is a terminal phase (cancelled, preempted, timed_out)."""
 

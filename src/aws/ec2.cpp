@@ -125,10 +125,10 @@ void RunArgs::validate() const {
 
 Ec2::Ec2(std::shared_ptr<Session> session) : client_(std::move(session), ec2_service()) {}
 
-Instance Ec2::run_instance(const RunArgs& args) {
-  args.validate();
-  QueryParams p{{"ImageId", args.image_id},
-                {"InstanceType", args.instance_type},
+QueryParams RunArgs::launch_params() const {
+  validate();
+  QueryParams p{{"ImageId", image_id},
+                {"InstanceType", instance_type},
                 {"MinCount", "1"},
                 {"MaxCount", "1"},
                 {"InstanceInitiatedShutdownBehavior", "terminate"},
@@ -138,33 +138,38 @@ Instance Ec2::run_instance(const RunArgs& args) {
                 // behind Docker's bridge does not (its token never comes
                 // back), so a job's script never holds the instance role.
                 {"MetadataOptions.HttpPutResponseHopLimit", "1"}};
-  if (!args.user_data.empty()) p.emplace_back("UserData", base64(args.user_data));
-  if (!args.client_token.empty()) p.emplace_back("ClientToken", args.client_token);
-  if (!args.instance_profile.empty())
-    p.emplace_back(args.instance_profile.starts_with("arn:") ? "IamInstanceProfile.Arn" : "IamInstanceProfile.Name",
-                   args.instance_profile);
-  if (!args.tags.empty()) {
+  if (!user_data.empty()) p.emplace_back("UserData", base64(user_data));
+  if (!instance_profile.empty())
+    p.emplace_back(instance_profile.starts_with("arn:") ? "IamInstanceProfile.Arn" : "IamInstanceProfile.Name",
+                   instance_profile);
+  if (!tags.empty()) {
     int n = 0;
     for (const char* type : {"instance", "volume"}) {
       std::string prefix = "TagSpecification." + std::to_string(++n);
       p.emplace_back(prefix + ".ResourceType", type);
-      add_tags(p, prefix + ".Tag", args.tags);
+      add_tags(p, prefix + ".Tag", tags);
     }
   }
+  if (disk_gib > 0) {
+    p.emplace_back("BlockDeviceMapping.1.DeviceName", root_device_name);
+    p.emplace_back("BlockDeviceMapping.1.Ebs.VolumeSize", std::to_string(disk_gib));
+    p.emplace_back("BlockDeviceMapping.1.Ebs.VolumeType", "gp3");
+    p.emplace_back("BlockDeviceMapping.1.Ebs.DeleteOnTermination", "true");
+  }
+  if (!subnet_id.empty()) p.emplace_back("SubnetId", subnet_id);
+  add_list(p, "SecurityGroupId", security_group_ids);
+  return p;
+}
+
+Instance Ec2::run_instance(const RunArgs& args) {
+  QueryParams p = args.launch_params();
+  if (!args.client_token.empty()) p.emplace_back("ClientToken", args.client_token);
   if (args.spot) {
     p.emplace_back("InstanceMarketOptions.MarketType", "spot");
     p.emplace_back("InstanceMarketOptions.SpotOptions.SpotInstanceType", "one-time");
     p.emplace_back("InstanceMarketOptions.SpotOptions.InstanceInterruptionBehavior", "terminate");
   }
-  if (args.disk_gib > 0) {
-    p.emplace_back("BlockDeviceMapping.1.DeviceName", args.root_device_name);
-    p.emplace_back("BlockDeviceMapping.1.Ebs.VolumeSize", std::to_string(args.disk_gib));
-    p.emplace_back("BlockDeviceMapping.1.Ebs.VolumeType", "gp3");
-    p.emplace_back("BlockDeviceMapping.1.Ebs.DeleteOnTermination", "true");
-  }
-  if (!args.subnet_id.empty()) p.emplace_back("SubnetId", args.subnet_id);
   if (!args.availability_zone.empty()) p.emplace_back("Placement.AvailabilityZone", args.availability_zone);
-  add_list(p, "SecurityGroupId", args.security_group_ids);
 
   auto doc = query_call(client_, "RunInstances", p);
   auto item = doc->document_element().child("instancesSet").child("item");

@@ -15,6 +15,7 @@
 namespace hoist::aws {
 
 using Tags = std::map<std::string, std::string>;
+using QueryParams = std::vector<std::pair<std::string, std::string>>;  // as protocols.hpp
 // EC2 filters: {"tag:hoist:job", {"x"}}, {"instance-state-name", {"pending", "running"}}.
 using Filters = std::vector<std::pair<std::string, std::vector<std::string>>>;
 
@@ -34,6 +35,11 @@ struct RunArgs {
 
   // Refuses what EC2 would refuse, before anything is sent (std::invalid_argument).
   void validate() const;
+  // RunInstances' parameters but for those of one attempt (ClientToken,
+  // Placement.AvailabilityZone, InstanceMarketOptions.*): what a spot job's
+  // instance replays to launch its successor (agent/hoist_agent/successor.py
+  // adds the rest as run_instance does). Validates first.
+  [[nodiscard]] QueryParams launch_params() const;
 };
 
 struct Instance {

@@ -40,6 +40,7 @@ Command register_run(CLI::App& parent, Globals& g) {
   auto* app = parent.add_subcommand("run", "Run a project's script on an EC2 instance and bring back its outputs");
   auto o = std::make_shared<job::RunOptions>();
   auto max_runtime = std::make_shared<std::string>();
+  auto checkpoint_every = std::make_shared<std::string>();
   app->add_option("project", o->project_dir, "Folder with the script, its modules and requirements.txt")->required();
   app->add_option("-i,--input", o->input, "Input folder or file, or s3://BUCKET/PREFIX")->required();
   app->add_option("-o,--output", o->output, "Output folder, or s3://BUCKET/PREFIX")->required();
@@ -51,6 +52,16 @@ Command register_run(CLI::App& parent, Globals& g) {
   app->add_option("--gpu-type", o->gpu_type, "GPU model: T4, A10G, L4, L40S, V100, A100, H100");
   app->add_option("--arch", o->arch, "CPU architecture for --cpus/--memory/--gpus: x86_64 or arm64 (default: either)");
   app->add_flag("--spot", o->spot, "Use a spot instance (cheaper, may be interrupted)");
+  app->add_option("--spot-retries", o->spot_retries,
+                  "Relaunch an interrupted spot job up to N times (same job, next attempt; the interrupted instance "
+                  "launches the next, so it works with --detach)");
+  app->add_flag("--spot-fallback", o->spot_fallback,
+                "Launch on demand when spot has no room, or when the spot retries are used up");
+  app->add_option("--checkpoint", o->checkpoint,
+                  "Local folder the script saves its progress in ($HOIST_CHECKPOINT, /checkpoint in the container): "
+                  "sent with the job, saved to S3 every few minutes and at a spot notice, restored for the next "
+                  "attempt, and brought back here at the end");
+  app->add_option("--checkpoint-every", *checkpoint_every, "How often the checkpoint is saved (default 5m): 30s, 2m");
   app->add_option("--budget", o->budget_usd,
                   "At most this many USD: the instance ends itself before the job costs more (its deadline from the "
                   "on-demand price)");
@@ -73,8 +84,10 @@ Command register_run(CLI::App& parent, Globals& g) {
                 "Report as JSON lines on stdout (one event each; the script's output as \"log\" events)");
   app->add_option("args", o->args, "Extra arguments for the script (after --)");
   add_aws_options(*app, g);
-  return {app, [o, max_runtime, &g] {
+  return {app, [o, max_runtime, checkpoint_every, &g] {
             if (!max_runtime->empty()) o->max_runtime = job::parse_duration(*max_runtime, "--max-runtime");
+            if (!checkpoint_every->empty())
+              o->checkpoint_every = job::parse_duration(*checkpoint_every, "--checkpoint-every");
             return run_command(*o, g);
           }};
 }

@@ -87,6 +87,56 @@ void read_location(const AccountFacts& a, const std::string& uri, json& statemen
       {{"Sid", "ReadInput"}, {"Effect", "Allow"}, {"Action", kReadObject}, {"Resource", s3_arn(a, b + "/" + k + "*")}});
 }
 
+std::string ec2_arn(const AccountFacts& a, const std::string& region, const std::string& what, bool owned = true) {
+  return "arn:" + a.partition + ":ec2:" + region + ":" + (owned ? a.account_id : "") + ":" + what;
+}
+
+// A successor's launch (SuccessorScope), in the boundary (`job` is the
+// policy variable naming the caller's own job, its region "*") or in one
+// job's role (its id, its region, and its type and image besides).
+struct LaunchLimits {
+  std::string job;
+  std::string region = "*";
+  std::string instance_type;  // "" in the boundary
+  std::string image_id;       // "" in the boundary: any image
+};
+constexpr const char* kSuccessorSid = "SuccessorInstance";
+
+void successor_statements(const AccountFacts& a, const LaunchLimits& l, json& statements) {
+  const std::string& r = l.region;
+  const std::string profile = iam_arn(a, std::string("instance-profile") + kJobRolePath + l.job);
+  json instance = {{"aws:RequestTag/hoist:job", l.job}, {"ec2:InstanceProfile", profile}};
+  if (!l.instance_type.empty()) instance["ec2:InstanceType"] = l.instance_type;
+  statements.push_back({{"Sid", kSuccessorSid},
+                        {"Effect", "Allow"},
+                        {"Action", "ec2:RunInstances"},
+                        {"Resource", ec2_arn(a, r, "instance/*")},
+                        {"Condition", {{"StringEquals", instance}}}});
+  statements.push_back({{"Sid", "SuccessorVolume"},
+                        {"Effect", "Allow"},
+                        {"Action", "ec2:RunInstances"},
+                        {"Resource", ec2_arn(a, r, "volume/*")},
+                        {"Condition", {{"StringEquals", {{"aws:RequestTag/hoist:job", l.job}}}}}});
+  statements.push_back(
+      {{"Sid", "SuccessorFrom"},
+       {"Effect", "Allow"},
+       {"Action", "ec2:RunInstances"},
+       {"Resource",
+        {ec2_arn(a, r, "image/" + (l.image_id.empty() ? std::string("*") : l.image_id), false),
+         ec2_arn(a, r, "subnet/*"), ec2_arn(a, r, "security-group/*"), ec2_arn(a, r, "network-interface/*"),
+         ec2_arn(a, r, "spot-instances-request/*")}}});
+  statements.push_back({{"Sid", "SuccessorTags"},
+                        {"Effect", "Allow"},
+                        {"Action", "ec2:CreateTags"},
+                        {"Resource", {ec2_arn(a, r, "instance/*"), ec2_arn(a, r, "volume/*")}},
+                        {"Condition", {{"StringEquals", {{"ec2:CreateAction", "RunInstances"}}}}}});
+  statements.push_back({{"Sid", "SuccessorRole"},
+                        {"Effect", "Allow"},
+                        {"Action", "iam:PassRole"},
+                        {"Resource", iam_arn(a, std::string("role") + kJobRolePath + l.job)},
+                        {"Condition", {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}}}});
+}
+
 json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blobs) {
   const std::string own = scope.bucket + "/" + keys::prefix(scope.job_id);
   json blobs = json::array();
@@ -107,6 +157,16 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
        {"Resource", repository_arn(a, scope.repository)}},
   });
   if (!scope.input_s3.empty()) read_location(a, scope.input_s3, statements);
+  // Its checkpoint's old contents, replaced by a newer save.
+  statements.push_back({{"Sid", "OwnCheckpoint"},
+                        {"Effect", "Allow"},
+                        {"Action", "s3:DeleteObject"},
+                        {"Resource", s3_arn(a, scope.bucket + "/" + keys::checkpoint_content(scope.job_id) + "*")}});
+  if (scope.successor)
+    successor_statements(a,
+                         {job_role_name(scope.job_id), scope.successor->region, scope.successor->instance_type,
+                          scope.successor->image_id},
+                         statements);
   // Outputs anywhere but under its own prefix (which OwnWrites covers).
   if (auto [b, k] = split_s3(scope.output_s3); !(b == scope.bucket && k.starts_with(keys::prefix(scope.job_id))))
     statements.push_back({{"Sid", "WriteOutput"},
@@ -150,8 +210,25 @@ std::string boundary_policy(const AccountFacts& a, const std::vector<std::string
        {"Effect", "Allow"},
        {"Action", image_actions()},
        {"Resource", repository_arn(a, "hoist/*")}},
+      // A job's checkpoint contents it replaced (job roles name only their own).
+      {{"Sid", "HoistCheckpoints"},
+       {"Effect", "Allow"},
+       {"Action", "s3:DeleteObject"},
+       {"Resource", hoist_buckets(a, "/" + std::string(keys::kJobs) + "*/checkpoint/*")}},
   });
+  // A spot job's successor: only of the caller's own job, with its own
+  // profile and role (the role's hoist:job tag, which it may not change).
+  LaunchLimits own;
+  own.job = "${aws:PrincipalTag/hoist:job}";
+  successor_statements(a, own, statements);
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
+}
+
+bool boundary_allows_successor(const std::string& policy_json) {
+  const json doc = json::parse(policy_json, nullptr, false);
+  if (!doc.is_object() || !doc.contains("Statement") || !doc["Statement"].is_array()) return false;
+  return std::ranges::any_of(doc["Statement"],
+                             [](const json& st) { return st.is_object() && st.value("Sid", "") == kSuccessorSid; });
 }
 
 std::vector<std::string> boundary_data_buckets(const std::string& policy_json) {
@@ -389,8 +466,11 @@ BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const
   auto policy = iam.get_policy(boundary_arn(account));
   if (!policy) return state;
   state.exists = true;
-  if (read_data_buckets)
-    state.data_buckets = boundary_data_buckets(iam.get_policy_version(policy->arn, policy->default_version));
+  if (read_data_buckets) {
+    const std::string document = iam.get_policy_version(policy->arn, policy->default_version);
+    state.data_buckets = boundary_data_buckets(document);
+    state.allows_successor = boundary_allows_successor(document);
+  }
   return state;
 }
 
@@ -435,6 +515,21 @@ void ensure_boundary(const std::shared_ptr<aws::Session>& session, const Account
   reporter.note("created the job boundary " + boundary_arn(account) +
                 ": job roles may reach hoist's bucket and repositories and any S3 bucket (`hoist setup "
                 "--data-bucket` narrows it)");
+}
+
+void update_boundary_for_successors(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                    const std::vector<std::string>& data_buckets, Reporter& reporter) {
+  try {
+    put_boundary(session, account, data_buckets);
+  } catch (const aws::AwsError& e) {
+    if (!e.access_denied()) throw;
+    throw Fatal(Exit::not_set_up, "this account's job boundary (" + boundary_arn(account) +
+                                      ") predates --spot-retries and --spot-fallback, so a job could not launch its "
+                                      "next attempt, and you may not update it: an administrator runs `hoist setup` "
+                                      "once more (or run without them)");
+  }
+  reporter.note("updated the job boundary " + boundary_arn(account) +
+                ": a spot job's role may now launch its own next attempt (its type, its role, its tags)");
 }
 
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {

@@ -3,6 +3,7 @@
 // against another hoist creating them at the same moment (the bucket, the
 // project's ECR repository, the job boundary), and each job's own role.
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,19 @@ struct AccountFacts {
 // Every job role is created with the account's boundary policy (made once,
 // by `hoist setup` or a first run with the right to), so that the holder of
 // user_policy, who may write job roles, can never give one more than the
-// boundary allows: no IAM, no EC2, S3 objects and hoist's ECR repositories
-// only.
+// boundary allows: no IAM, S3 objects and hoist's ECR repositories, and of
+// EC2 only the launch of an instance of the role's own job, with the role's
+// own profile (a spot job's successor: SuccessorScope).
+//
+// A spot job that may be relaunched (--spot-retries, --spot-fallback): its
+// instance launches the next attempt. Its role may then run an instance of
+// this type, from this image, tagged as this job, with this job's own
+// profile, and pass only its own role: what the laptop launched, and no more.
+struct SuccessorScope {
+  std::string region;
+  std::string instance_type;
+  std::string image_id;
+};
 struct JobScope {
   std::string bucket;
   std::string job_id;
@@ -35,6 +47,7 @@ struct JobScope {
   std::vector<std::string> blobs;  // sha256 of each blob the job reads (manifest, agent)
   std::string input_s3;            // an s3:// INPUT, read in place ("" when staged)
   std::string output_s3;           // where the outputs go (s3://...)
+  std::optional<SuccessorScope> successor;
 };
 std::string instance_trust_policy();
 // The job role's inline policy (JSON, compact). Blobs are named one by one
@@ -50,6 +63,8 @@ std::string boundary_arn(const AccountFacts& account);
 std::string boundary_policy(const AccountFacts& account, const std::vector<std::string>& data_buckets);
 // The data buckets a boundary document allows ("*" for any).
 std::vector<std::string> boundary_data_buckets(const std::string& policy_json);
+// Whether a boundary document has the statements of a successor's launch.
+bool boundary_allows_successor(const std::string& policy_json);
 // Whether that list lets a job reach `bucket`.
 bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::string& bucket);
 
@@ -76,7 +91,15 @@ EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, cons
 struct BoundaryState {
   bool exists = false;
   std::vector<std::string> data_buckets;
+  // Whether it lets a job role launch its successor (boundaries made before
+  // --spot-retries do not); read with the data buckets.
+  bool allows_successor = false;
 };
+// Puts the current boundary (keeping `data_buckets`) where the account's
+// lacks the successor statements; Fatal(Exit::not_set_up) when the caller
+// may not.
+void update_boundary_for_successors(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                                    const std::vector<std::string>& data_buckets, Reporter& reporter);
 BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
                              bool read_data_buckets);
 

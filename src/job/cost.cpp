@@ -171,6 +171,43 @@ double spot_cost_usd(const std::vector<aws::SpotPrice>& history, std::chrono::sy
   return usd;
 }
 
+namespace {
+// One attempt of a relaunched spot job: when it ran, on what market, where.
+struct Span {
+  std::string from, to;
+  bool spot = false;
+  std::string zone;
+};
+
+// The attempts a status records (each ended one, then the one going on);
+// empty for a job of one attempt (priced as a whole below).
+std::vector<Span> attempt_spans(const JobStatus& st, const std::string& now) {
+  std::vector<Span> spans;
+  const auto attempts = st.raw.find("attempts");
+  if (attempts == st.raw.end() || !attempts->is_array()) return spans;
+  const bool going_on = !st.terminal() && st.attempt > static_cast<int>(attempts->size());
+  if (attempts->size() + (going_on ? 1 : 0) < 2) return spans;
+  auto text = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  for (const auto& a : *attempts) {
+    if (!a.is_object()) continue;
+    Span s{text(a, "started_at"), text(a, "ended_at"), a.value("spot", false), text(a, "zone")};
+    spans.push_back(std::move(s));
+  }
+  if (going_on) {
+    const auto phases = st.raw.find("phases");
+    const std::string booted = phases != st.raw.end() && phases->is_object() ? text(*phases, "booting") : "";
+    spans.push_back({booted.empty() ? st.updated_at : booted, now, st.raw.value("spot", false), text(st.raw, "zone")});
+  }
+  // The first attempt from the launch the laptop wrote down ("launching"),
+  // the others from their boot (their launch is a moment before it).
+  const auto first = st.raw.find("started_at");
+  if (!spans.empty() && first != st.raw.end() && first->is_string()) spans.front().from = first->get<std::string>();
+  return spans;
+}
+}  // namespace
+
 JobCost job_cost(const std::shared_ptr<aws::Session>& session, aws::S3& s3, const std::string& bucket,
                  const std::string& id, const std::string& launch_time) {
   JobCost c;
@@ -191,6 +228,37 @@ JobCost job_cost(const std::shared_ptr<aws::Session>& session, aws::S3& s3, cons
   // Nothing is billed before the instance exists.
   if (launch_time.empty()) return c;
   const double disk = kEbsUsdPerGibHour * spec->disk_gib;
+  if (st) {
+    if (auto spans = attempt_spans(*st, to); !spans.empty()) {
+      // A relaunched job: each attempt billed on its own (its own minimum),
+      // spot by its zone's history, on demand at the on-demand price.
+      c.usd = 0;
+      c.ran = std::chrono::seconds(0);
+      c.attempts = static_cast<int>(spans.size());
+      bool history_read = true;
+      for (const auto& span : spans) {
+        const auto ran = std::max(std::chrono::seconds(0), seconds_between(span.from, span.to).value_or(std::chrono::seconds(0)));
+        c.ran += ran;
+        double usd = billed_usd((span.spot ? spec->instance_usd_per_hour : spec->on_demand_usd_per_hour) + disk, ran);
+        if (span.spot && session) {
+          try {
+            auto history = aws::Ec2(session).spot_price_history(spec->instance_type, span.zone, span.from, span.to);
+            if (auto start = parse_time(span.from); start && !history.empty())
+              usd = spot_cost_usd(history, *start, ran) + billed_usd(disk, ran);
+            else
+              history_read = false;
+          } catch (const aws::AwsError&) {
+            history_read = false;
+          }
+        }
+        c.usd += usd;
+      }
+      c.basis = std::to_string(spans.size()) + " attempts, each billed on its own (spot " +
+                (history_read ? "by its zone's price history" : "at the recorded price") + ", on demand at " +
+                format_usd(spec->on_demand_usd_per_hour) + "/h), plus the disk";
+      return c;
+    }
+  }
   c.usd = billed_usd(spec->usd_per_hour, c.ran);
   c.basis = format_usd(spec->usd_per_hour) + "/h with the disk" +
             (spec->price_source.empty() ? "" : " (" + spec->price_source + ")");

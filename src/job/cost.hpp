@@ -65,6 +65,7 @@ struct JobCost {
   std::chrono::seconds ran{0};
   double usd = 0;
   bool known = false;
+  int attempts = 1;   // a relaunched spot job's attempts, each billed
   std::string basis;  // how it was priced: "on-demand $0.0416/h (Pricing API)", "spot price history in us-east-1a"
 };
 

@@ -27,6 +27,27 @@ bool switch_to(InstancePlan& plan, const InstancePlan::Alternative& next, double
   return true;
 }
 
+bool spot_unavailable(const aws::AwsError& error) {
+  return error.no_capacity() || error.is("SpotMaxPriceTooLow") || error.is("MaxSpotInstanceCountExceeded");
+}
+
+bool switch_to_on_demand(InstancePlan& plan, double budget_usd) {
+  InstancePlan moved = plan;
+  moved.spot = false;
+  moved.spot_zones.clear();
+  moved.zone.clear();
+  moved.instance_usd_per_hour = moved.on_demand_usd_per_hour;
+  moved.usd_per_hour = moved.on_demand_usd_per_hour + kEbsUsdPerGibHour * moved.disk_gib;
+  ++moved.launch_attempt;
+  try {
+    apply_budget(moved, budget_usd);
+  } catch (const Fatal&) {
+    return false;
+  }
+  plan = std::move(moved);
+  return true;
+}
+
 Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, const MachineImage& image,
                         const std::string& instance_profile, Reporter& reporter,
                         const std::function<void(const Job&, const std::string&)>& switched) {
@@ -36,6 +57,15 @@ Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, 
     try {
       return launch_instance(session, job, image, instance_profile, reporter);
     } catch (const aws::AwsError& e) {
+      // --spot-fallback: spot has no room for it anywhere, on demand may.
+      if (job.plan.spot && job.options.spot_fallback && spot_unavailable(e) &&
+          switch_to_on_demand(job.plan, job.options.budget_usd)) {
+        job.options.max_runtime = job.plan.max_runtime;
+        switched(job, "no spot room for a " + job.plan.type.name + " in any zone (" + e.code +
+                          "): launching it on demand at " + format_usd(job.plan.on_demand_usd_per_hour) +
+                          "/h (--spot-fallback)");
+        continue;
+      }
       if (!e.no_capacity() || next == alternatives.size()) throw;
       const std::string from = job.plan.type.name;
       while (next < alternatives.size() && !switch_to(job.plan, alternatives[next], job.options.budget_usd)) ++next;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "aws/error.hpp"
 #include "job/launcher.hpp"
 #include "job/spec.hpp"
 
@@ -15,8 +16,16 @@ namespace hoist::job {
 // budget's deadline again at its price): false when the budget cannot buy it.
 bool switch_to(InstancePlan& plan, const InstancePlan::Alternative& next, double budget_usd);
 
+// Whether a spot launch failed for want of spot itself (no capacity, the
+// price, the spot quota): on demand may launch.
+bool spot_unavailable(const aws::AwsError& error);
+// Makes a spot `plan` on demand (its price, the budget's deadline again):
+// false when the budget cannot buy it.
+bool switch_to_on_demand(InstancePlan& plan, double budget_usd);
+
 // launch_instance; when it fails for want of capacity in every zone and the
-// plan has alternatives, each in turn. job.plan (and job.options.max_runtime)
+// plan has alternatives, each in turn; a spot job with --spot-fallback that
+// spot cannot take, on demand. job.plan (and job.options.max_runtime)
 // become those of the type that launched; `switched` is called after each
 // switch, before that type's launch (to record the job as it now is), with
 // a line saying why.

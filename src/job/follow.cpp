@@ -5,11 +5,11 @@
 namespace hoist::job {
 
 Follow::Follow(Clock::time_point start, std::chrono::seconds max_runtime, std::chrono::milliseconds poll,
-               bool watch_instance)
+               std::string instance_id)
     : start_(start),
       max_runtime_(max_runtime),
       poll_(poll),
-      watch_instance_(watch_instance),
+      instance_id_(std::move(instance_id)),
       next_instance_check_(start + kInstanceEvery),
       wait_(poll) {}
 
@@ -18,17 +18,36 @@ FollowEvents Follow::finish(WatchEnd end) {
   return {FollowEvent::over(end)};
 }
 
+void Follow::look_at(const std::string& instance_id) {
+  if (instance_id.empty() || instance_id == instance_id_) return;
+  instance_id_ = instance_id;
+  instance_ = {};
+  ending_ = false;
+  next_instance_check_ = Clock::time_point{};  // at the next round
+}
+
 FollowEvents Follow::status_read(const std::optional<JobStatus>& status) {
   FollowEvents out;
   auto fetch = [&] { out.push_back(FollowEvent::fetch_logs()); };
   if (status) {
+    // A later attempt (a spot job relaunched): its phases start anew, on
+    // its own instance.
+    if (status->attempt > attempt_) {
+      attempt_ = status->attempt;
+      announced_.clear();
+      last_phase_.clear();
+      look_at(status->instance_id);
+    }
+    if (status->attempt == attempt_ && !status->successor.empty()) look_at(status->successor);
     status_ = *status;
-    if (status->phase != last_phase_) {
+    const bool named = !status->successor.empty();
+    if (status->phase != last_phase_ && (status->phase != phase_name(Phase::interrupted) || named)) {
       last_phase_ = status->phase;
       // Every progress phase reached, in order, even those passed between
       // two looks; the terminal one last, below.
       for (Phase p : kPhases) {
         if (is_terminal(p) || !status->reached(p)) continue;
+        if (p == Phase::interrupted && !named) continue;
         const std::string name(phase_name(p));
         if (!announced_.insert(name).second) continue;
         out.push_back(FollowEvent::reached(name));
@@ -48,7 +67,7 @@ FollowEvents Follow::status_read(const std::optional<JobStatus>& status) {
 }
 
 bool Follow::instance_due(Clock::time_point now) const {
-  return watch_instance_ && !over() && now >= next_instance_check_;
+  return !instance_id_.empty() && !over() && now >= next_instance_check_;
 }
 
 FollowEvents Follow::instance_seen(const std::optional<InstanceSeen>& instance, Clock::time_point now) {
@@ -60,8 +79,12 @@ FollowEvents Follow::instance_seen(const std::optional<InstanceSeen>& instance, 
   }
   if (ending && !ending_) ending_since_ = now;
   ending_ = ending;
-  // The instance may end a moment before its last status write lands.
-  if (ending_ && now - ending_since_ > kLostAfter) return finish(WatchEnd::lost);
+  // The instance may end a moment before its last status write lands; an
+  // interrupted one, before its record names the next attempt's.
+  const bool handing_over = status_.phase == phase_name(Phase::interrupted);
+  const auto grace = handing_over ? std::chrono::duration_cast<std::chrono::seconds>(kHandOverWithin)
+                                  : std::chrono::duration_cast<std::chrono::seconds>(kLostAfter);
+  if (ending_ && now - ending_since_ > grace) return finish(WatchEnd::lost);
   return {};
 }
 

@@ -53,20 +53,26 @@ class Follow {
   // looked at, how long past max_runtime the job may go on, and the waits
   // between polls while AWS cannot be reached.
   static constexpr auto kLostAfter = std::chrono::seconds(30);
+  // How long an interrupted attempt's instance may be gone before its
+  // status names the next attempt's (a spot notice comes two minutes ahead).
+  static constexpr auto kHandOverWithin = std::chrono::minutes(3);
   static constexpr auto kInstanceEvery = std::chrono::seconds(10);
   static constexpr auto kOverdueAfter = std::chrono::minutes(10);
   static constexpr auto kShortestBackoff = std::chrono::milliseconds(2000);
   static constexpr auto kLongestBackoff = std::chrono::milliseconds(30000);
 
-  // `watch_instance`: whether an instance is known to look at.
+  // `instance_id`: the instance to look at ("" when none is known). A
+  // status of a later attempt, or one naming its successor, moves the look
+  // to that attempt's instance.
   Follow(Clock::time_point start, std::chrono::seconds max_runtime, std::chrono::milliseconds poll,
-         bool watch_instance);
+         std::string instance_id);
 
   // The status as read now (nullopt: not written yet, or being written).
   // Every phase reached since the last, in order, with a log fetch right
   // after running (the instance ships the script's log before it leaves
   // running), then a fetch; at a terminal status a last fetch, the phase and
-  // the end.
+  // the end. A new attempt's phases are said again; `interrupted` once the
+  // record names the next attempt's instance.
   FollowEvents status_read(const std::optional<JobStatus>& status);
   // Whether the instance is due for a look.
   [[nodiscard]] bool instance_due(Clock::time_point now) const;
@@ -85,14 +91,18 @@ class Follow {
   [[nodiscard]] std::chrono::milliseconds wait() const { return wait_; }
   [[nodiscard]] const JobStatus& status() const { return status_; }
   [[nodiscard]] const InstanceSeen& instance() const { return instance_; }
+  // The instance looked at now.
+  [[nodiscard]] const std::string& instance_id() const { return instance_id_; }
 
  private:
   FollowEvents finish(WatchEnd end);
+  void look_at(const std::string& instance_id);
 
   Clock::time_point start_;
   std::chrono::seconds max_runtime_;
   std::chrono::milliseconds poll_;
-  bool watch_instance_;
+  std::string instance_id_;
+  int attempt_ = 1;
   Clock::time_point next_instance_check_;
   std::string last_phase_;
   std::set<std::string> announced_;

@@ -20,13 +20,6 @@ namespace {
 
 constexpr std::string_view kHeader = "hoist-hash-cache v1\t";
 
-bool is_sha256_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
-}
-
 // The next tab-separated field of `line` as a number; false if it is not one.
 template <typename T>
 bool take_number(std::string_view& line, T& out) {

@@ -202,9 +202,8 @@ std::vector<std::string> follow_suggestions(const std::vector<std::string>& zone
 }
 }  // namespace
 
-Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
-                         const std::string& instance_profile, Reporter& reporter) {
-  aws::Ec2 ec2(session);
+namespace {
+aws::RunArgs run_args(const Job& job, const MachineImage& image, const std::string& instance_profile) {
   aws::RunArgs args;
   args.image_id = image.id;
   args.instance_type = job.plan.type.name;
@@ -215,6 +214,23 @@ Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job
   args.spot = job.plan.spot;
   args.disk_gib = job.plan.disk_gib;
   args.root_device_name = image.root_device;
+  return args;
+}
+}  // namespace
+
+nlohmann::json successor_launch(const Job& job, const MachineImage& image, const std::string& instance_profile) {
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& [name, value] : run_args(job, image, instance_profile).launch_params())
+    params.push_back({name, value});
+  nlohmann::json spot_zones = nlohmann::json::array();
+  for (const auto& z : job.plan.spot_zones) spot_zones.push_back(z.zone);
+  return {{"params", params}, {"spot_zones", spot_zones}, {"zones", job.plan.offered_zones}};
+}
+
+Launched launch_instance(const std::shared_ptr<aws::Session>& session, const Job& job, const MachineImage& image,
+                         const std::string& instance_profile, Reporter& reporter) {
+  aws::Ec2 ec2(session);
+  aws::RunArgs args = run_args(job, image, instance_profile);
   // --spot: the zones cheapest first, then anywhere EC2 likes (a zone added
   // after the default VPC was made has no default subnet to launch into).
   std::vector<std::string> zones;

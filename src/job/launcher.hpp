@@ -4,6 +4,7 @@
 // the job's id as the idempotency token.
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -95,6 +96,12 @@ std::vector<std::string> zones_suggested(const aws::AwsError& error);
 // iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name" (or
 // ".arn ... ARN"); it is InvalidParameterValue like many permanent mistakes.
 bool instance_profile_not_visible_yet(const aws::AwsError& error);
+
+// What a spot job's instance needs to launch its successor (job.json's
+// "launch"): RunInstances' parameters as launch_instance sends them but for
+// those of one attempt (aws::RunArgs::launch_params), and the zones to try,
+// spot's cheapest first.
+nlohmann::json successor_launch(const Job& job, const MachineImage& image, const std::string& instance_profile);
 
 // RunInstances, retried with back-off for up to ~2 minutes while a new
 // instance profile is still propagating through IAM. A spot plan with zones

@@ -156,6 +156,13 @@ std::string set_key(const Manifest& manifest) {
   return "blobs/sets/" + aws::sha256_hex(all);
 }
 
+bool is_sha256_hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 bool safe_relative_name(std::string_view name) {
   if (name.empty() || name.front() == '/' || name.find('\0') != std::string_view::npos) return false;
   std::size_t pos = 0;

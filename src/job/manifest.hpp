@@ -73,5 +73,7 @@ std::string set_key(const Manifest& manifest);
 // True for a relative name safe to recreate on the instance: not empty, not
 // absolute, no "." or ".." segment, no NUL.
 bool safe_relative_name(std::string_view name);
+// Whether `s` is a SHA-256 in lower-case hex, as manifests write them.
+bool is_sha256_hex(std::string_view s);
 
 }  // namespace hoist::job

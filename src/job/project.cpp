@@ -168,6 +168,11 @@ FileSettings apply_project_file(RunOptions& o) {
       o.disk_gib = disk;
     }
     if (kv.contains("spot") && !o.spot) o.spot = kv["spot"] == "true";
+    if (kv.contains("spot_retries") && o.spot_retries == 0) num("spot_retries", o.spot_retries);
+    if (kv.contains("spot_fallback") && !o.spot_fallback) o.spot_fallback = kv["spot_fallback"] == "true";
+    str("checkpoint", o.checkpoint);
+    if (kv.contains("checkpoint_every") && o.checkpoint_every.count() == 0)
+      o.checkpoint_every = parse_duration(kv["checkpoint_every"], file.string() + ": checkpoint_every");
     if (kv.contains("max_runtime") && o.max_runtime.count() == 0)
       o.max_runtime = parse_duration(kv["max_runtime"], file.string() + ": max_runtime");
     if (kv.contains("args") && o.args.empty()) {
@@ -182,6 +187,7 @@ FileSettings apply_project_file(RunOptions& o) {
   o.disk_chosen = o.disk_gib.has_value();
   if (!o.disk_gib) o.disk_gib = kDefaultDiskGib;
   if (o.max_runtime.count() == 0) o.max_runtime = kDefaultMaxRuntime;
+  if (o.checkpoint_every.count() == 0) o.checkpoint_every = kDefaultCheckpointEvery;
   return fs_out;
 }
 
@@ -229,6 +235,24 @@ void validate(const RunOptions& o) {
     throw Fatal(
         Exit::bad_option,
         "--image '" + o.image + "' is not an AMI id: pass ami- and its 8 or 17 hex digits, e.g. ami-0abcdef1234567890");
+  if ((o.spot_retries != 0 || o.spot_fallback) && !o.spot)
+    throw Fatal(Exit::bad_option, std::string(o.spot_retries != 0 ? "--spot-retries" : "--spot-fallback") +
+                                      " is for spot jobs: add --spot, or leave it out");
+  if (o.spot_retries < 0 || o.spot_retries > kMaxSpotRetries)
+    throw Fatal(Exit::bad_option, "--spot-retries " + std::to_string(o.spot_retries) + " is out of range: pick 0 to " +
+                                      std::to_string(kMaxSpotRetries));
+  if (!o.checkpoint.empty()) {
+    if (is_s3_uri(o.checkpoint))
+      throw Fatal(Exit::bad_option, "--checkpoint " + o.checkpoint +
+                                        " is an S3 location: pass a local folder (the job keeps its checkpoint in "
+                                        "its own record and brings it back there)");
+    const fs::path cp(o.checkpoint);
+    if (fs::exists(cp, ec) && !fs::is_directory(cp, ec))
+      throw Fatal(Exit::bad_option, "--checkpoint '" + o.checkpoint + "' exists and is not a folder: pass a folder");
+    if (o.checkpoint_every < std::chrono::seconds(30))
+      throw Fatal(Exit::bad_option, "--checkpoint-every " + format_duration(o.checkpoint_every) +
+                                        " is too often: pick 30s or more (each save lists the whole folder)");
+  }
   const int disk = o.disk_gib.value_or(kDefaultDiskGib);
   if (disk < kMinDiskGib || disk > kMaxDiskGib)
     throw Fatal(Exit::bad_option, "--disk " + std::to_string(disk) + " is out of range: pick " +

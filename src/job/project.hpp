@@ -27,6 +27,16 @@ struct RunOptions {
   // costs more (0: no budget).
   double budget_usd = 0;
   bool spot = false;
+  // --spot-retries: how many times an interrupted spot job is relaunched
+  // (same job, next attempt); --spot-fallback: then, or when spot has no
+  // room, on demand.
+  int spot_retries = 0;
+  bool spot_fallback = false;
+  // --checkpoint DIR: the folder the script saves its progress in
+  // (/checkpoint, $HOIST_CHECKPOINT), seeded from DIR and brought back to it.
+  std::string checkpoint;
+  // --checkpoint-every: how often the instance saves it (at the spot notice too).
+  std::chrono::seconds checkpoint_every{0};
   // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
   // and 0 differ: `--disk 0` is refused, not taken for the default.
   std::optional<int> disk_gib;
@@ -44,6 +54,8 @@ inline constexpr int kDefaultDiskGib = 30;
 inline constexpr int kMinDiskGib = 8;
 inline constexpr int kMaxDiskGib = 16384;  // gp3's largest volume
 inline constexpr std::chrono::hours kDefaultMaxRuntime{4};
+inline constexpr std::chrono::minutes kDefaultCheckpointEvery{5};
+inline constexpr int kMaxSpotRetries = 10;
 inline constexpr const char* kDefaultPython = "3.11";
 inline constexpr const char* kDefaultScript = "main.py";
 

@@ -31,12 +31,18 @@ std::string bootstrap_log(const std::string& job_id) {
 std::string outputs(const std::string& job_id) {
   return prefix(job_id) + "output/";
 }
+std::string checkpoint(const std::string& job_id) {
+  return prefix(job_id) + "checkpoint.json";
+}
+std::string checkpoint_content(const std::string& job_id) {
+  return prefix(job_id) + "checkpoint/";
+}
 }  // namespace keys
 
 namespace {
-constexpr std::array<std::string_view, kPhases.size()> kPhaseNames = {"launching", "booting",   "staging",   "building",
-                                                                      "running",   "uploading", "succeeded", "failed",
-                                                                      "cancelled", "preempted", "timed_out"};
+constexpr std::array<std::string_view, kPhases.size()> kPhaseNames = {
+    "launching", "booting",   "staging", "building",  "running",   "uploading",
+    "interrupted", "succeeded", "failed",  "cancelled", "preempted", "timed_out"};
 }  // namespace
 
 std::string_view phase_name(Phase phase) {
@@ -76,6 +82,10 @@ JobStatus JobStatus::from_json(const nlohmann::json& j) {
   if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
   if (j.contains("instance_id") && j["instance_id"].is_string()) s.instance_id = j["instance_id"].get<std::string>();
   s.updated_at = j.value("updated_at", "");
+  if (j.contains("attempt") && j["attempt"].is_number_integer()) s.attempt = j["attempt"].get<int>();
+  if (j.contains("successor") && j["successor"].is_object() && j["successor"].contains("instance_id") &&
+      j["successor"]["instance_id"].is_string())
+    s.successor = j["successor"]["instance_id"].get<std::string>();
   if (j.contains("image") && j["image"].is_object()) {
     const auto& image = j["image"];
     if (image.contains("reused") && image["reused"].is_boolean()) s.image_reused = image["reused"].get<bool>();
@@ -117,6 +127,22 @@ std::string JobStatus::image_note() const {
   if (image_runtime == "process") return " (process runtime: a venv, no container)";
   if (*image_reused) return " (image reused from ECR)";
   return image_pushed ? " (image built and pushed to ECR)" : "";
+}
+
+std::string JobStatus::attempt_note() const {
+  if (phase != phase_name(Phase::interrupted)) return attempt > 1 ? " (attempt " + std::to_string(attempt) + ")" : "";
+  std::string out = " attempt " + std::to_string(attempt) + (instance_id.empty() ? "" : " on " + instance_id);
+  if (!error.empty()) out += ": " + error;
+  if (const auto cp = raw.find("checkpoint"); cp != raw.end() && cp->is_object() && cp->contains("files"))
+    out += "; checkpoint saved (" + std::to_string(cp->value("files", 0)) + " files)";
+  if (const auto next = raw.find("successor"); next != raw.end() && next->is_object()) {
+    out += "; attempt " + std::to_string(next->value("attempt", attempt + 1)) + " launched: " + successor + " (" +
+           (next->value("spot", false) ? "spot" : "on demand");
+    const std::string zone = next->contains("zone") && (*next)["zone"].is_string() ? (*next)["zone"].get<std::string>()
+                                                                                    : std::string();
+    out += (zone.empty() ? "" : ", " + zone) + ")";
+  }
+  return out;
 }
 
 namespace {

@@ -27,9 +27,14 @@ std::string cancel(const std::string& job_id);         // cancel: present once `
 std::string job_logs(const std::string& job_id);       // logs/job/: the script's output, in chunks
 std::string bootstrap_log(const std::string& job_id);  // logs/bootstrap.log: the instance's own log
 std::string outputs(const std::string& job_id);        // output/: the default OUTPUT
+// --checkpoint: the last saved checkpoint's manifest, and its files by sha256
+std::string checkpoint(const std::string& job_id);          // checkpoint.json
+std::string checkpoint_content(const std::string& job_id);  // checkpoint/<sha256>
 }  // namespace keys
 
 // The phases of a job, in the order it passes them; the last five end it.
+// `interrupted`: a spot attempt ended by its notice with its successor
+// launched (JobStatus::successor); the next attempt starts again at booting.
 enum class Phase {
   launching,
   booting,
@@ -37,15 +42,16 @@ enum class Phase {
   building,
   running,
   uploading,
+  interrupted,
   succeeded,
   failed,
   cancelled,
   preempted,
   timed_out
 };
-inline constexpr std::array kPhases = {Phase::launching, Phase::booting,   Phase::staging,   Phase::building,
-                                       Phase::running,   Phase::uploading, Phase::succeeded, Phase::failed,
-                                       Phase::cancelled, Phase::preempted, Phase::timed_out};
+inline constexpr std::array kPhases = {Phase::launching, Phase::booting,   Phase::staging,     Phase::building,
+                                       Phase::running,   Phase::uploading, Phase::interrupted, Phase::succeeded,
+                                       Phase::failed,    Phase::cancelled, Phase::preempted,   Phase::timed_out};
 std::string_view phase_name(Phase phase);
 // nullopt for a name this hoist does not know (a newer agent's, say).
 std::optional<Phase> parse_phase(std::string_view name);
@@ -62,6 +68,8 @@ struct JobStatus {
   std::optional<bool> image_reused;
   bool image_pushed = false;  // built on the instance and pushed to the registry
   std::string image_runtime;  // "docker", or "process" (a venv, no image)
+  int attempt = 1;            // which attempt wrote it (spot relaunches count up)
+  std::string successor;      // interrupted: the next attempt's instance ("" until it is launched)
   nlohmann::json raw;         // every field, those above included
 
   [[nodiscard]] bool terminal() const;
@@ -70,6 +78,10 @@ struct JobStatus {
   // What the running phase says of the image: " (image reused from ECR)",
   // " (image built and pushed to ECR)", ... or "" when the status does not say.
   [[nodiscard]] std::string image_note() const;
+  // What the record says of its attempt: "" for the first; " (attempt 2)"
+  // for a later one; at `interrupted`, the attempt that ended, the
+  // checkpoint it saved and the one launched next.
+  [[nodiscard]] std::string attempt_note() const;
   static JobStatus from_json(const nlohmann::json& j);
 
   // The record the laptop writes before RunInstances: launching, since `at`.
@@ -80,8 +92,10 @@ struct JobStatus {
 };
 
 // The fields of status.json, as the agent writes them.
-inline constexpr std::array kStatusFields = {"job_id",    "phase", "phases", "updated_at", "instance_id",
-                                             "exit_code", "error", "image",  "outputs"};
+inline constexpr std::array kStatusFields = {
+    "job_id", "phase", "phases", "updated_at", "instance_id", "exit_code", "error",        "image",      "outputs",
+    // the attempts of a relaunched spot job, and its checkpoint
+    "attempt", "attempts", "started_at", "spot", "zone", "successor", "next_attempt", "log_chunks", "checkpoint"};
 
 // Reading the record. nullopt when the object, or the whole bucket, is
 // missing: no bucket means no job (say, after `hoist down --all`).

@@ -15,6 +15,7 @@
 #include "job/hash_cache.hpp"
 #include "job/instances.hpp"
 #include "job/naming.hpp"
+#include "job/outputs.hpp"
 #include "job/reporter.hpp"
 #include "job/run.hpp"
 #include "job/staging.hpp"
@@ -113,6 +114,11 @@ class AwsRunSteps : public RunSteps {
   MarkerCheck markers_;
 };
 
+// Whether the job's instance may launch its next attempt.
+bool relaunches(const RunOptions& o) {
+  return o.spot && (o.spot_retries > 0 || o.spot_fallback);
+}
+
 void AwsRunSteps::prepare(Job& job) {
   RunOptions& o = job.options;
   auto file = apply_project_file(o);
@@ -150,6 +156,15 @@ void AwsRunSteps::prepare(Job& job) {
   hashed += hash_files(job.inputs, 4, &input_cache);
   code_cache.save();
   input_cache.save();
+  // --checkpoint DIR: what it holds now seeds the first attempt (a
+  // checkpoint brought back by an earlier job, say).
+  if (!o.checkpoint.empty() && fs::is_directory(o.checkpoint)) {
+    job.checkpoint = list_files(o.checkpoint);
+    HashCache checkpoint_cache(cache_dir, o.checkpoint);
+    if (o.rehash) checkpoint_cache.forget_all();
+    hashed += hash_files(job.checkpoint, 4, &checkpoint_cache);
+    checkpoint_cache.save();
+  }
   if (hashed.files_cached > 0)
     reporter_.note(std::to_string(hashed.files_cached) + " of " +
                    std::to_string(hashed.files_cached + hashed.files_read) +
@@ -158,7 +173,10 @@ void AwsRunSteps::prepare(Job& job) {
                  human_bytes(static_cast<double>(total_bytes(job.code))) + "), " +
                  (job.input_s3.empty() ? std::to_string(job.inputs.size()) + " input files (" +
                                              human_bytes(static_cast<double>(total_bytes(job.inputs))) + ")"
-                                       : "input " + job.input_s3));
+                                       : "input " + job.input_s3) +
+                 (job.checkpoint.empty() ? std::string()
+                                         : ", a checkpoint of " + std::to_string(job.checkpoint.size()) + " files (" +
+                                               human_bytes(static_cast<double>(total_bytes(job.checkpoint))) + ")"));
 }
 
 void AwsRunSteps::survey(Job& job) {
@@ -204,13 +222,14 @@ void AwsRunSteps::survey(Job& job) {
       !job.input_s3.empty() && aws::S3Uri::parse(job.input_s3).bucket != job.bucket ? job.input_s3 : "";
   const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
   auto boundary = std::async(std::launch::async, [&] {
-    return probe_boundary(c_.session, c_.account, !foreign_input.empty() || !foreign_output.empty());
+    return probe_boundary(c_.session, c_.account,
+                          !foreign_input.empty() || !foreign_output.empty() || relaunches(job.options));
   });
   // Does the region offer the instance type? (RunInstances would say so
   // only after the upload.)
   auto offered = std::async(std::launch::async, [&] { check_offered(c_.session, o, job.plan, job.region, reporter_); });
   auto markers = std::async(std::launch::async, [&] {
-    markers_ = check_markers(s3, job.bucket, {&job.code, &job.inputs});
+    markers_ = check_markers(s3, job.bucket, {&job.code, &job.inputs, &job.checkpoint});
   });
   // The project's previous runs, for the expected duration.
   auto previous = std::async(std::launch::async, [&]() -> std::vector<std::chrono::seconds> {
@@ -289,7 +308,7 @@ void AwsRunSteps::describe(const Job& job) {
                  ", container image key " + job.image.key.substr(0, 12));
   MarkerCheck marker_check = markers_;
   marker_check.bucket_new = !bucket_.existed;
-  const auto plan = plan_stage(*s3_, job.bucket, {&job.code, &job.inputs}, &marker_check);
+  const auto plan = plan_stage(*s3_, job.bucket, {&job.code, &job.inputs, &job.checkpoint}, &marker_check);
   reporter_.note("would upload " + std::to_string(plan.to_send.size()) + " of " + std::to_string(plan.stats.files) +
                  " files (" + human_bytes(static_cast<double>(plan.send_bytes)) + "); " +
                  std::to_string(plan.stats.skipped_files) + " already in the bucket");
@@ -299,6 +318,10 @@ void AwsRunSteps::provision(Job& job) {
   // The boundary first, alone: without it no job role can be made, and a
   // caller who may not create it must find the account as it was.
   if (!boundary_.exists) ensure_boundary(c_.session, c_.account, reporter_);
+  // A boundary made before --spot-retries: its job roles cannot launch a
+  // successor. Brought up to date by whoever may (its data buckets kept).
+  if (boundary_.exists && relaunches(job.options) && !boundary_.allows_successor)
+    update_boundary_for_successors(c_.session, c_.account, boundary_.data_buckets, reporter_);
   // A cold account: create what the probes found missing, in parallel
   // (each step is race-safe against another hoist doing the same).
   std::future<EnsureResult> mk_bucket, mk_repo;
@@ -331,14 +354,21 @@ Launched AwsRunSteps::launch(Job& job) {
   const AgentBundle& agent = agent_bundle();
   job.agent_sha256 = agent.sha256;
   job.agent_size = agent.bytes.size();
-  JobScope scope{job.bucket, job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3};
-  for (const auto* files : {&job.code, &job.inputs})
+  JobScope scope{job.bucket, job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3, std::nullopt};
+  for (const auto* files : {&job.code, &job.inputs, &job.checkpoint})
     for (const auto& [rel, f] : *files) scope.blobs.push_back(f.sha256);
+  // A spot job that may be relaunched carries its launch request, and its
+  // role may make that request and no other (JobScope::successor).
+  if (job.plan.spot && relaunches(job.options)) {
+    job.launch = successor_launch(job, image_, job_role_name(job.id));
+    scope.successor = SuccessorScope{job.region, job.plan.type.name, image_.id};
+  }
   auto role = std::async(std::launch::async, [&] { create_job_role(c_.session, c_.account, scope); });
   std::future<void> put_agent, put_job, put_status;
   try {
     auto stats = stage(
-        s3, job.bucket, {&job.code, &job.inputs}, [&](const StageStats& s) { reporter_.staging(s); }, &marker_check);
+        s3, job.bucket, {&job.code, &job.inputs, &job.checkpoint}, [&](const StageStats& s) { reporter_.staging(s); },
+        &marker_check);
     reporter_.say({"staged",
                    "staged " + std::to_string(stats.files) + " files (" +
                        human_bytes(static_cast<double>(stats.bytes)) + "): sent " +
@@ -413,6 +443,12 @@ void AwsRunSteps::collect(const Job& job, const Launched& launched) {
                    {{"files", d.files}, {"bytes", d.bytes}, {"output", job.options.output}}});
   } else {
     reporter_.say({"outputs", "outputs in " + job.output_s3, {{"output", job.output_s3}}});
+  }
+  if (!job.options.checkpoint.empty()) {
+    if (auto d = download_checkpoint(*s3_, job.bucket, job.id, job.options.checkpoint, reporter_))
+      reporter_.say(checkpoint_brought(*d, job.options.checkpoint));
+    else
+      reporter_.say({"checkpoint", "checkpoint: the job saved none", {{"files", 0}}});
   }
   auto out_uri = aws::S3Uri::parse(job.output_s3);
   const std::string console = console_url(out_uri.bucket, job.region, out_uri.key);

@@ -36,6 +36,13 @@ nlohmann::json Job::to_json() const {
                     {"zone", plan.zone},
                     {"price_known", plan.price_known}};
   if (options.budget_usd > 0) j["budget_usd"] = options.budget_usd;
+  if (!options.checkpoint.empty())
+    j["checkpoint"] = {{"path", "/checkpoint"},
+                       {"interval_seconds", options.checkpoint_every.count()},
+                       {"seed", job::to_json(checkpoint)}};
+  if (plan.spot || options.spot_retries > 0)
+    j["recovery"] = {{"spot_retries", options.spot_retries}, {"spot_fallback", options.spot_fallback}};
+  if (!launch.is_null()) j["launch"] = launch;
   j["max_runtime_seconds"] = options.max_runtime.count();
   j["created_at"] = iso8601(created);
   j["hoist_version"] = HOIST_VERSION;
@@ -64,6 +71,7 @@ StoredJob StoredJob::from_json(const nlohmann::json& j) {
     s.price_source = r.value("price_source", "");
     // Records before 0.x have only the total with the disk.
     s.instance_usd_per_hour = r.value("instance_usd_per_hour", s.usd_per_hour - kEbsUsdPerGibHour * s.disk_gib);
+    s.on_demand_usd_per_hour = r.value("on_demand_usd_per_hour", s.instance_usd_per_hour);
   }
   return s;
 }

@@ -28,6 +28,9 @@ struct Job {
   std::string repository;  // hoist/<project>
   Manifest code;
   Manifest inputs;
+  Manifest checkpoint;  // --checkpoint: the folder's files at launch (the first attempt's seed)
+  // --spot-retries/--spot-fallback: successor_launch's request (null otherwise).
+  nlohmann::json launch;
   std::string input_s3;   // s3://... when INPUT was a URI
   std::string output_s3;  // where outputs go
   // The agent bundle the instance runs (blobs/sha256/<agent_sha256>).
@@ -45,6 +48,7 @@ struct StoredJob {
   bool spot = false;
   double usd_per_hour = 0;           // instance + disk
   double instance_usd_per_hour = 0;  // instance alone (spot: at launch)
+  double on_demand_usd_per_hour = 0;  // the type's on-demand price (a fallback attempt's)
   int disk_gib = 0;
   std::string zone;          // the zone the price is for ("" for on-demand)
   std::string price_source;  // where the price came from, as the plan said

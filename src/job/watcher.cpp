@@ -47,7 +47,7 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
   aws::S3 s3(session);
   aws::Ec2 ec2(session);
   LogFollower logs(s3, bucket, job_id);
-  Follow follow(Clock::now(), max_runtime, options.poll, !instance_id.empty());
+  Follow follow(Clock::now(), max_runtime, options.poll, instance_id);
   auto detach = [&] { return options.detach_requested && options.detach_requested(); };
   auto act = [&](const FollowEvents& events) {
     for (const auto& e : events) {
@@ -80,7 +80,8 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
         std::optional<InstanceSeen> seen;
         try {
           // Not listed at all, or not found: gone.
-          if (auto inst = ec2.describe_instance(instance_id)) seen = InstanceSeen{inst->state, inst->state_reason_code};
+          if (auto inst = ec2.describe_instance(follow.instance_id()))
+            seen = InstanceSeen{inst->state, inst->state_reason_code};
         } catch (const aws::AwsError& e) {
           if (!e.not_found()) throw;
         }

@@ -194,15 +194,18 @@ class Emulator:
         self.ecr = boto3.client("ecr", **kw)
         self.iam = boto3.client("iam", **kw)
 
-    def start_runner(self, **env):
+    def start_runner(self, imds=False, **env):
         """The host runner; `env` overrides its environment (the instance's keys).
         With the docker runtime the registry starts first, acting on the
-        emulated ECR with the runner's keys (HOIST_RUNNER_ACCESS_KEY_ID...)."""
+        emulated ECR with the runner's keys (HOIST_RUNNER_ACCESS_KEY_ID...).
+        With `imds`, its IMDS stand-in answers each instance (spot_notice)."""
         renv = dict(self.base_env(), HOIST_POLL_SECONDS="0.5", HOIST_KILL_GRACE="3",
                     HOIST_WATCHDOG_GRACE="30", **env)
         cmd = [sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"), "--endpoint-url",
                self.endpoint, "--region", REGION, "--root", self.host_root, "--poll", "0.3",
                "--log", os.path.join(self.tmp, "runner.log"), "--runtime", self.runtime]
+        if imds:
+            cmd += ["--imds-port", "0"]
         if self.runtime == "docker":
             if self._registry is None:
                 self.start_registry(env.get("HOIST_RUNNER_ACCESS_KEY_ID", "testing"),
@@ -347,6 +350,12 @@ class Emulator:
     def hoist_bg(self, *args, cwd=None):
         """Starts hoist in the background; returns a BackgroundHoist."""
         return BackgroundHoist(self.hoist_cmd(*args), self.base_env(), cwd or self.tmp)
+
+    def spot_notice(self, instance_id):
+        """The two-minute spot interruption notice, for that instance only
+        (the runner's IMDS stand-in: start_runner(imds=True))."""
+        subprocess.check_call([sys.executable, os.path.join(ROOT, "tools", "hostrunner.py"),
+                               "--root", self.host_root, "--spot-notice", instance_id])
 
     # ---- what AWS holds (independent of hoist) ----
     def job_instances(self, job_id):

@@ -53,13 +53,13 @@ std::vector<std::string> words(const job::FollowEvents& events) {
 using Words = std::vector<std::string>;
 
 TEST(Follow, NoStatusYetOnlyFetchesLogs) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   EXPECT_EQ(words(f.status_read(std::nullopt)), Words{"logs"});
   EXPECT_FALSE(f.over());
 }
 
 TEST(Follow, EachPhaseOnceInOrderEvenWhenSkippedBetweenTwoPolls) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   EXPECT_EQ(words(f.status_read(status("booting", {"launching"}))), (Words{"[launching]", "[booting]", "logs"}));
   // staging and building passed between two looks: both are still said, in
   // order, and the log right after running.
@@ -76,20 +76,20 @@ TEST(Follow, EachPhaseOnceInOrderEvenWhenSkippedBetweenTwoPolls) {
 }
 
 TEST(Follow, ARecordSeenOnlyAtItsEndStillTellsEveryPhase) {
-  job::Follow f(t0, 1h, 1000ms, false);
+  job::Follow f(t0, 1h, 1000ms, "");
   EXPECT_EQ(words(f.status_read(status("failed", {"launching", "booting", "staging", "running"}, 3))),
             (Words{"[launching]", "[booting]", "[staging]", "[running]", "logs", "logs", "logs", "[failed]",
                    "end:terminal"}));
 }
 
 TEST(Follow, AnUnknownPhaseIsNeitherSaidNorAnEnd) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   EXPECT_EQ(words(f.status_read(status("rebooting", {"launching"}))), (Words{"[launching]", "logs"}));
   EXPECT_FALSE(f.over());
 }
 
 TEST(Follow, AnInstanceGoneWithoutATerminalStatusIsLostAfterItsGrace) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   f.status_read(status("running", {"launching", "booting"}));
   EXPECT_FALSE(f.instance_due(t0 + 9s));
   EXPECT_TRUE(f.instance_due(t0 + 10s));
@@ -106,7 +106,7 @@ TEST(Follow, AnInstanceGoneWithoutATerminalStatusIsLostAfterItsGrace) {
 }
 
 TEST(Follow, AnInstanceRunningAgainIsNotLost) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   f.instance_seen(job::InstanceSeen{"stopped", ""}, t0 + 10s);
   f.instance_seen(job::InstanceSeen{"running", ""}, t0 + 20s);
   EXPECT_TRUE(f.instance_seen(job::InstanceSeen{"stopped", ""}, t0 + 45s).empty());  // a new 30 s from here
@@ -114,12 +114,12 @@ TEST(Follow, AnInstanceRunningAgainIsNotLost) {
 }
 
 TEST(Follow, WithoutAnInstanceItIsNeverLookedAt) {
-  job::Follow f(t0, 1h, 1000ms, false);
+  job::Follow f(t0, 1h, 1000ms, "");
   EXPECT_FALSE(f.instance_due(t0 + 1h));
 }
 
 TEST(Follow, LostContactIsSaidOnceBacksOffAndIsRestored) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   EXPECT_EQ(f.wait(), 1000ms);
   EXPECT_EQ(words(f.unreachable("RequestTimeout", t0 + 5s)), Words{"lost:RequestTimeout"});
   EXPECT_EQ(f.wait(), 2000ms);
@@ -134,7 +134,7 @@ TEST(Follow, LostContactIsSaidOnceBacksOffAndIsRestored) {
 }
 
 TEST(Follow, OverdueOnceMaxRuntimeAndItsGraceHavePassed) {
-  job::Follow f(t0, 1h, 1000ms, true);
+  job::Follow f(t0, 1h, 1000ms, "i-1");
   EXPECT_TRUE(f.tick(t0 + 1h + 10min).empty());
   EXPECT_EQ(words(f.tick(t0 + 1h + 10min + 1s)), Words{"end:overdue"});
   EXPECT_EQ(f.end(), job::WatchEnd::overdue);
@@ -142,7 +142,7 @@ TEST(Follow, OverdueOnceMaxRuntimeAndItsGraceHavePassed) {
 }
 
 TEST(Follow, OverdueEvenWhileOutOfContact) {
-  job::Follow f(t0, 60s, 1000ms, true);
+  job::Follow f(t0, 60s, 1000ms, "i-1");
   f.unreachable("RequestTimeout", t0 + 1s);
   EXPECT_EQ(words(f.tick(t0 + 11min + 1s)), Words{"end:overdue"});
 }
