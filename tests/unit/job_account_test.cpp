@@ -80,7 +80,9 @@ TEST(UserPolicy, TerminatesOnlyHoistsInstances) {
 // --- A small IAM evaluator, enough for hoist's documents ------------------
 // An explicit Deny wins; else any Allow whose action, resource and every
 // condition (StringEquals, StringLike; a key the request lacks fails)
-// match; else denied. Actions match without regard to case.
+// match; else denied. Actions match without regard to case. Policy
+// variables (${aws:PrincipalTag/hoist:job}) in resources and condition
+// values take the context's value; one it lacks matches nothing.
 namespace iam_eval {
 
 using Context = std::map<std::string, std::string>;
@@ -106,14 +108,29 @@ bool glob(std::string_view pattern, std::string_view value, bool fold_case = fal
   return p == pattern.size();
 }
 
-std::vector<std::string> list(const json& j) {
-  if (j.is_string()) return {j.get<std::string>()};
-  return j.get<std::vector<std::string>>();
+std::string substitute(std::string text, const Context& ctx) {
+  for (std::size_t at = text.find("${"); at != std::string::npos; at = text.find("${", at)) {
+    const std::size_t end = text.find('}', at);
+    if (end == std::string::npos) break;
+    const auto value = ctx.find(text.substr(at + 2, end - at - 2));
+    // Unknown: a value no request has (a control character).
+    const std::string with = value == ctx.end() ? std::string("\x01") : value->second;
+    text.replace(at, end - at + 1, with);
+    at += with.size();
+  }
+  return text;
+}
+
+std::vector<std::string> list(const json& j, const Context& ctx = {}) {
+  std::vector<std::string> out = j.is_string() ? std::vector<std::string>{j.get<std::string>()}
+                                               : j.get<std::vector<std::string>>();
+  for (auto& v : out) v = substitute(v, ctx);
+  return out;
 }
 
 bool applies(const json& st, const std::string& action, const std::string& resource, const Context& ctx) {
-  auto any = [](const json& patterns, const std::string& v, bool fold) {
-    return std::ranges::any_of(list(patterns), [&](const std::string& p) { return glob(p, v, fold); });
+  auto any = [&ctx](const json& patterns, const std::string& v, bool fold) {
+    return std::ranges::any_of(list(patterns, ctx), [&](const std::string& p) { return glob(p, v, fold); });
   };
   if (!any(st.at("Action"), action, true) || !any(st.at("Resource"), resource, false)) return false;
   if (!st.contains("Condition")) return true;
@@ -124,7 +141,7 @@ bool applies(const json& st, const std::string& action, const std::string& resou
       // By value: clang before 16 cannot capture a structured binding.
       const bool like = op == "StringLike";
       bool ok = std::ranges::any_of(
-          list(want), [&](const std::string& w) { return like ? glob(w, got->second) : w == got->second; });
+          list(want, ctx), [&](const std::string& w) { return like ? glob(w, got->second) : w == got->second; });
       if (!ok) return false;
     }
   }
@@ -321,6 +338,97 @@ TEST(JobRole, ReachesItsOwnForeignLocationsOnly) {
   EXPECT_TRUE(r.can("s3:PutObject", "arn:aws:s3:::results/runs/7/out.csv"));
   EXPECT_FALSE(r.can("s3:PutObject", "arn:aws:s3:::results/runs/8/out.csv"));
   EXPECT_FALSE(r.can("s3:PutObject", "arn:aws:s3:::data/sets/wc/a.txt"));
+}
+
+// --- A spot job's successor (--spot-retries): launched by its own role ---
+const std::string kJob = "wc-20261201-000000-abcd";
+const std::string kEc2 = "arn:aws:ec2:us-east-1:123456789012:";
+const std::string kProfile = kArn + "instance-profile/hoist/jobs/";
+
+// What RunInstances asks for an instance of `job` with `profile_of`'s
+// profile and `type`, made by the role of `caller`.
+iam_eval::Context launch(const std::string& job, const std::string& profile_of = kJob,
+                         const std::string& type = "t3.medium", const std::string& caller = kJob) {
+  return {{"aws:RequestTag/hoist:job", job},
+          {"ec2:InstanceProfile", kProfile + profile_of},
+          {"ec2:InstanceType", type},
+          {"aws:PrincipalTag/hoist:job", caller}};
+}
+
+TEST(JobRole, ASpotJobsRoleLaunchesOnlyItsOwnSuccessor) {
+  auto s = scope();
+  EXPECT_FALSE(role_of(s).can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob)));  // not without it
+  s.successor = hoist::job::SuccessorScope{"us-east-1", "t3.medium", "ami-0123456789abcdef0"};
+  const JobRole r = role_of(s);
+  EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob)));
+  EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "volume/*", launch(kJob)));
+  EXPECT_TRUE(r.can("ec2:RunInstances", "arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0"));
+  EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "spot-instances-request/*"));
+  EXPECT_TRUE(r.can("ec2:CreateTags", kEc2 + "instance/*", {{"ec2:CreateAction", "RunInstances"}}));
+  const iam_eval::Context to_ec2 = {{"iam:PassedToService", "ec2.amazonaws.com"},
+                                    {"aws:PrincipalTag/hoist:job", kJob}};
+  EXPECT_TRUE(r.can("iam:PassRole", kJobRole, to_ec2));
+  // Nothing else: another job's tag or profile, another type or image,
+  // another region, another role, another service, tags on what exists.
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch("wc-20261201-000000-wxyz")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, "wc-20261201-000000-wxyz")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, kJob, "p5.48xlarge")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "volume/*", launch("wc-20261201-000000-wxyz")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", "arn:aws:ec2:us-east-1::image/ami-0fffffffffffffff0"));
+  EXPECT_FALSE(r.can("ec2:RunInstances", "arn:aws:ec2:eu-west-1:123456789012:instance/*", launch(kJob)));
+  EXPECT_FALSE(r.can("iam:PassRole", kArn + "role/hoist/jobs/wc-20261201-000000-wxyz", to_ec2));
+  EXPECT_FALSE(r.can("iam:PassRole", kArn + "role/admin", to_ec2));
+  EXPECT_FALSE(r.can("iam:PassRole", kJobRole,
+                     {{"iam:PassedToService", "lambda.amazonaws.com"}, {"aws:PrincipalTag/hoist:job", kJob}}));
+  EXPECT_FALSE(r.can("ec2:CreateTags", kEc2 + "instance/i-0123456789abcdef0"));
+  EXPECT_FALSE(r.can("ec2:TerminateInstances", kEc2 + "instance/i-0123456789abcdef0"));
+  for (const auto& action : kEscalations)
+    for (const auto& resource : kAnyIamResource) EXPECT_FALSE(r.can(action, resource)) << action;
+}
+
+TEST(JobRole, RemovesOnlyItsOwnCheckpointsOldContents) {
+  const JobRole r = role_of(scope());
+  EXPECT_TRUE(r.can("s3:DeleteObject", object("jobs/" + kJob + "/checkpoint/" + std::string(64, 'a'))));
+  for (const std::string& other : {"jobs/wc-20261201-000000-wxyz/checkpoint/" + std::string(64, 'a'),
+                                   "jobs/" + kJob + "/checkpoint.json", "jobs/" + kJob + "/status.json",
+                                   "jobs/" + kJob + "/output/a.csv", "blobs/sha256/" + std::string(64, 'a')})
+    EXPECT_FALSE(r.can("s3:DeleteObject", object(other))) << other;
+}
+
+TEST(Boundary, EvenARoleWithEverythingLaunchesOnlyAsItsOwnJob) {
+  const json b = json::parse(hoist::job::boundary_policy(facts(), {}));
+  EXPECT_TRUE(hoist::job::boundary_allows_successor(b.dump()));
+  const json everything = {{"Version", "2012-10-17"},
+                           {"Statement", {{{"Effect", "Allow"}, {"Action", "*"}, {"Resource", "*"}}}}};
+  const JobRole r{everything, b};
+  const iam_eval::Context self = {{"aws:PrincipalTag/hoist:job", kJob}};
+  EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, kJob, "p5.48xlarge")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*",
+                     launch("wc-20261201-000000-wxyz", "wc-20261201-000000-wxyz")));
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, "wc-20261201-000000-wxyz")));
+  auto untagged = launch(kJob);
+  untagged.erase("aws:RequestTag/hoist:job");
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", untagged));
+  // A role without the tag (none of hoist's) launches nothing.
+  auto no_tag = launch(kJob);
+  no_tag.erase("aws:PrincipalTag/hoist:job");
+  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", no_tag));
+  auto pass = self;
+  pass["iam:PassedToService"] = "ec2.amazonaws.com";
+  EXPECT_TRUE(r.can("iam:PassRole", kJobRole, pass));
+  EXPECT_FALSE(r.can("iam:PassRole", kArn + "role/hoist/jobs/wc-20261201-000000-wxyz", pass));
+  EXPECT_FALSE(r.can("iam:PassRole", kArn + "role/admin", pass));
+  EXPECT_FALSE(r.can("ec2:CreateTags", kEc2 + "instance/i-0123456789abcdef0", self));
+  EXPECT_FALSE(r.can("ec2:TerminateInstances", kEc2 + "instance/i-0123456789abcdef0", self));
+  EXPECT_FALSE(r.can("ec2:ModifyInstanceAttribute", kEc2 + "instance/i-0123456789abcdef0", self));
+  EXPECT_FALSE(r.can("s3:DeleteObject", "arn:aws:s3:::" + kBucket + "/jobs/" + kJob + "/status.json"));
+  // A boundary made before successors: told apart, so a run updates it.
+  json old = b;
+  auto& statements = old["Statement"];
+  statements.erase(std::remove_if(statements.begin(), statements.end(),
+                                  [](const json& st) { return st.value("Sid", "").starts_with("Successor"); }),
+                   statements.end());
+  EXPECT_FALSE(hoist::job::boundary_allows_successor(old.dump()));
 }
 
 TEST(Boundary, CapsEveryJobRoleAtS3ObjectsAndHoistsImages) {

@@ -148,3 +148,58 @@ TEST(Follow, OverdueEvenWhileOutOfContact) {
 }
 
 }  // namespace
+
+namespace {
+// A status of attempt `attempt` on `instance`, naming `successor` (or none).
+job::JobStatus attempt_status(const std::string& phase, const std::vector<std::string>& phases, int attempt,
+                              const std::string& instance, const std::string& successor = "") {
+  auto j = status(phase, phases).raw;
+  j["attempt"] = attempt;
+  j["instance_id"] = instance;
+  if (!successor.empty()) j["successor"] = {{"instance_id", successor}, {"attempt", attempt + 1}, {"spot", true}};
+  return job::JobStatus::from_json(j);
+}
+}  // namespace
+
+TEST(Follow, ARelaunchedAttemptIsFollowedOnItsOwnInstanceAndItsPhasesSaidAgain) {
+  job::Follow f(t0, 1h, 1000ms, "i-1");
+  f.status_read(attempt_status("running", {"launching", "booting", "staging", "building"}, 1, "i-1"));
+  // Interrupted, its successor not yet named: not said, not an end; the
+  // old instance going away is not lost while the record hands over.
+  EXPECT_EQ(words(f.status_read(attempt_status("interrupted", {"booting", "running"}, 1, "i-1"))), Words{"logs"});
+  EXPECT_TRUE(f.instance_seen(job::InstanceSeen{"terminated", "Server.SpotInstanceTermination"}, t0 + 10s).empty());
+  EXPECT_TRUE(f.instance_seen(std::nullopt, t0 + 100s).empty());
+  EXPECT_EQ(f.instance_id(), "i-1");
+  // Named: said once, and the look moves to the successor at once.
+  EXPECT_EQ(words(f.status_read(attempt_status("interrupted", {"booting", "running"}, 1, "i-1", "i-2"))),
+            (Words{"[interrupted]", "logs"}));
+  EXPECT_EQ(f.instance_id(), "i-2");
+  EXPECT_TRUE(f.instance_due(t0 + 101s));
+  EXPECT_TRUE(f.instance_seen(job::InstanceSeen{"pending", ""}, t0 + 101s).empty());
+  EXPECT_TRUE(f.status_read(attempt_status("interrupted", {"booting", "running"}, 1, "i-1", "i-2")).size() == 1);
+  // The second attempt's phases, each said again, in order.
+  EXPECT_EQ(words(f.status_read(attempt_status("staging", {"booting"}, 2, "i-2"))),
+            (Words{"[booting]", "[staging]", "logs"}));
+  EXPECT_EQ(words(f.status_read(attempt_status("succeeded", {"booting", "staging", "running"}, 2, "i-2"))),
+            (Words{"[running]", "logs", "logs", "logs", "[succeeded]", "end:terminal"}));
+}
+
+TEST(Follow, AnInterruptedAttemptWhoseSuccessorNeverComesIsLostInTheEnd) {
+  job::Follow f(t0, 1h, 1000ms, "i-1");
+  f.status_read(attempt_status("interrupted", {"booting", "running"}, 1, "i-1"));
+  EXPECT_TRUE(f.instance_seen(std::nullopt, t0 + 10s).empty());
+  EXPECT_TRUE(f.instance_seen(std::nullopt, t0 + 10s + job::Follow::kHandOverWithin).empty());
+  EXPECT_EQ(words(f.instance_seen(std::nullopt, t0 + 11s + job::Follow::kHandOverWithin)), Words{"end:lost"});
+}
+
+TEST(Record, AttemptNotes) {
+  EXPECT_EQ(attempt_status("running", {}, 1, "i-1").attempt_note(), "");
+  EXPECT_EQ(attempt_status("running", {}, 2, "i-2").attempt_note(), " (attempt 2)");
+  auto j = attempt_status("interrupted", {}, 1, "i-1", "i-2").raw;
+  j["error"] = "spot interruption notice: terminate";
+  j["checkpoint"] = {{"files", 3}};
+  j["successor"]["zone"] = "us-east-1b";
+  EXPECT_EQ(job::JobStatus::from_json(j).attempt_note(),
+            " attempt 1 on i-1: spot interruption notice: terminate; checkpoint saved (3 files); attempt 2 launched: "
+            "i-2 (spot, us-east-1b)");
+}
