@@ -427,7 +427,8 @@ class Job:
     def attempt_entry(self, ended, error=None):
         return {"attempt": self.attempt, "instance_id": self.instance_id, "spot": self.spot,
                 "zone": self.zone, "started_at": ((self.record or {}).get("phases") or {}).get("booting"),
-                "ended_at": now_iso(), "ended": ended, "error": error}
+                "ended_at": now_iso(), "ended": ended, "error": error,
+                "checkpoint": (self.record or {}).get("checkpoint")}
 
     def attempts_with(self, entry):
         kept = [a for a in (self.record or {}).get("attempts") or [] if a.get("attempt") != entry["attempt"]]

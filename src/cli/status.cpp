@@ -3,6 +3,8 @@
 #include <iostream>
 #include <set>
 
+#include "aws/ec2.hpp"
+#include "aws/error.hpp"
 #include "aws/s3.hpp"
 #include "cli/commands.hpp"
 #include "job/connect.hpp"
@@ -20,6 +22,26 @@ void require_job_id(const std::string& id) {
     throw Fatal(Exit::bad_option, "'" + id + "' is not a job id (like wordcount-20261124-031500-ab12): see `hoist ls`");
 }
 
+// A relaunched spot job's attempts, a line each ("" for one attempt).
+std::string attempts_text(const job::JobStatus& st) {
+  const auto attempts = st.raw.find("attempts");
+  if (attempts == st.raw.end() || !attempts->is_array() || (attempts->size() < 2 && st.attempt < 2)) return "";
+  auto text = [](const nlohmann::json& j, const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string("-");
+  };
+  std::string out = "attempts:\n";
+  for (const auto& a : *attempts) {
+    if (!a.is_object()) continue;
+    out += "  " + std::to_string(a.value("attempt", 0)) + "  " + text(a, "instance_id") + "  " +
+           (a.value("spot", false) ? "spot" : "on demand") + "  " + text(a, "zone") + "  " + text(a, "ended") +
+           " at " + text(a, "ended_at") + "\n";
+  }
+  if (!st.terminal() && st.attempt > static_cast<int>(attempts->size()))
+    out += "  " + std::to_string(st.attempt) + "  " + (st.instance_id.empty() ? "-" : st.instance_id) + "  " +
+           st.phase + " (now)\n";
+  return out;
+}
+
 int show_status(const std::string& id, Globals& g) {
   job::Connected c = job::connect(g.aws);
   aws::S3 s3(c.session);
@@ -33,7 +55,15 @@ int show_status(const std::string& id, Globals& g) {
   auto spec = job::read_job(s3, c.bucket, job_id);
   auto st = job::read_status(s3, c.bucket, job_id);
   if (!spec || !st) throw Fatal(Exit::not_found, "no job " + job_id + " in " + c.bucket + ": see `hoist ls`");
-  const auto found = job::job_instance(c.session, job_id);
+  // The instance of the attempt the record is at (a relaunched job has several).
+  auto found = job::job_instance(c.session, job_id);
+  if (found && !st->instance_id.empty() && found->id != st->instance_id) {
+    try {
+      if (auto current = aws::Ec2(c.session).describe_instance(st->instance_id)) found = current;
+    } catch (const aws::AwsError& e) {
+      if (!e.not_found()) throw;
+    }
+  }
   const std::string state = found ? found->state : "";
   const std::optional<std::string> instance = found ? std::optional(found->id) : std::nullopt;
   if (g.json) {
@@ -50,7 +80,7 @@ int show_status(const std::string& id, Globals& g) {
   if (!st->error.empty()) std::cout << "error:     " << st->error << "\n";
   std::cout << "instance:  " << (instance ? *instance + " (" + spec->instance_type + ", " + state + ")" : "none")
             << "\n"
-            << "created:   " << spec->created_at << "\n"
+            << attempts_text(*st) << "created:   " << spec->created_at << "\n"
             << "updated:   " << st->updated_at << "\n"
             << "outputs:   " << spec->output_s3 << "\n"
             << "logs:      hoist logs " << job_id << "\n";

@@ -13,6 +13,26 @@ Follow::Follow(Clock::time_point start, std::chrono::seconds max_runtime, std::c
       next_instance_check_(start + kInstanceEvery),
       wait_(poll) {}
 
+namespace {
+// The interrupted record of the attempt before `next`'s, from the entry it
+// left in `attempts`, naming `next`'s instance as its successor.
+JobStatus handover_from(const JobStatus& next) {
+  nlohmann::json j = {{"phase", phase_name(Phase::interrupted)}, {"attempt", next.attempt - 1}};
+  if (const auto all = next.raw.find("attempts"); all != next.raw.end() && all->is_array()) {
+    for (const auto& a : *all) {
+      if (!a.is_object() || a.value("attempt", 0) != next.attempt - 1) continue;
+      for (const char* key : {"instance_id", "error", "checkpoint"})
+        if (a.contains(key)) j[key] = a[key];
+    }
+  }
+  j["successor"] = {{"instance_id", next.instance_id},
+                    {"attempt", next.attempt},
+                    {"spot", next.raw.value("spot", false)},
+                    {"zone", next.raw.contains("zone") ? next.raw["zone"] : nlohmann::json(nullptr)}};
+  return JobStatus::from_json(j);
+}
+}  // namespace
+
 FollowEvents Follow::finish(WatchEnd end) {
   end_ = end;
   return {FollowEvent::over(end)};
@@ -33,6 +53,11 @@ FollowEvents Follow::status_read(const std::optional<JobStatus>& status) {
     // A later attempt (a spot job relaunched): its phases start anew, on
     // its own instance.
     if (status->attempt > attempt_) {
+      // Its predecessor's hand-over, when no look caught it.
+      if (!announced_.contains(std::string(phase_name(Phase::interrupted)))) {
+        handover_ = handover_from(*status);
+        out.push_back(FollowEvent::reached(std::string(phase_name(Phase::interrupted))));
+      }
       attempt_ = status->attempt;
       announced_.clear();
       last_phase_.clear();
@@ -48,6 +73,7 @@ FollowEvents Follow::status_read(const std::optional<JobStatus>& status) {
       for (Phase p : kPhases) {
         if (is_terminal(p) || !status->reached(p)) continue;
         if (p == Phase::interrupted && !named) continue;
+        if (p == Phase::interrupted) handover_ = *status;
         const std::string name(phase_name(p));
         if (!announced_.insert(name).second) continue;
         out.push_back(FollowEvent::reached(name));

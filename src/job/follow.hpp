@@ -91,6 +91,10 @@ class Follow {
   [[nodiscard]] std::chrono::milliseconds wait() const { return wait_; }
   [[nodiscard]] const JobStatus& status() const { return status_; }
   [[nodiscard]] const InstanceSeen& instance() const { return instance_; }
+  // The record of the last hand-over said (`interrupted`): the status that
+  // named the successor, or, when the next attempt's status came first,
+  // one made from its `attempts`.
+  [[nodiscard]] const JobStatus& handover() const { return handover_; }
   // The instance looked at now.
   [[nodiscard]] const std::string& instance_id() const { return instance_id_; }
 
@@ -107,6 +111,7 @@ class Follow {
   std::string last_phase_;
   std::set<std::string> announced_;
   JobStatus status_;
+  JobStatus handover_;
   InstanceSeen instance_;
   bool ending_ = false;  // the instance was seen ending since `ending_since_`
   Clock::time_point ending_since_{};

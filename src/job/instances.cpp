@@ -1,5 +1,7 @@
 #include "job/instances.hpp"
 
+#include <algorithm>
+
 #include "aws/error.hpp"
 #include "job/account.hpp"
 #include "job/naming.hpp"
@@ -66,8 +68,13 @@ void release_job_resources(const std::shared_ptr<aws::Session>& session, const s
       inst.reset();
     }
   }
-  if (!inst) inst = job_instance(session, job_id);
-  if (inst && inst->state != "terminated") ec2.terminate_instances({inst->id});
+  // Every instance tagged as the job's that has not ended: a relaunched
+  // spot job has one per attempt.
+  std::vector<std::string> ids;
+  if (inst && inst->state != "terminated") ids.push_back(inst->id);
+  for (const auto& i : managed_instances(session, InstanceStates::not_terminated, job_id))
+    if (std::ranges::find(ids, i.id) == ids.end()) ids.push_back(i.id);
+  if (!ids.empty()) ec2.terminate_instances(ids);
   delete_job_role(session, job_id);
 }
 

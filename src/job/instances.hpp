@@ -31,8 +31,9 @@ std::optional<aws::Instance> job_instance(const std::shared_ptr<aws::Session>& s
 // Every job's instance in one DescribeInstances (any state), by job id.
 std::map<std::string, aws::Instance> job_instances(const std::shared_ptr<aws::Session>& session);
 
-// Ends what a job used: terminates its instance (idempotent) and removes its
-// role and instance profile. Safe to call more than once. The instance a
+// Ends what a job used: terminates its instances (idempotent; a relaunched
+// spot job has one per attempt) and removes its role and instance profile.
+// Safe to call more than once. The instance a
 // status names is only a claim: it is ended only if its own hoist:job tag
 // names this job (else the reporter is warned and it is left alone).
 void release_job_resources(const std::shared_ptr<aws::Session>& session, const std::string& job_id,

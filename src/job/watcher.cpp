@@ -53,7 +53,7 @@ WatchResult watch(const std::shared_ptr<aws::Session>& session, const std::strin
     for (const auto& e : events) {
       switch (e.kind) {
         case FollowEvent::Kind::phase:
-          reporter.phase(e.phase, follow.status());
+          reporter.phase(e.phase, e.phase == phase_name(Phase::interrupted) ? follow.handover() : follow.status());
           break;
         case FollowEvent::Kind::fetch_logs:
           logs.poll([&](const std::string& chunk) { reporter.log(chunk); });

@@ -806,14 +806,26 @@ class FreshAccountTests(E2EBase):
             self.assertEqual([r["selection"]["countType"] for r in policy["rules"]], ["imageCountMoreThan"])
 
         # the boundary every job role is made with: S3 objects and hoist's
-        # repositories, nothing of IAM or EC2
+        # repositories; of IAM and EC2 only a spot job's successor, launched
+        # as the role's own job (its hoist:job tag) with its own role
         (policy,) = self.iam.list_policies(Scope="Local", PathPrefix="/hoist/")["Policies"]
         self.assertEqual(policy["Arn"], BOUNDARY)
         doc = self.iam.get_policy_version(PolicyArn=BOUNDARY, VersionId=policy["DefaultVersionId"])
         doc = doc["PolicyVersion"]["Document"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
-        actions = {a for st in doc["Statement"] for a in as_list(st["Action"])}
+        actions = {a for st in doc["Statement"] for a in as_list(st["Action"])
+                   if not st["Sid"].startswith("Successor")}
         self.assertEqual({a.split(":")[0] for a in actions}, {"s3", "ecr"}, actions)
+        own = "${aws:PrincipalTag/hoist:job}"
+        successor = {st["Sid"]: st for st in doc["Statement"] if st["Sid"].startswith("Successor")}
+        self.assertEqual({a for st in successor.values() for a in as_list(st["Action"])},
+                         {"ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"})
+        for sid in ("SuccessorInstance", "SuccessorVolume"):
+            self.assertEqual(successor[sid]["Condition"]["StringEquals"]["aws:RequestTag/hoist:job"], own)
+        self.assertTrue(successor["SuccessorInstance"]["Condition"]["StringEquals"]["ec2:InstanceProfile"]
+                        .endswith(":instance-profile/hoist/jobs/" + own))
+        self.assertTrue(successor["SuccessorRole"]["Resource"].endswith(":role/hoist/jobs/" + own))
+        self.assertEqual(successor["SuccessorTags"]["Condition"], {"StringEquals": {"ec2:CreateAction": "RunInstances"}})
 
 
 if __name__ == "__main__":

@@ -184,7 +184,12 @@ class SpotRecoveryTests(unittest.TestCase):
         result = self.emu.objects(BUCKET, "jobs/%s/output/" % job_id)
         self.assertGreaterEqual(json.loads(result["result.json"])["resumed_from"], saved)
 
-        # From any machine: the outputs and the checkpoint.
+        # From any machine: the attempts, the outputs and the checkpoint.
+        r = self.emu.hoist("status", job_id)
+        self.assertEqual(r.returncode, 0, show(r))
+        self.assertIn("attempts:\n  1  %s  spot  " % first, r.stdout)
+        self.assertRegex(r.stdout, r"\n  2  %s  on demand  .*  succeeded at " % second)
+        self.assertIn("instance:  %s (" % second, r.stdout)
         r = self.emu.hoist("results", job_id, "-o", out, "--checkpoint", cp)
         self.assertEqual(r.returncode, 0, show(r))
         with open(os.path.join(cp, "progress.json")) as f:

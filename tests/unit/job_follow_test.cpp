@@ -203,3 +203,20 @@ TEST(Record, AttemptNotes) {
             " attempt 1 on i-1: spot interruption notice: terminate; checkpoint saved (3 files); attempt 2 launched: "
             "i-2 (spot, us-east-1b)");
 }
+
+TEST(Follow, AHandOverMissedBetweenTwoLooksIsStillSaidFromTheAttemptsLeft) {
+  job::Follow f(t0, 1h, 1000ms, "i-1");
+  f.status_read(attempt_status("running", {"launching", "booting"}, 1, "i-1"));
+  auto next = attempt_status("booting", {}, 2, "i-2").raw;
+  next["spot"] = true;
+  next["attempts"] = {{{"attempt", 1},
+                       {"instance_id", "i-1"},
+                       {"ended", "interrupted"},
+                       {"error", "spot interruption notice: terminate"},
+                       {"checkpoint", {{"files", 2}}}}};
+  EXPECT_EQ(words(f.status_read(job::JobStatus::from_json(next))), (Words{"[interrupted]", "[booting]", "logs"}));
+  EXPECT_EQ(f.handover().attempt_note(),
+            " attempt 1 on i-1: spot interruption notice: terminate; checkpoint saved (2 files); attempt 2 launched: "
+            "i-2 (spot)");
+  EXPECT_EQ(f.instance_id(), "i-2");
+}
