@@ -48,6 +48,19 @@ bool switch_to_on_demand(InstancePlan& plan, double budget_usd) {
   return true;
 }
 
+namespace {
+// Every zone (and every fitting type hoist could swap in) tried: what to do.
+Fatal no_room(const Job& job, const aws::AwsError& e) {
+  const bool spot = job.plan.spot;
+  return Fatal(Exit::launch_failed,
+               "no zone of " + job.region + " has room for a " + job.plan.type.name + (spot ? " spot" : "") +
+                   " instance now (" + e.code + "): try again later, or another --instance-type or --region" +
+                   (spot && !job.options.spot_fallback ? ", or add --spot-fallback to launch it on demand then"
+                    : spot                             ? ""
+                                                       : ", or --spot"));
+}
+}  // namespace
+
 Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, const MachineImage& image,
                         const std::string& instance_profile, Reporter& reporter,
                         const std::function<void(const Job&, const std::string&)>& switched) {
@@ -66,10 +79,10 @@ Launched launch_fitting(const std::shared_ptr<aws::Session>& session, Job& job, 
                           "/h (--spot-fallback)");
         continue;
       }
-      if (!e.no_capacity() || next == alternatives.size()) throw;
+      if (!e.no_capacity()) throw;
       const std::string from = job.plan.type.name;
       while (next < alternatives.size() && !switch_to(job.plan, alternatives[next], job.options.budget_usd)) ++next;
-      if (next == alternatives.size()) throw;
+      if (next == alternatives.size()) throw no_room(job, e);
       ++next;
       job.options.max_runtime = job.plan.max_runtime;
       switched(job, "no zone has room for a " + from + " (" + e.code + "): launching the next fitting type, " +

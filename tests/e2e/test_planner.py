@@ -333,9 +333,34 @@ class PlannerTests(unittest.TestCase):
         before = self.launched()
         p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "named"), "--yes",
                            "--instance-type", best, env=env)
-        self.assertEqual(p.returncode, 4, show(p))
-        self.assertIn("InsufficientInstanceCapacity", p.stderr)
+        self.assertEqual(p.returncode, 20, show(p))
+        self.assertIn("hoist: error: no zone of us-east-1 has room for a %s instance now (InsufficientInstanceCapacity): "
+                      "try again later, or another --instance-type or --region, or --spot\n" % best, p.stderr)
         self.assertEqual(self.launched(), before)
+
+    def test_a_spot_fallback_launches_on_demand_when_spot_has_no_room(self):
+        env = self.ec2_faults("RunInstances=InsufficientInstanceCapacity;InstanceMarketOptions.MarketType=spot")
+        before = self.launched()
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "f"), "--yes",
+                           "--spot", env=env)
+        self.assertEqual(p.returncode, 20, show(p))  # without --spot-fallback: no instance
+        self.assertIn("hoist: error: no zone of us-east-1 has room for a t3.medium spot instance now "
+                      "(InsufficientInstanceCapacity): try again later, or another --instance-type or --region, or "
+                      "add --spot-fallback to launch it on demand then\n", p.stderr)
+        self.assertEqual(self.launched(), before)
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "f"), "--yes",
+                           "--spot", "--spot-fallback", env=env)
+        self.assertEqual(p.returncode, 0, show(p))
+        self.assertIn("hoist: no spot room for a t3.medium in any zone (InsufficientInstanceCapacity): launching it "
+                      "on demand at $3.60/h (--spot-fallback)\n", p.stderr)
+        (new,) = self.launched() - before
+        inst = self.emu.ec2.describe_instances(InstanceIds=[new])["Reservations"][0]["Instances"][0]
+        self.assertNotIn("InstanceLifecycle", inst)  # on demand
+        job = re.search(r"job (\S+) in us-east-1", p.stderr).group(1)
+        spec = self.emu.get_json("jobs/%s/job.json" % job)
+        self.assertFalse(spec["resources"]["spot"])
+        self.assertAlmostEqual(spec["resources"]["instance_usd_per_hour"], 3.6)
+        self.assertRegex(p.stderr, r"cost: about \$[\d.]+ \(t3\.medium on-demand for ")
 
 
 if __name__ == "__main__":
