@@ -56,7 +56,8 @@ void TerminalReporter::staging(const job::StageStats& s) {
 void TerminalReporter::phase(const std::string& phase, const job::JobStatus& status) {
   // The end is said by the workflow, with how long it took and its exit code.
   if (!options_.phases || job::is_terminal_phase(phase)) return;
-  say({"phase", "[" + phase + "]" + status.attempt_note() + (phase == "running" ? status.image_note() : std::string()),
+  say({"phase",
+       "[" + phase + "]" + status.attempt_note() + (phase == "running" ? status.image_note() : std::string()),
        {}});
 }
 

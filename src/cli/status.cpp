@@ -33,8 +33,8 @@ std::string attempts_text(const job::JobStatus& st) {
   for (const auto& a : *attempts) {
     if (!a.is_object()) continue;
     out += "  " + std::to_string(a.value("attempt", 0)) + "  " + text(a, "instance_id") + "  " +
-           (a.value("spot", false) ? "spot" : "on demand") + "  " + text(a, "zone") + "  " + text(a, "ended") +
-           " at " + text(a, "ended_at") + "\n";
+           (a.value("spot", false) ? "spot" : "on demand") + "  " + text(a, "zone") + "  " + text(a, "ended") + " at " +
+           text(a, "ended_at") + "\n";
   }
   if (!st.terminal() && st.attempt > static_cast<int>(attempts->size()))
     out += "  " + std::to_string(st.attempt) + "  " + (st.instance_id.empty() ? "-" : st.instance_id) + "  " +

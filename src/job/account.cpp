@@ -117,14 +117,13 @@ void successor_statements(const AccountFacts& a, const LaunchLimits& l, json& st
                         {"Action", "ec2:RunInstances"},
                         {"Resource", ec2_arn(a, r, "volume/*")},
                         {"Condition", {{"StringEquals", {{"aws:RequestTag/hoist:job", l.job}}}}}});
-  statements.push_back(
-      {{"Sid", "SuccessorFrom"},
-       {"Effect", "Allow"},
-       {"Action", "ec2:RunInstances"},
-       {"Resource",
-        {ec2_arn(a, r, "image/" + (l.image_id.empty() ? std::string("*") : l.image_id), false),
-         ec2_arn(a, r, "subnet/*"), ec2_arn(a, r, "security-group/*"), ec2_arn(a, r, "network-interface/*"),
-         ec2_arn(a, r, "spot-instances-request/*")}}});
+  statements.push_back({{"Sid", "SuccessorFrom"},
+                        {"Effect", "Allow"},
+                        {"Action", "ec2:RunInstances"},
+                        {"Resource",
+                         {ec2_arn(a, r, "image/" + (l.image_id.empty() ? std::string("*") : l.image_id), false),
+                          ec2_arn(a, r, "subnet/*"), ec2_arn(a, r, "security-group/*"),
+                          ec2_arn(a, r, "network-interface/*"), ec2_arn(a, r, "spot-instances-request/*")}}});
   statements.push_back({{"Sid", "SuccessorTags"},
                         {"Effect", "Allow"},
                         {"Action", "ec2:CreateTags"},

@@ -59,8 +59,45 @@ constexpr std::size_t kAlternatives = 2;
 
 }  // namespace
 
+namespace {
+struct Fit {
+  const InstanceType* type;
+  Price price;
+};
+struct Fits {
+  std::vector<Fit> fits;  // cheapest on-demand first
+  std::size_t unpriced = 0;
+};
+Fits fits_of(const Wants& want, const RegionCatalog& catalog, const PriceBook& prices) {
+  Fits out;
+  for (const auto& t : catalog.types) {
+    if (!want.fits(t) || catalog.not_picked.contains(t.name)) continue;
+    if (catalog.zones_known()) {
+      const auto z = catalog.zones.find(t.name);
+      if (z == catalog.zones.end() || z->second.empty()) continue;
+    }
+    if (auto p = prices.find(t.name))
+      out.fits.push_back({&t, *p});
+    else
+      ++out.unpriced;
+  }
+  std::ranges::stable_sort(out.fits, [](const Fit& a, const Fit& b) {
+    return a.price.usd_per_hour != b.price.usd_per_hour ? a.price.usd_per_hour < b.price.usd_per_hour
+                                                        : a.type->name < b.type->name;
+  });
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> fitting_type_names(const RunOptions& o, const RegionCatalog& catalog,
+                                            const PriceBook& prices) {
+  std::vector<std::string> names;
+  for (const auto& f : fits_of(Wants(o), catalog, prices).fits) names.push_back(f.type->name);
+  return names;
+}
+
 InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, const PriceBook& prices,
-                             Clock::time_point now) {
+                             Clock::time_point now, const SpotPrices* spot) {
   InstancePlan plan = base_plan(o);
   const Wants want(o);
   const bool picked = o.instance_type.empty() && want.any();
@@ -75,41 +112,35 @@ InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, 
     price = prices.find(name);
     if (o.instance_type.empty()) plan.reason = "hoist's default type (--cpus/--memory/--gpus pick another)";
   } else {
-    struct Fit {
-      const InstanceType* type;
-      Price price;
+    auto [fits, unpriced] = fits_of(want, catalog, prices);
+    // --spot: by the spot price, where there is one (stable: ties and the
+    // types without one keep their on-demand order).
+    const bool by_spot = o.spot && spot != nullptr && !spot->empty();
+    auto spot_of = [&](const Fit& f) {
+      const auto it = spot->find(f.type->name);
+      return it == spot->end() ? std::optional<double>() : std::optional(it->second);
     };
-    std::vector<Fit> fits;
-    std::size_t unpriced = 0;
-    for (const auto& t : catalog.types) {
-      if (!want.fits(t) || catalog.not_picked.contains(t.name)) continue;
-      if (catalog.zones_known()) {
-        const auto z = catalog.zones.find(t.name);
-        if (z == catalog.zones.end() || z->second.empty()) continue;
-      }
-      if (auto p = prices.find(t.name))
-        fits.push_back({&t, *p});
-      else
-        ++unpriced;
-    }
-    std::ranges::stable_sort(fits, [](const Fit& a, const Fit& b) {
-      return a.price.usd_per_hour != b.price.usd_per_hour ? a.price.usd_per_hour < b.price.usd_per_hour
-                                                          : a.type->name < b.type->name;
-    });
+    if (by_spot)
+      std::ranges::stable_sort(fits, [&](const Fit& a, const Fit& b) {
+        const auto x = spot_of(a), y = spot_of(b);
+        if (x && y) return *x < *y;
+        return x.has_value() && !y.has_value();
+      });
     const std::string where = catalog.from.source == Provenance::Source::bundled
                                   ? std::string("hoist's bundled table")
                                   : "the " + std::to_string(catalog.types.size()) + " types of " + catalog.region;
     if (fits.empty()) throw nothing_fits(want, where);
     plan.type = *fits.front().type;
     price = fits.front().price;
-    plan.reason = "the cheapest on-demand of " + std::to_string(fits.size()) + " fitting types (" + want.describe() +
-                  ") in " + where;
+    plan.reason = std::string(by_spot ? "the cheapest spot (now, lowest zone)" : "the cheapest on-demand") + " of " +
+                  std::to_string(fits.size()) + " fitting types (" + want.describe() + ") in " + where;
     if (catalog.zones_known())
       plan.reason += ", offered in " + std::to_string(catalog.zones.at(plan.type.name).size()) + " zones";
     if (unpriced > 0) plan.reason += "; " + std::to_string(unpriced) + " more fit but have no price";
     if (fits.size() > 1) {
       plan.runner_up = fits[1].type->name;
-      plan.runner_up_usd_per_hour = fits[1].price.usd_per_hour;
+      plan.runner_up_usd_per_hour = by_spot && spot_of(fits[1]) ? *spot_of(fits[1]) : fits[1].price.usd_per_hour;
+      plan.runner_up_spot = by_spot && spot_of(fits[1]).has_value();
     }
     for (std::size_t i = 1; i < fits.size() && plan.alternatives.size() < kAlternatives; ++i) {
       const InstanceType& t = *fits[i].type;
@@ -148,7 +179,24 @@ InstancePlan plan_for_region(const std::shared_ptr<aws::Session>& session, const
   }
   PriceBook book = prices.get();  // waited for before an error leaves
   if (failed) std::rethrow_exception(failed);
-  return choose_instance(o, catalog, book, now);
+  if (!(picked && o.spot)) return choose_instance(o, catalog, book, now);
+  // --spot: the current spot prices of the cheapest fitting types, so the
+  // plan is the cheapest spot (unread: by the on-demand price, as said).
+  auto names = fitting_type_names(o, catalog, book);
+  if (names.size() > kSpotRanked) names.resize(kSpotRanked);
+  SpotPrices spot;
+  try {
+    if (!names.empty())
+      for (const auto& p : aws::Ec2(session).describe_spot_price_history(names)) {
+        auto [at, fresh] = spot.try_emplace(p.instance_type, p.price);
+        if (!fresh) at->second = std::min(at->second, p.price);
+      }
+  } catch (const aws::AwsError& e) {
+    InstancePlan plan = choose_instance(o, catalog, book, now);
+    plan.notes.push_back("the spot prices could not be read (" + e.code + "): chosen by the on-demand price");
+    return plan;
+  }
+  return choose_instance(o, catalog, book, now, &spot);
 }
 
 TypeList fitting_types(const std::shared_ptr<aws::Session>& session, const std::string& region, const Wants& want,

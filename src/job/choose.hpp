@@ -2,6 +2,7 @@
 // The planner against the region: its instance types and zones
 // (catalog.hpp) and its prices (prices.hpp), for `hoist run` and
 // `hoist types`.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,9 +22,21 @@ namespace hoist::job {
 // else unknown); else the cheapest type that fits the Wants, is offered in
 // a zone and has a price (previous generations and bare metal left out);
 // else the default. Says why in `reason` and names the runner-up.
-// Throws Fatal(Exit::bad_option) when nothing fits.
+// Throws Fatal(Exit::bad_option) when nothing fits. A --spot job picked by
+// --cpus/--memory/--gpus ranks the fitting types by `spot` (the lowest
+// zone's current price of each; a type without one after those with one,
+// by its on-demand price) when it is given.
+using SpotPrices = std::map<std::string, double>;
 InstancePlan choose_instance(const RunOptions& options, const RegionCatalog& catalog, const PriceBook& prices,
-                             Clock::time_point now);
+                             Clock::time_point now, const SpotPrices* spot = nullptr);
+
+// The types that fit a picked request, cheapest on-demand first (for a
+// --spot job, those whose spot prices are read).
+std::vector<std::string> fitting_type_names(const RunOptions& options, const RegionCatalog& catalog,
+                                            const PriceBook& prices);
+// How many of them a --spot job's plan reads the spot prices of (the
+// cheapest on demand: one DescribeSpotPriceHistory).
+inline constexpr std::size_t kSpotRanked = 100;
 
 // choose_instance with what it needs read for the region: for a picked
 // type every type and price (cached for kCatalogMaxAge); for a named or the

@@ -112,7 +112,8 @@ std::vector<std::string> describe_costs(const InstancePlan& plan, const Estimate
     out.push_back("why " + plan.type.name + ": " + plan.reason +
                   (plan.runner_up.empty()
                        ? std::string()
-                       : "; runner-up " + plan.runner_up + " at " + format_usd(plan.runner_up_usd_per_hour) + "/h"));
+                       : "; runner-up " + plan.runner_up + " at " + format_usd(plan.runner_up_usd_per_hour) + "/h" +
+                             (plan.runner_up_spot ? " spot" : "")));
   if (!plan.price_known) {
     out.push_back("price: unknown for " + plan.type.name +
                   " (neither the Pricing API nor hoist's bundled table has it); the cost cannot be estimated");
@@ -237,7 +238,8 @@ JobCost job_cost(const std::shared_ptr<aws::Session>& session, aws::S3& s3, cons
       c.attempts = static_cast<int>(spans.size());
       bool history_read = true;
       for (const auto& span : spans) {
-        const auto ran = std::max(std::chrono::seconds(0), seconds_between(span.from, span.to).value_or(std::chrono::seconds(0)));
+        const auto ran =
+            std::max(std::chrono::seconds(0), seconds_between(span.from, span.to).value_or(std::chrono::seconds(0)));
         c.ran += ran;
         double usd = billed_usd((span.spot ? spec->instance_usd_per_hour : spec->on_demand_usd_per_hour) + disk, ran);
         if (span.spot && session) {

@@ -46,7 +46,7 @@ std::optional<DownloadStats> download_checkpoint(aws::S3& s3, const std::string&
   const auto manifest = nlohmann::json::parse(*body, nullptr, false);
   if (!manifest.is_object() || !manifest.contains("files") || !manifest["files"].is_object())
     throw Fatal(Exit::aws, "the checkpoint record s3://" + bucket + "/" + keys::checkpoint(job_id) +
-                                   " is not a checkpoint manifest: it was not written by hoist");
+                               " is not a checkpoint manifest: it was not written by hoist");
   struct Item {
     std::string rel, sha256;
     std::uint64_t size = 0;
@@ -85,16 +85,18 @@ void checkpoint_results(const Connected& c, const std::string& job_id, const std
   aws::S3 s3(c.session);
   require_job(s3, c, job_id);
   const auto d = download_checkpoint(s3, c.bucket, job_id, dir, reporter);
-  if (!d) throw Fatal(Exit::not_found, "job " + job_id + " saved no checkpoint (it ran without --checkpoint, or "
-                                       "ended before its first save)");
+  if (!d)
+    throw Fatal(Exit::not_found, "job " + job_id +
+                                     " saved no checkpoint (it ran without --checkpoint, or "
+                                     "ended before its first save)");
   reporter.say(checkpoint_brought(*d, dir));
 }
 
 Event checkpoint_brought(const DownloadStats& d, const std::string& dir) {
-  return {"checkpoint",
-          "checkpoint: " + std::to_string(d.files) + " files (" + human_bytes(static_cast<double>(d.bytes)) + ") in " +
-              dir,
-          {{"files", d.files}, {"bytes", d.bytes}, {"checkpoint", dir}}};
+  return {
+      "checkpoint",
+      "checkpoint: " + std::to_string(d.files) + " files (" + human_bytes(static_cast<double>(d.bytes)) + ") in " + dir,
+      {{"files", d.files}, {"bytes", d.bytes}, {"checkpoint", dir}}};
 }
 
 void logs(const Connected& c, const std::string& job_id, const LogsOptions& options, Reporter& reporter) {

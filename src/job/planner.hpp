@@ -105,6 +105,7 @@ struct InstancePlan {
   std::string reason;
   std::string runner_up;
   double runner_up_usd_per_hour = 0;
+  bool runner_up_spot = false;  // that price is its spot price (a --spot plan ranked by spot)
   // The instance's own price (spot or on-demand, without the disk), and for
   // spot the on-demand price that bounds a --budget.
   double instance_usd_per_hour = 0;

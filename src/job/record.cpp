@@ -41,7 +41,7 @@ std::string checkpoint_content(const std::string& job_id) {
 
 namespace {
 constexpr std::array<std::string_view, kPhases.size()> kPhaseNames = {
-    "launching", "booting",   "staging", "building",  "running",   "uploading",
+    "launching",   "booting",   "staging", "building",  "running",   "uploading",
     "interrupted", "succeeded", "failed",  "cancelled", "preempted", "timed_out"};
 }  // namespace
 
@@ -138,8 +138,8 @@ std::string JobStatus::attempt_note() const {
   if (const auto next = raw.find("successor"); next != raw.end() && next->is_object()) {
     out += "; attempt " + std::to_string(next->value("attempt", attempt + 1)) + " launched: " + successor + " (" +
            (next->value("spot", false) ? "spot" : "on demand");
-    const std::string zone = next->contains("zone") && (*next)["zone"].is_string() ? (*next)["zone"].get<std::string>()
-                                                                                    : std::string();
+    const std::string zone =
+        next->contains("zone") && (*next)["zone"].is_string() ? (*next)["zone"].get<std::string>() : std::string();
     out += (zone.empty() ? "" : ", " + zone) + ")";
   }
   return out;

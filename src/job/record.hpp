@@ -93,7 +93,7 @@ struct JobStatus {
 
 // The fields of status.json, as the agent writes them.
 inline constexpr std::array kStatusFields = {
-    "job_id", "phase", "phases", "updated_at", "instance_id", "exit_code", "error",        "image",      "outputs",
+    "job_id", "phase", "phases", "updated_at", "instance_id", "exit_code", "error", "image", "outputs",
     // the attempts of a relaunched spot job, and its checkpoint
     "attempt", "attempts", "started_at", "spot", "zone", "successor", "next_attempt", "log_chunks", "checkpoint"};
 

@@ -46,8 +46,8 @@ struct Job {
 struct StoredJob {
   std::string id, project, bucket, region, output_s3, instance_type, entry;
   bool spot = false;
-  double usd_per_hour = 0;           // instance + disk
-  double instance_usd_per_hour = 0;  // instance alone (spot: at launch)
+  double usd_per_hour = 0;            // instance + disk
+  double instance_usd_per_hour = 0;   // instance alone (spot: at launch)
   double on_demand_usd_per_hour = 0;  // the type's on-demand price (a fallback attempt's)
   int disk_gib = 0;
   std::string zone;          // the zone the price is for ("" for on-demand)

@@ -122,8 +122,8 @@ std::string substitute(std::string text, const Context& ctx) {
 }
 
 std::vector<std::string> list(const json& j, const Context& ctx = {}) {
-  std::vector<std::string> out = j.is_string() ? std::vector<std::string>{j.get<std::string>()}
-                                               : j.get<std::vector<std::string>>();
+  std::vector<std::string> out =
+      j.is_string() ? std::vector<std::string>{j.get<std::string>()} : j.get<std::vector<std::string>>();
   for (auto& v : out) v = substitute(v, ctx);
   return out;
 }
@@ -365,8 +365,7 @@ TEST(JobRole, ASpotJobsRoleLaunchesOnlyItsOwnSuccessor) {
   EXPECT_TRUE(r.can("ec2:RunInstances", "arn:aws:ec2:us-east-1::image/ami-0123456789abcdef0"));
   EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "spot-instances-request/*"));
   EXPECT_TRUE(r.can("ec2:CreateTags", kEc2 + "instance/*", {{"ec2:CreateAction", "RunInstances"}}));
-  const iam_eval::Context to_ec2 = {{"iam:PassedToService", "ec2.amazonaws.com"},
-                                    {"aws:PrincipalTag/hoist:job", kJob}};
+  const iam_eval::Context to_ec2 = {{"iam:PassedToService", "ec2.amazonaws.com"}, {"aws:PrincipalTag/hoist:job", kJob}};
   EXPECT_TRUE(r.can("iam:PassRole", kJobRole, to_ec2));
   // Nothing else: another job's tag or profile, another type or image,
   // another region, another role, another service, tags on what exists.
@@ -389,9 +388,9 @@ TEST(JobRole, ASpotJobsRoleLaunchesOnlyItsOwnSuccessor) {
 TEST(JobRole, RemovesOnlyItsOwnCheckpointsOldContents) {
   const JobRole r = role_of(scope());
   EXPECT_TRUE(r.can("s3:DeleteObject", object("jobs/" + kJob + "/checkpoint/" + std::string(64, 'a'))));
-  for (const std::string& other : {"jobs/wc-20261201-000000-wxyz/checkpoint/" + std::string(64, 'a'),
-                                   "jobs/" + kJob + "/checkpoint.json", "jobs/" + kJob + "/status.json",
-                                   "jobs/" + kJob + "/output/a.csv", "blobs/sha256/" + std::string(64, 'a')})
+  for (const std::string& other :
+       {"jobs/wc-20261201-000000-wxyz/checkpoint/" + std::string(64, 'a'), "jobs/" + kJob + "/checkpoint.json",
+        "jobs/" + kJob + "/status.json", "jobs/" + kJob + "/output/a.csv", "blobs/sha256/" + std::string(64, 'a')})
     EXPECT_FALSE(r.can("s3:DeleteObject", object(other))) << other;
 }
 
@@ -403,8 +402,8 @@ TEST(Boundary, EvenARoleWithEverythingLaunchesOnlyAsItsOwnJob) {
   const JobRole r{everything, b};
   const iam_eval::Context self = {{"aws:PrincipalTag/hoist:job", kJob}};
   EXPECT_TRUE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, kJob, "p5.48xlarge")));
-  EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*",
-                     launch("wc-20261201-000000-wxyz", "wc-20261201-000000-wxyz")));
+  EXPECT_FALSE(
+      r.can("ec2:RunInstances", kEc2 + "instance/*", launch("wc-20261201-000000-wxyz", "wc-20261201-000000-wxyz")));
   EXPECT_FALSE(r.can("ec2:RunInstances", kEc2 + "instance/*", launch(kJob, "wc-20261201-000000-wxyz")));
   auto untagged = launch(kJob);
   untagged.erase("aws:RequestTag/hoist:job");

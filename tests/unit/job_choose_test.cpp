@@ -295,3 +295,36 @@ TEST(PlannerChoose, APickedTypeHasAlternativesOfItsArchitectureAndKind) {
   o.instance_type = "c7i.xlarge";
   EXPECT_TRUE(choose_instance(o, region(), prices(), kNow).alternatives.empty());
 }
+
+TEST(PlannerChoose, ASpotJobIsTheCheapestFittingTypeOnTheSpotMarket) {
+  RunOptions o = options();
+  o.cpus = 4;
+  o.memory_gib = 16;
+  o.spot = true;
+  // On demand m7g.xlarge is the cheapest that fits (t3 is
+  // burstable, x9.huge unpriced, r7i.2xlarge dearer); on the spot market
+  // m7i.xlarge is.
+  const SpotPrices spot = {{"m7i.xlarge", 0.061}, {"m7g.xlarge", 0.07}};
+  EXPECT_EQ(fitting_type_names(o, region(), prices()),
+            (std::vector<std::string>{"m7g.xlarge", "m7i.xlarge", "r7i.2xlarge"}));
+  const InstancePlan plan = choose_instance(o, region(), prices(), kNow, &spot);
+  EXPECT_EQ(plan.type.name, "m7i.xlarge");
+  EXPECT_EQ(plan.runner_up, "m7g.xlarge");
+  EXPECT_DOUBLE_EQ(plan.runner_up_usd_per_hour, 0.07);
+  EXPECT_TRUE(plan.runner_up_spot);
+  EXPECT_TRUE(plan.reason.starts_with("the cheapest spot (now, lowest zone) of 3 fitting types")) << plan.reason;
+  // Its on-demand price still bounds a budget.
+  EXPECT_DOUBLE_EQ(plan.on_demand_usd_per_hour, 0.2226);
+  // Without spot prices (unread), or on demand: by the on-demand price.
+  EXPECT_EQ(choose_instance(o, region(), prices(), kNow).type.name, "m7g.xlarge");
+  o.spot = false;
+  EXPECT_EQ(choose_instance(o, region(), prices(), kNow, &spot).type.name, "m7g.xlarge");
+  // A type without a spot price comes after every one with one.
+  o.spot = true;
+  const SpotPrices one = {{"m7i.xlarge", 0.3}};
+  const InstancePlan other = choose_instance(o, region(), prices(), kNow, &one);
+  EXPECT_EQ(other.type.name, "m7i.xlarge");
+  EXPECT_EQ(other.runner_up, "m7g.xlarge");
+  EXPECT_DOUBLE_EQ(other.runner_up_usd_per_hour, 0.1784);
+  EXPECT_FALSE(other.runner_up_spot);
+}
