@@ -441,17 +441,7 @@ class Job:
         market = successor.plan(self.spec, self.attempt, self.spot)
         if market is None:
             return False
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            self.stop_script()
-        except Exception as e:  # noqa: BLE001
-            log("stop failed: %s" % e)
-        try:
-            self.ship_logs()
-        except Exception as e:  # noqa: BLE001
-            log("log shipping failed: %s" % e)
-        if self.checkpoint:
-            self.save_checkpoint(final=True)
+        self.wind_down()
         nxt = self.attempt + 1
         self.status("interrupted", error=message, log_chunks=self.log_chunk, next_attempt=nxt,
                     successor=None, attempts=self.attempts_with(self.attempt_entry("interrupted", message)))
@@ -519,25 +509,30 @@ class Job:
             phase, error = "failed", "%s: %s" % (type(e).__name__, e)
         self.finish(phase, error, exit_code)
 
-    def finish(self, phase, error, exit_code=None):
-        """Stops the script, uploads logs and outputs, writes the terminal
-        status; an error says so when the disk was full."""
-        # a late SIGTERM (watchdog) must not interrupt the upload of partial results
+    def wind_down(self):
+        """What every end of an attempt does first: the script stopped, its
+        last log shipped, the checkpoint saved. A late SIGTERM (the
+        watchdog's) must not interrupt it, nor the uploads after it."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         try:
             self.stop_script()
         except Exception as e:  # noqa: BLE001
             log("stop failed: %s" % e)
-        if self.proc is not None and exit_code is None:
-            rc = self.proc.poll()
-            exit_code = (128 - rc if rc < 0 else rc) if rc is not None else None
-        outputs = None
         try:
             self.ship_logs()
         except Exception as e:  # noqa: BLE001
             log("log shipping failed: %s" % e)
         if self.checkpoint:
             self.save_checkpoint(final=True)
+
+    def finish(self, phase, error, exit_code=None):
+        """Stops the script, uploads logs and outputs, writes the terminal
+        status; an error says so when the disk was full."""
+        self.wind_down()
+        if self.proc is not None and exit_code is None:
+            rc = self.proc.poll()
+            exit_code = (128 - rc if rc < 0 else rc) if rc is not None else None
+        outputs = None
         try:
             self.status("uploading")
         except Exception as e:  # noqa: BLE001

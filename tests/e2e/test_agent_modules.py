@@ -17,7 +17,7 @@ import unittest.mock
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "agent"))
-from hoist_agent import aws, container, image, outputs  # noqa: E402
+from hoist_agent import aws, checkpoint, container, image, outputs, successor  # noqa: E402
 
 
 class TransferRetries(unittest.TestCase):
@@ -450,3 +450,170 @@ class ImdsRecovers(unittest.TestCase):
             ("PUT", "/latest/api/token", 200), ("GET", self.NOTICE, 200)])
         self.assertEqual(imds.token, "token-2")
         self.assertEqual(imds.failures, 0)
+
+
+class FakeS3:
+    """Objects in memory, as the agent's S3 client sees them."""
+
+    def __init__(self):
+        self.objects = {}
+        self.puts = []
+        self.deletes = []
+
+    def get_bytes(self, bucket, key):
+        return self.objects.get(key)
+
+    def put_bytes(self, bucket, key, data, content_type=None):
+        self.objects[key] = data
+        self.puts.append(key)
+
+    def upload_file(self, path, bucket, key):
+        with open(path, "rb") as f:
+            self.objects[key] = f.read()
+        self.puts.append(key)
+        return len(self.objects[key])
+
+    def download(self, bucket, key, dest, sha256=None, size=None):
+        data = self.objects[key]
+        with open(dest, "wb") as f:
+            f.write(data)
+        return len(data)
+
+    def delete(self, bucket, key):
+        self.objects.pop(key, None)
+        self.deletes.append(key)
+
+
+class Checkpoints(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.folder = os.path.join(self.tmp.name, "cp")
+        os.makedirs(self.folder)
+        self.s3 = FakeS3()
+
+    def write(self, rel, text):
+        path = os.path.join(self.folder, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def manifest(self):
+        return json.loads(self.s3.objects["jobs/j/checkpoint.json"])["files"]
+
+    def test_a_save_sends_what_changed_replaces_the_manifest_and_drops_old_contents(self):
+        cp = checkpoint.Checkpoint(self.s3, "b", "j", self.folder, threads=2)
+        self.write("model.bin", "v1")
+        self.write("sub/log.txt", "same")
+        self.assertEqual(cp.save(1)["files"], 2)
+        first = dict(self.manifest())
+        self.assertEqual(sorted(first), ["model.bin", "sub/log.txt"])
+        self.assertEqual(self.s3.puts[-1], "jobs/j/checkpoint.json")  # the manifest after the contents
+        self.s3.puts.clear()
+        self.assertIsNone(cp.save(1))  # nothing changed: nothing sent
+        self.assertEqual(self.s3.puts, [])
+        self.write("model.bin", "v2")
+        os.utime(os.path.join(self.folder, "model.bin"), ns=(1, 2))
+        saved = cp.save(1)
+        self.assertEqual(saved["sent"], 2)  # the changed file only
+        self.assertEqual(self.manifest()["sub/log.txt"], first["sub/log.txt"])
+        self.assertEqual(self.s3.deletes, ["jobs/j/checkpoint/" + first["model.bin"]["sha256"]])
+        os.unlink(os.path.join(self.folder, "sub", "log.txt"))
+        cp.save(2, final=True)
+        self.assertEqual(sorted(self.manifest()), ["model.bin"])
+        kept = {k for k in self.s3.objects if k.startswith("jobs/j/checkpoint/")}
+        self.assertEqual(kept, {"jobs/j/checkpoint/" + self.manifest()["model.bin"]["sha256"]})
+
+    def test_links_are_not_saved_and_a_file_written_while_read_keeps_its_last_save(self):
+        cp = checkpoint.Checkpoint(self.s3, "b", "j", self.folder, threads=1)
+        self.write("state.json", "old")
+        cp.save(1)
+        old = self.manifest()["state.json"]
+        os.symlink("/etc/passwd", os.path.join(self.folder, "leak"))
+        self.write("state.json", "new, half written")
+        real = checkpoint.file_sha256
+
+        def racing(path):  # the script writes again while the agent reads
+            digest = real(path)
+            with open(path, "a") as f:
+                f.write("more")
+            return digest
+        with unittest.mock.patch.object(checkpoint, "file_sha256", racing):
+            cp.save(1)
+        self.assertEqual(self.manifest(), {"state.json": old})
+        cp.save(1, final=True)  # the script has stopped: the file as it is now
+        self.assertNotEqual(self.manifest()["state.json"]["sha256"], old["sha256"])
+
+    def test_restore_takes_the_last_save_else_the_seed(self):
+        self.s3.objects["blobs/sha256/" + "a" * 64] = b"seeded"
+        cp = checkpoint.Checkpoint(self.s3, "b", "j", self.folder)
+        self.assertEqual(cp.restore(seed={"seed.txt": {"sha256": "a" * 64, "size": 6, "mode": 0o644}})[:2], (1, 6))
+        with open(os.path.join(self.folder, "seed.txt")) as f:
+            self.assertEqual(f.read(), "seeded")
+        cp.save(1)
+        other = os.path.join(self.tmp.name, "next")
+        again = checkpoint.Checkpoint(self.s3, "b", "j", other)
+        self.assertEqual(again.restore(seed={"ignored": {"sha256": "b" * 64}})[2], "the last checkpoint")
+        self.assertEqual(os.listdir(other), ["seed.txt"])
+        self.s3.puts.clear()
+        self.assertIsNotNone(again.save(2))
+        self.assertEqual(self.s3.puts, ["jobs/j/checkpoint.json"])  # its contents are there already
+        with self.assertRaises(ValueError):  # a name that leaves the folder
+            bad = {"files": {"../x": {"sha256": "a" * 64, "size": 6}}}
+            self.s3.objects["jobs/j/checkpoint.json"] = json.dumps(bad).encode()
+            checkpoint.Checkpoint(self.s3, "b", "j", other).restore()
+
+
+class FakeEc2:
+    def __init__(self, refuse):
+        self.refuse = refuse  # (market, zone) -> error code
+        self.calls = []
+
+    def call(self, action, params):
+        p = dict(params)
+        market = "spot" if p.get("InstanceMarketOptions.MarketType") == "spot" else "on-demand"
+        zone = p.get("Placement.AvailabilityZone", "")
+        self.calls.append((market, zone, p["ClientToken"]))
+        code = self.refuse.get((market, zone)) or self.refuse.get((market, "*"))
+        if code:
+            raise aws.AwsError(500, code, "no")
+        import xml.etree.ElementTree as ET
+        return ET.fromstring("<RunInstancesResponse xmlns='http://ec2.amazonaws.com/doc/2016-11-15/'>"
+                             "<instancesSet><item><instanceId>i-new</instanceId><placement>"
+                             "<availabilityZone>%s</availabilityZone></placement></item></instancesSet>"
+                             "</RunInstancesResponse>" % (zone or "z-any"))
+
+
+class Successors(unittest.TestCase):
+    SPEC = {"recovery": {"spot_retries": 1, "spot_fallback": False},
+            "launch": {"params": [["ImageId", "ami-1"], ["InstanceType", "t3.medium"]],
+                       "spot_zones": ["z-a", "z-b"], "zones": ["z-a", "z-b", "z-c"]}}
+
+    def spec(self, **recovery):
+        s = json.loads(json.dumps(self.SPEC))
+        s["recovery"].update(recovery)
+        return s
+
+    def test_which_market_the_next_attempt_is(self):
+        self.assertEqual(successor.plan(self.spec(), 1, True), "spot")
+        self.assertIsNone(successor.plan(self.spec(), 2, True))  # the one retry is used
+        self.assertEqual(successor.plan(self.spec(spot_fallback=True), 2, True), "on-demand")
+        self.assertIsNone(successor.plan(self.spec(), 1, False))  # on demand is not interrupted
+        self.assertIsNone(successor.plan({"recovery": {"spot_retries": 3}}, 1, True))  # no launch request
+
+    def test_the_interrupted_zone_last_then_anywhere_then_on_demand(self):
+        ec2 = FakeEc2({("spot", "*"): "InsufficientInstanceCapacity"})
+        with self.assertRaises(aws.AwsError):
+            successor.launch(ec2, self.spec(), "j", 2, "spot", "z-a")
+        self.assertEqual([c[:2] for c in ec2.calls], [("spot", "z-b"), ("spot", "z-a"), ("spot", "")])
+        self.assertEqual(len({c[2] for c in ec2.calls}), 3)  # a token each
+        ec2 = FakeEc2({("spot", "*"): "InsufficientInstanceCapacity"})
+        got = successor.launch(ec2, self.spec(spot_fallback=True), "j", 2, "spot", "z-a")
+        self.assertEqual(got, {"instance_id": "i-new", "zone": "z-b", "spot": False})
+        self.assertEqual(ec2.calls[3][:2], ("on-demand", "z-b"))  # the offered zones, the interrupted one last
+
+    def test_an_error_that_no_zone_would_help_is_not_retried_elsewhere(self):
+        ec2 = FakeEc2({("spot", "*"): "UnauthorizedOperation"})
+        with self.assertRaises(aws.AwsError):
+            successor.launch(ec2, self.spec(spot_fallback=True), "j", 2, "spot", "z-a")
+        self.assertEqual(len(ec2.calls), 1)
