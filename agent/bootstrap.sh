@@ -169,3 +169,10 @@ echo "hoist bootstrap: ${remaining}s of the job's max runtime left"
 
 # 4. staging, building, running, uploading, terminal status
 agent run
+
+# 5. --keep-instance: up until the deadline, when the watchdog powers off
+# (hoist cancel and gc end it before)
+if agent keep; then
+  echo "hoist bootstrap: the job is over; the instance stays up until its deadline (--keep-instance)"
+  wait "$WATCHDOG_PID" || true
+fi

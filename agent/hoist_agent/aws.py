@@ -367,8 +367,8 @@ def endpoint_for(service, region):
         return ep.rstrip("/")
     if service == "s3":
         return "https://s3.%s.%s" % (region, dns_suffix(region))
-    if service == "ec2":
-        return "https://ec2.%s.%s" % (region, dns_suffix(region))
+    if service in ("ec2", "sns"):
+        return "https://%s.%s.%s" % (service, region, dns_suffix(region))
     return "https://api.ecr.%s.%s" % (region, dns_suffix(region))
 
 

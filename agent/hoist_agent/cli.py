@@ -4,6 +4,8 @@
   run                  staging, building, running, uploading, terminal phase
   finalize PHASE MSG   if no terminal status was written yet: upload partial
                        outputs and logs, write terminal PHASE with error MSG
+  keep                 exit 0 when job.json asks to keep the instance up after
+                       the job (--keep-instance), else 1
 
 All read HOIST_BUCKET, HOIST_JOB_ID, HOIST_REGION, HOIST_WORK.
 """
@@ -52,6 +54,11 @@ def main(argv):
             if not job.terminal_written():
                 job.finish(e.reason, str(e))
         return 0
+    if cmd == "keep":
+        try:
+            return 0 if job.load_spec().get("keep_instance") else 1
+        except (OSError, ValueError):
+            return 1
     if cmd == "finalize":
         phase = argv[2] if len(argv) > 2 else "failed"
         msg = argv[3] if len(argv) > 3 else "bootstrap failed"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from hoist_agent import container, gpu, outputs, record, successor
+from hoist_agent import container, gpu, notify, outputs, record, successor
 from hoist_agent import image as images
 from hoist_agent.aws import IMDS, KILL_GRACE, POLL, THREADS, AwsError, Ecr, S3
 from hoist_agent.checkpoint import Checkpoint
@@ -548,7 +548,20 @@ class Job:
         fields = {}
         if self.record is not None and self.record.get("attempt"):
             fields["attempts"] = self.attempts_with(self.attempt_entry(phase, error))
-        self.status(phase, error=error, exit_code=exit_code, outputs=outputs, **fields)
+        st = self.status(phase, error=error, exit_code=exit_code, outputs=outputs, **fields)
+        self.tell(st)
+
+    def tell(self, st):
+        """--notify: the end told, from here (never failing the job)."""
+        if not self.spec or not self.spec.get("notify"):
+            return
+        started = iso_to_epoch((self.record or {}).get("started_at"))
+        if started is None:
+            started = float(os.environ.get("HOIST_T0") or time.time())
+        try:
+            notify.send(self.spec, st, self.region, time.time() - started, self.job_log)
+        except Exception as e:  # noqa: BLE001 - the job's end is written already
+            log("notify failed: %s" % type(e).__name__)
 
 
 def named(st, instance_id):

@@ -61,6 +61,14 @@ Command register_run(CLI::App& parent, Globals& g) {
                   "Local folder the script saves its progress in ($HOIST_CHECKPOINT, /checkpoint in the container): "
                   "sent with the job, saved to S3 every few minutes and at a spot notice, restored for the next "
                   "attempt, and brought back here at the end");
+  app->add_option(
+      "--notify", o->notify,
+      "Tell this e-mail address (SNS, confirmed once) or https:// webhook (JSON with a Slack-style \"text\") "
+      "when the job ends; sent by the instance, so with --detach too (repeatable)")
+      ->allow_extra_args(false);  // one target each time: the script's `--` arguments stay its own
+  app->add_flag("--keep-instance", o->keep_instance,
+                "Keep the instance up after the script until its deadline (--max-runtime), to look at it with SSM "
+                "Session Manager; hoist cancel ends it");
   app->add_option("--checkpoint-every", *checkpoint_every, "How often the checkpoint is saved (default 5m): 30s, 2m");
   app->add_option("--budget", o->budget_usd,
                   "At most this many USD: the instance ends itself before the job costs more (its deadline from the "

@@ -56,6 +56,10 @@ std::string iam_arn(const AccountFacts& a, const std::string& what) {
   return "arn:" + a.partition + ":iam::" + a.account_id + ":" + what;
 }
 
+std::string topic_arn(const AccountFacts& a, const std::string& region) {
+  return "arn:" + a.partition + ":sns:" + region + ":" + a.account_id + ":" + kNotifyTopic;
+}
+
 // What the agent does with a registry: log in, find, pull and push images.
 json image_actions() {
   return {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage",   "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages",
@@ -100,7 +104,6 @@ struct LaunchLimits {
   std::string instance_type;  // "" in the boundary
   std::string image_id;       // "" in the boundary: any image
 };
-constexpr const char* kSuccessorSid = "SuccessorInstance";
 
 void successor_statements(const AccountFacts& a, const LaunchLimits& l, json& statements) {
   const std::string& r = l.region;
@@ -136,6 +139,19 @@ void successor_statements(const AccountFacts& a, const LaunchLimits& l, json& st
                         {"Condition", {{"StringEquals", {{"iam:PassedToService", "ec2.amazonaws.com"}}}}}});
 }
 
+// What SSM Session Manager needs of an instance (AmazonSSMManagedInstanceCore's
+// messaging part): --keep-instance.
+json session_statement() {
+  return {{"Sid", kSessionsSid},
+          {"Effect", "Allow"},
+          {"Action",
+           {"ssm:UpdateInstanceInformation", "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel", "ec2messages:AcknowledgeMessage",
+            "ec2messages:DeleteMessage", "ec2messages:FailMessage", "ec2messages:GetEndpoint",
+            "ec2messages:GetMessages", "ec2messages:SendReply"}},
+          {"Resource", "*"}};
+}
+
 json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blobs) {
   const std::string own = scope.bucket + "/" + keys::prefix(scope.job_id);
   json blobs = json::array();
@@ -161,6 +177,10 @@ json job_statements(const AccountFacts& a, const JobScope& scope, bool name_blob
                         {"Effect", "Allow"},
                         {"Action", "s3:DeleteObject"},
                         {"Resource", s3_arn(a, scope.bucket + "/" + keys::checkpoint_content(scope.job_id) + "*")}});
+  if (!scope.notify_topic.empty())
+    statements.push_back(
+        {{"Sid", kNotifySid}, {"Effect", "Allow"}, {"Action", "sns:Publish"}, {"Resource", scope.notify_topic}});
+  if (scope.sessions) statements.push_back(session_statement());
   if (scope.successor)
     successor_statements(a,
                          {job_role_name(scope.job_id), scope.successor->region, scope.successor->instance_type,
@@ -220,14 +240,23 @@ std::string boundary_policy(const AccountFacts& a, const std::vector<std::string
   LaunchLimits own;
   own.job = "${aws:PrincipalTag/hoist:job}";
   successor_statements(a, own, statements);
+  // The end of a job told (--notify), to hoist's topic only; a session
+  // (--keep-instance).
+  statements.push_back(
+      {{"Sid", kNotifySid}, {"Effect", "Allow"}, {"Action", "sns:Publish"}, {"Resource", topic_arn(a, "*")}});
+  statements.push_back(session_statement());
   return json{{"Version", "2012-10-17"}, {"Statement", statements}}.dump();
 }
 
-bool boundary_allows_successor(const std::string& policy_json) {
+bool boundary_has(const std::string& policy_json, const std::string& sid) {
   const json doc = json::parse(policy_json, nullptr, false);
   if (!doc.is_object() || !doc.contains("Statement") || !doc["Statement"].is_array()) return false;
   return std::ranges::any_of(doc["Statement"],
-                             [](const json& st) { return st.is_object() && st.value("Sid", "") == kSuccessorSid; });
+                             [&](const json& st) { return st.is_object() && st.value("Sid", "") == sid; });
+}
+
+bool BoundaryState::has(const std::string& sid) const {
+  return std::ranges::find(sids, sid) != sids.end();
 }
 
 std::vector<std::string> boundary_data_buckets(const std::string& policy_json) {
@@ -248,6 +277,10 @@ std::vector<std::string> boundary_data_buckets(const std::string& policy_json) {
 
 bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::string& bucket) {
   return std::ranges::any_of(allowed, [&](const std::string& b) { return b == "*" || b == bucket; });
+}
+
+std::string notify_topic_arn(const AccountFacts& a) {
+  return topic_arn(a, a.region);
 }
 
 std::string user_policy(const AccountFacts& a) {
@@ -349,6 +382,13 @@ std::string user_policy(const AccountFacts& a) {
          "arn:" + p + ":ec2:" + r + ":" + id + ":security-group/*",
          "arn:" + p + ":ec2:" + r + ":" + id + ":network-interface/*",
          "arn:" + p + ":ec2:" + r + ":" + id + ":spot-instances-request/*"}}},
+      // --notify: hoist's one topic, its e-mail subscriptions; down removes it.
+      {{"Sid", "Notifications"},
+       {"Effect", "Allow"},
+       {"Action",
+        {"sns:CreateTopic", "sns:TagResource", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
+         "sns:Subscribe", "sns:DeleteTopic"}},
+       {"Resource", topic_arn(a, r)}},
       {{"Sid", "EndOwnInstances"},
        {"Effect", "Allow"},
        {"Action", "ec2:TerminateInstances"},
@@ -468,7 +508,8 @@ BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const
   if (read_data_buckets) {
     const std::string document = iam.get_policy_version(policy->arn, policy->default_version);
     state.data_buckets = boundary_data_buckets(document);
-    state.allows_successor = boundary_allows_successor(document);
+    for (const char* sid : {kSuccessorSid, kNotifySid, kSessionsSid})
+      if (boundary_has(document, sid)) state.sids.emplace_back(sid);
   }
   return state;
 }
@@ -516,19 +557,19 @@ void ensure_boundary(const std::shared_ptr<aws::Session>& session, const Account
                 "--data-bucket` narrows it)");
 }
 
-void update_boundary_for_successors(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                    const std::vector<std::string>& data_buckets, Reporter& reporter) {
+void update_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                     const std::vector<std::string>& data_buckets, const std::string& feature, Reporter& reporter) {
   try {
     put_boundary(session, account, data_buckets);
   } catch (const aws::AwsError& e) {
     if (!e.access_denied()) throw;
-    throw Fatal(Exit::not_set_up, "this account's job boundary (" + boundary_arn(account) +
-                                      ") predates --spot-retries and --spot-fallback, so a job could not launch its "
-                                      "next attempt, and you may not update it: an administrator runs `hoist setup` "
-                                      "once more (or run without them)");
+    throw Fatal(Exit::not_set_up, "this account's job boundary (" + boundary_arn(account) + ") predates " + feature +
+                                      ", and you may not update it: an administrator runs `hoist setup` once more "
+                                      "(or run without " +
+                                      feature + ")");
   }
-  reporter.note("updated the job boundary " + boundary_arn(account) +
-                ": a spot job's role may now launch its own next attempt (its type, its role, its tags)");
+  reporter.note("updated the job boundary " + boundary_arn(account) + " for " + feature +
+                " (its data buckets kept): see docs/job-spec.md for what a job role may do");
 }
 
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {

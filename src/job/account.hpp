@@ -48,6 +48,8 @@ struct JobScope {
   std::string input_s3;            // an s3:// INPUT, read in place ("" when staged)
   std::string output_s3;           // where the outputs go (s3://...)
   std::optional<SuccessorScope> successor;
+  std::string notify_topic;  // --notify e-mail: the topic it may publish to ("" none)
+  bool sessions = false;     // --keep-instance: it may register with SSM Session Manager
 };
 std::string instance_trust_policy();
 // The job role's inline policy (JSON, compact). Blobs are named one by one
@@ -63,10 +65,21 @@ std::string boundary_arn(const AccountFacts& account);
 std::string boundary_policy(const AccountFacts& account, const std::vector<std::string>& data_buckets);
 // The data buckets a boundary document allows ("*" for any).
 std::vector<std::string> boundary_data_buckets(const std::string& policy_json);
-// Whether a boundary document has the statements of a successor's launch.
-bool boundary_allows_successor(const std::string& policy_json);
+// Whether a boundary document has the statement of this Sid.
+bool boundary_has(const std::string& policy_json, const std::string& sid);
+// The Sids a job's features need in the boundary: a successor's launch, a
+// notification, a session.
+inline constexpr const char* kSuccessorSid = "SuccessorInstance";
+inline constexpr const char* kNotifySid = "Notify";
+inline constexpr const char* kSessionsSid = "SessionManager";
+inline bool boundary_allows_successor(const std::string& policy_json) {
+  return boundary_has(policy_json, kSuccessorSid);
+}
 // Whether that list lets a job reach `bucket`.
 bool data_bucket_allowed(const std::vector<std::string>& allowed, const std::string& bucket);
+
+// The ARN of the notification topic (kNotifyTopic) in the account's region.
+std::string notify_topic_arn(const AccountFacts& account);
 
 // What a person running hoist needs (printed by `hoist iam-policy`).
 std::string user_policy(const AccountFacts& account);
@@ -91,15 +104,16 @@ EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, cons
 struct BoundaryState {
   bool exists = false;
   std::vector<std::string> data_buckets;
-  // Whether it lets a job role launch its successor (boundaries made before
-  // --spot-retries do not); read with the data buckets.
-  bool allows_successor = false;
+  // The Sids of its statements (read with the data buckets): boundaries made
+  // before --spot-retries, --notify or --keep-instance lack theirs.
+  std::vector<std::string> sids;
+  [[nodiscard]] bool has(const std::string& sid) const;
 };
 // Puts the current boundary (keeping `data_buckets`) where the account's
-// lacks the successor statements; Fatal(Exit::not_set_up) when the caller
-// may not.
-void update_boundary_for_successors(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
-                                    const std::vector<std::string>& data_buckets, Reporter& reporter);
+// lacks what `feature` (an option, "--spot-retries") needs;
+// Fatal(Exit::not_set_up) when the caller may not.
+void update_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
+                     const std::vector<std::string>& data_buckets, const std::string& feature, Reporter& reporter);
 BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
                              bool read_data_buckets);
 

@@ -9,6 +9,8 @@ namespace hoist::job {
 
 inline constexpr const char* kManagedTag = "hoist:managed";
 inline constexpr const char* kJobTag = "hoist:job";
+// The SNS topic jobs tell their end to (--notify with an e-mail address).
+inline constexpr const char* kNotifyTopic = "hoist-notifications";
 inline constexpr const char* kProjectTag = "hoist:project";
 
 // <project>-<yyyymmdd>-<hhmmss>-<4 chars [a-z0-9]>, in UTC.

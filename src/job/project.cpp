@@ -171,6 +171,13 @@ FileSettings apply_project_file(RunOptions& o) {
     if (kv.contains("spot_retries") && o.spot_retries == 0) num("spot_retries", o.spot_retries);
     if (kv.contains("spot_fallback") && !o.spot_fallback) o.spot_fallback = kv["spot_fallback"] == "true";
     str("checkpoint", o.checkpoint);
+    if (kv.contains("notify") && o.notify.empty()) {
+      const auto list = nlohmann::json::parse(kv["notify"], nullptr, false);
+      if (!list.is_array())
+        throw Fatal(Exit::bad_option, file.string() + ": notify must be a list, e.g. notify = [\"you@example.com\"]");
+      for (const auto& a : list) o.notify.push_back(a.is_string() ? a.get<std::string>() : a.dump());
+    }
+    if (kv.contains("keep_instance") && !o.keep_instance) o.keep_instance = kv["keep_instance"] == "true";
     if (kv.contains("checkpoint_every") && o.checkpoint_every.count() == 0)
       o.checkpoint_every = parse_duration(kv["checkpoint_every"], file.string() + ": checkpoint_every");
     if (kv.contains("max_runtime") && o.max_runtime.count() == 0)
@@ -253,11 +260,50 @@ void validate(const RunOptions& o) {
       throw Fatal(Exit::bad_option, "--checkpoint-every " + format_duration(o.checkpoint_every) +
                                         " is too often: pick 30s or more (each save lists the whole folder)");
   }
+  for (const auto& target : o.notify) {
+    if (notify_kind(target) != NotifyKind::invalid) continue;
+    const bool web = target.starts_with("http:") || target.starts_with("https:");
+    throw Fatal(Exit::bad_option,
+                "--notify " + (web ? redact_webhook(target) : target) + " is " +
+                    (web ? "not a webhook hoist may call: use https:// (plain http only to 127.0.0.1 or localhost)"
+                         : "neither an e-mail address nor a webhook: pass you@example.com or https://..."));
+  }
   const int disk = o.disk_gib.value_or(kDefaultDiskGib);
   if (disk < kMinDiskGib || disk > kMaxDiskGib)
     throw Fatal(Exit::bad_option, "--disk " + std::to_string(disk) + " is out of range: pick " +
                                       std::to_string(kMinDiskGib) + " to " + std::to_string(kMaxDiskGib) +
                                       " GiB, or leave it out and hoist sizes the disk");
+}
+
+NotifyKind notify_kind(const std::string& t) {
+  if (t.empty() || t.size() > 254) return NotifyKind::invalid;
+  for (char c : t)
+    if (static_cast<unsigned char>(c) <= ' ' || c == '"' || c == '\'' || c == '\\' || c == '<' || c == '>')
+      return NotifyKind::invalid;
+  auto host_of = [&](std::size_t from) {
+    const std::size_t end = t.find_first_of("/?#", from);
+    return t.substr(from, end == std::string::npos ? std::string::npos : end - from);
+  };
+  if (t.starts_with("https://")) return host_of(8).empty() ? NotifyKind::invalid : NotifyKind::webhook;
+  if (t.starts_with("http://")) {
+    const std::string host = host_of(7);
+    const std::string name = host.substr(0, host.rfind(':'));
+    return name == "127.0.0.1" || name == "localhost" ? NotifyKind::webhook : NotifyKind::invalid;
+  }
+  const std::size_t at = t.find('@');
+  if (at == 0 || at == std::string::npos || t.find('@', at + 1) != std::string::npos) return NotifyKind::invalid;
+  const std::string domain = t.substr(at + 1);
+  const std::size_t dot = domain.find('.');
+  if (dot == std::string::npos || dot == 0 || domain.back() == '.' || t.find(':') != std::string::npos)
+    return NotifyKind::invalid;
+  return NotifyKind::email;
+}
+
+std::string redact_webhook(const std::string& url) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "(a webhook)";
+  const std::size_t path = url.find_first_of("/?#", scheme + 3);
+  return path == std::string::npos ? url : url.substr(0, path) + "/…";
 }
 
 std::string project_name(const RunOptions& o) {

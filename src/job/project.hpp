@@ -35,6 +35,13 @@ struct RunOptions {
   // --checkpoint DIR: the folder the script saves its progress in
   // (/checkpoint, $HOIST_CHECKPOINT), seeded from DIR and brought back to it.
   std::string checkpoint;
+  // --notify (repeatable) / hoist.toml notify: where the job's end is told,
+  // from the instance: e-mail addresses (the SNS topic kNotifyTopic) and
+  // https:// webhooks (a JSON POST with a Slack-style "text").
+  std::vector<std::string> notify;
+  // --keep-instance: the instance stays up after the script, until its
+  // deadline, for a look at it through SSM Session Manager.
+  bool keep_instance = false;
   // --checkpoint-every: how often the instance saves it (at the spot notice too).
   std::chrono::seconds checkpoint_every{0};
   // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
@@ -56,6 +63,13 @@ inline constexpr int kMaxDiskGib = 16384;  // gp3's largest volume
 inline constexpr std::chrono::hours kDefaultMaxRuntime{4};
 inline constexpr std::chrono::minutes kDefaultCheckpointEvery{5};
 inline constexpr int kMaxSpotRetries = 10;
+// What --notify names: an e-mail address, a webhook (https://, or http://
+// to this machine only), or neither. Each address at most 254 characters.
+enum class NotifyKind { email, webhook, invalid };
+NotifyKind notify_kind(const std::string& target);
+// A webhook as it may be shown (its path and query may hold its secret):
+// "https://hooks.slack.com/…".
+std::string redact_webhook(const std::string& url);
 inline constexpr const char* kDefaultPython = "3.11";
 inline constexpr const char* kDefaultScript = "main.py";
 

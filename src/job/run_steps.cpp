@@ -15,6 +15,7 @@
 #include "job/hash_cache.hpp"
 #include "job/instances.hpp"
 #include "job/naming.hpp"
+#include "job/notify.hpp"
 #include "job/outputs.hpp"
 #include "job/reporter.hpp"
 #include "job/run.hpp"
@@ -117,6 +118,15 @@ class AwsRunSteps : public RunSteps {
 // Whether the job's instance may launch its next attempt.
 bool relaunches(const RunOptions& o) {
   return o.spot && (o.spot_retries > 0 || o.spot_fallback);
+}
+
+// The boundary statements (Sid) the job's options need, with the option.
+std::vector<std::pair<std::string, std::string>> boundary_features(const RunOptions& o) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (relaunches(o)) out.emplace_back(kSuccessorSid, o.spot_retries > 0 ? "--spot-retries" : "--spot-fallback");
+  if (!notify_targets(o.notify).emails.empty()) out.emplace_back(kNotifySid, "--notify");
+  if (o.keep_instance) out.emplace_back(kSessionsSid, "--keep-instance");
+  return out;
 }
 
 void AwsRunSteps::prepare(Job& job) {
@@ -223,7 +233,7 @@ void AwsRunSteps::survey(Job& job) {
   const std::string foreign_output = aws::S3Uri::parse(job.output_s3).bucket != job.bucket ? job.output_s3 : "";
   auto boundary = std::async(std::launch::async, [&] {
     return probe_boundary(c_.session, c_.account,
-                          !foreign_input.empty() || !foreign_output.empty() || relaunches(job.options));
+                          !foreign_input.empty() || !foreign_output.empty() || !boundary_features(job.options).empty());
   });
   // Does the region offer the instance type? (RunInstances would say so
   // only after the upload.)
@@ -318,10 +328,23 @@ void AwsRunSteps::provision(Job& job) {
   // The boundary first, alone: without it no job role can be made, and a
   // caller who may not create it must find the account as it was.
   if (!boundary_.exists) ensure_boundary(c_.session, c_.account, reporter_);
-  // A boundary made before --spot-retries: its job roles cannot launch a
-  // successor. Brought up to date by whoever may (its data buckets kept).
-  if (boundary_.exists && relaunches(job.options) && !boundary_.allows_successor)
-    update_boundary_for_successors(c_.session, c_.account, boundary_.data_buckets, reporter_);
+  // A boundary made before --spot-retries, --notify or --keep-instance: its
+  // job roles cannot do what they need. Brought up to date by whoever may
+  // (its data buckets kept).
+  if (boundary_.exists) {
+    std::string missing;
+    for (const auto& [sid, option] : boundary_features(job.options))
+      if (!boundary_.has(sid)) missing += (missing.empty() ? "" : ", ") + option;
+    if (!missing.empty()) update_boundary(c_.session, c_.account, boundary_.data_buckets, missing, reporter_);
+  }
+  // --notify: the topic and its subscriptions, the webhooks, in job.json.
+  if (!job.options.notify.empty()) {
+    const NotifyTargets targets = notify_targets(job.options.notify);
+    const std::string topic =
+        targets.emails.empty() ? "" : ensure_notifications(c_.session, c_.account, targets.emails, reporter_);
+    const auto out = aws::S3Uri::parse(job.output_s3);
+    job.notify = notify_record(topic, targets, console_url(out.bucket, job.region, out.key));
+  }
   // A cold account: create what the probes found missing, in parallel
   // (each step is race-safe against another hoist doing the same).
   std::future<EnsureResult> mk_bucket, mk_repo;
@@ -354,11 +377,15 @@ Launched AwsRunSteps::launch(Job& job) {
   const AgentBundle& agent = agent_bundle();
   job.agent_sha256 = agent.sha256;
   job.agent_size = agent.bytes.size();
-  JobScope scope{job.bucket, job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3, std::nullopt};
+  JobScope scope{job.bucket,   job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3,
+                 std::nullopt, "",     false};
   for (const auto* files : {&job.code, &job.inputs, &job.checkpoint})
     for (const auto& [rel, f] : *files) scope.blobs.push_back(f.sha256);
   // A spot job that may be relaunched carries its launch request, and its
   // role may make that request and no other (JobScope::successor).
+  if (!job.notify.is_null() && job.notify["topic_arn"].is_string())
+    scope.notify_topic = job.notify["topic_arn"].get<std::string>();
+  scope.sessions = job.options.keep_instance;
   if (job.plan.spot && relaunches(job.options)) {
     job.launch = successor_launch(job, image_, job_role_name(job.id));
     scope.successor = SuccessorScope{job.region, job.plan.type.name, image_.id};
@@ -434,7 +461,18 @@ WatchResult AwsRunSteps::follow(const Job& job, const Launched& launched) {
 }
 
 void AwsRunSteps::collect(const Job& job, const Launched& launched) {
-  release_job_resources(c_.session, job.id, launched.instance_id, reporter_);
+  // --keep-instance: it stays (with its role, which SSM needs) until its
+  // deadline; cancel and gc end it.
+  if (job.options.keep_instance) {
+    const std::string id = status_ && !status_->instance_id.empty() ? status_->instance_id : launched.instance_id;
+    reporter_.say({"kept",
+                   "the instance " + id + " stays up until its deadline, " + format_duration(job.options.max_runtime) +
+                       " after launch (--keep-instance): `aws ssm start-session --target " + id + " --region " +
+                       job.region + "`; `hoist cancel " + job.id + "` ends it now",
+                   {{"instance_id", id}, {"max_runtime_seconds", job.options.max_runtime.count()}}});
+  } else {
+    release_job_resources(c_.session, job.id, launched.instance_id, reporter_);
+  }
   if (!is_s3_uri(job.options.output)) {
     auto d = download_prefix(*s3_, job.output_s3, job.options.output, reporter_);
     reporter_.say({"outputs",

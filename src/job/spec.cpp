@@ -43,6 +43,8 @@ nlohmann::json Job::to_json() const {
   if (plan.spot || options.spot_retries > 0)
     j["recovery"] = {{"spot_retries", options.spot_retries}, {"spot_fallback", options.spot_fallback}};
   if (!launch.is_null()) j["launch"] = launch;
+  if (!notify.is_null()) j["notify"] = notify;
+  if (options.keep_instance) j["keep_instance"] = true;
   j["max_runtime_seconds"] = options.max_runtime.count();
   j["created_at"] = iso8601(created);
   j["hoist_version"] = HOIST_VERSION;

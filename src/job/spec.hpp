@@ -31,6 +31,8 @@ struct Job {
   Manifest checkpoint;  // --checkpoint: the folder's files at launch (the first attempt's seed)
   // --spot-retries/--spot-fallback: successor_launch's request (null otherwise).
   nlohmann::json launch;
+  // --notify: notify_record (null otherwise).
+  nlohmann::json notify;
   std::string input_s3;   // s3://... when INPUT was a URI
   std::string output_s3;  // where outputs go
   // The agent bundle the instance runs (blobs/sha256/<agent_sha256>).

@@ -394,6 +394,47 @@ TEST(JobRole, RemovesOnlyItsOwnCheckpointsOldContents) {
     EXPECT_FALSE(r.can("s3:DeleteObject", object(other))) << other;
 }
 
+TEST(JobRole, PublishesOnlyToTheNotificationTopicAndOnlyWhenAsked) {
+  const std::string topic = "arn:aws:sns:us-east-1:123456789012:hoist-notifications";
+  EXPECT_FALSE(role_of(scope()).can("sns:Publish", topic));
+  auto s = scope();
+  s.notify_topic = topic;
+  const JobRole r = role_of(s);
+  EXPECT_TRUE(r.can("sns:Publish", topic));
+  EXPECT_FALSE(r.can("sns:Publish", "arn:aws:sns:us-east-1:123456789012:someone-elses"));
+  EXPECT_FALSE(r.can("sns:Subscribe", topic));
+  EXPECT_FALSE(r.can("sns:DeleteTopic", topic));
+  // Whatever a job role is written with, the boundary keeps it to that topic.
+  const JobRole everything{json::parse(R"({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})"),
+                           json::parse(hoist::job::boundary_policy(facts(), {}))};
+  EXPECT_TRUE(everything.can("sns:Publish", topic));
+  EXPECT_FALSE(everything.can("sns:Publish", "arn:aws:sns:us-east-1:123456789012:someone-elses"));
+  EXPECT_FALSE(everything.can("sns:Subscribe", topic));
+}
+
+TEST(JobRole, ReachesSessionManagerOnlyWithKeepInstance) {
+  EXPECT_FALSE(role_of(scope()).can("ssmmessages:OpenDataChannel", "*"));
+  auto s = scope();
+  s.sessions = true;
+  const JobRole r = role_of(s);
+  EXPECT_TRUE(r.can("ssm:UpdateInstanceInformation", "*"));
+  EXPECT_TRUE(r.can("ssmmessages:OpenDataChannel", "*"));
+  EXPECT_FALSE(r.can("ssm:SendCommand", "*"));  // nothing that acts on another instance
+  EXPECT_FALSE(r.can("ssm:StartSession", "*"));
+  EXPECT_FALSE(r.can("ssm:GetParameter", "*"));
+}
+
+TEST(UserPolicy, KeepsTheNotificationTopicAndNothingElseOfSns) {
+  const json p = json::parse(hoist::job::user_policy(facts()));
+  const std::string topic = "arn:aws:sns:us-east-1:123456789012:hoist-notifications";
+  for (const std::string action :
+       {"sns:CreateTopic", "sns:Subscribe", "sns:ListSubscriptionsByTopic", "sns:DeleteTopic"}) {
+    EXPECT_TRUE(allowed(p, action, topic)) << action;
+    EXPECT_FALSE(allowed(p, action, "arn:aws:sns:us-east-1:123456789012:other")) << action;
+  }
+  EXPECT_FALSE(allowed(p, "sns:Publish", topic));  // only the job's instance publishes
+}
+
 TEST(Boundary, EvenARoleWithEverythingLaunchesOnlyAsItsOwnJob) {
   const json b = json::parse(hoist::job::boundary_policy(facts(), {}));
   EXPECT_TRUE(hoist::job::boundary_allows_successor(b.dump()));

@@ -278,3 +278,24 @@ TEST(Listing, CodeFilesRefuseAFifoWithTheProjectsCode) {
   d.write(".hoistignore", "pipe\n");
   EXPECT_EQ(code_of([&] { code_files(d.path.string()); }), Exit::ok);
 }
+
+TEST(Notify, WhatANotifyTargetIs) {
+  using hoist::job::notify_kind;
+  using hoist::job::NotifyKind;
+  EXPECT_EQ(notify_kind("you@example.com"), NotifyKind::email);
+  EXPECT_EQ(notify_kind("first.last+hoist@mail.example.co.uk"), NotifyKind::email);
+  EXPECT_EQ(notify_kind("https://hooks.slack.com/services/T0/B0/secret"), NotifyKind::webhook);
+  EXPECT_EQ(notify_kind("http://127.0.0.1:8080/hook"), NotifyKind::webhook);
+  EXPECT_EQ(notify_kind("http://localhost/hook"), NotifyKind::webhook);
+  for (const std::string& bad : std::vector<std::string>{
+           "", "you", "you@", "@example.com", "you@example", "a@b@example.com", "you @example.com", "you@example.com.",
+           "http://hooks.example.com/x", "http://127.0.0.1.evil.example/x", "https://", "ftp://x/y", "mailto:you@x.com",
+           "you@exa\"mple.com", std::string(255, 'a') + "@x.com"})
+    EXPECT_EQ(notify_kind(bad), NotifyKind::invalid) << bad;
+}
+
+TEST(Notify, AWebhookIsShownWithoutItsSecret) {
+  EXPECT_EQ(hoist::job::redact_webhook("https://hooks.slack.com/services/T0/B0/secret"), "https://hooks.slack.com/…");
+  EXPECT_EQ(hoist::job::redact_webhook("https://example.com?token=x"), "https://example.com/…");
+  EXPECT_EQ(hoist::job::redact_webhook("https://example.com"), "https://example.com");
+}
