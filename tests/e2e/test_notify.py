@@ -199,5 +199,41 @@ class NotifyTests(unittest.TestCase):
         self.assertEqual(self.sns.list_topics()["Topics"], topics)
 
 
+    def test_5_keep_instance_leaves_it_up_for_a_session_until_cancel(self):
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "o5"), "--yes",
+                           "--keep-instance", "--max-runtime", "10m", timeout=300)
+        self.assertEqual(p.returncode, 0, show(p))
+        job_id = self.job_id_of(p)
+        (inst,) = self.emu.job_instances(job_id)
+        iid = inst["InstanceId"]
+        self.assertIn("hoist: the instance %s stays up until its deadline, 10m after launch (--keep-instance): "
+                      "`aws ssm start-session --target %s --region us-east-1`; `hoist cancel %s` ends it now"
+                      % (iid, iid, job_id), p.stderr)
+        self.assertEqual(self.emu.status(job_id)["phase"], "succeeded")
+        time.sleep(3)  # the script is over, the instance is not
+        (inst,) = self.emu.job_instances(job_id)
+        self.assertEqual(inst["State"]["Name"], "running")
+        self.emu.iam.get_role(RoleName=job_id)  # Session Manager needs it
+        policy = json.loads(json.dumps(self.emu.iam.get_role_policy(RoleName=job_id, PolicyName="job")["PolicyDocument"]))
+        self.assertIn("SessionManager", [st.get("Sid") for st in policy["Statement"]])
+        c = self.emu.hoist("cancel", job_id)
+        self.assertEqual(c.returncode, 0, show(c))
+        self.assertEqual(self.emu.wait_instances_terminated(job_id), ["terminated"])
+        with self.assertRaises(self.emu.iam.exceptions.NoSuchEntityException):
+            self.emu.iam.get_role(RoleName=job_id)
+
+
+    def test_6_a_kept_instance_still_ends_itself_at_its_deadline(self):
+        t0 = time.time()
+        p = self.emu.hoist("run", self.project, "-i", self.inp, "-o", os.path.join(self.tmp, "o6"), "--yes",
+                           "--keep-instance", "--max-runtime", "50s", timeout=300)
+        self.assertEqual(p.returncode, 0, show(p))
+        job_id = self.job_id_of(p)
+        self.assertEqual(self.emu.wait_instances_terminated(job_id, timeout=120), ["terminated"])
+        self.assertGreater(time.time() - t0, 45)  # not before its deadline
+        st = self.emu.status(job_id)
+        self.assertEqual(st["phase"], "succeeded")  # the job's end stays what it was
+
+
 if __name__ == "__main__":
     unittest.main()
