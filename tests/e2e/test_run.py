@@ -807,15 +807,22 @@ class FreshAccountTests(E2EBase):
 
         # the boundary every job role is made with: S3 objects and hoist's
         # repositories; of IAM and EC2 only a spot job's successor, launched
-        # as the role's own job (its hoist:job tag) with its own role
+        # as the role's own job (its hoist:job tag) with its own role; of SNS
+        # hoist's topic; of SSM a session's messaging
         (policy,) = self.iam.list_policies(Scope="Local", PathPrefix="/hoist/")["Policies"]
         self.assertEqual(policy["Arn"], BOUNDARY)
         doc = self.iam.get_policy_version(PolicyArn=BOUNDARY, VersionId=policy["DefaultVersionId"])
         doc = doc["PolicyVersion"]["Document"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
+        features = ("Successor", "Notify", "SessionManager")
         actions = {a for st in doc["Statement"] for a in as_list(st["Action"])
-                   if not st["Sid"].startswith("Successor")}
+                   if not st["Sid"].startswith(features)}
         self.assertEqual({a.split(":")[0] for a in actions}, {"s3", "ecr"}, actions)
+        by_sid = {st["Sid"]: st for st in doc["Statement"]}
+        self.assertEqual(by_sid["Notify"]["Action"], "sns:Publish")
+        self.assertTrue(by_sid["Notify"]["Resource"].endswith(":hoist-notifications"))
+        self.assertFalse([a for a in as_list(by_sid["SessionManager"]["Action"])
+                          if not a.startswith(("ssm:UpdateInstanceInformation", "ssmmessages:", "ec2messages:"))])
         own = "${aws:PrincipalTag/hoist:job}"
         successor = {st["Sid"]: st for st in doc["Statement"] if st["Sid"].startswith("Successor")}
         self.assertEqual({a for st in successor.values() for a in as_list(st["Action"])},
