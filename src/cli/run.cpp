@@ -62,9 +62,9 @@ Command register_run(CLI::App& parent, Globals& g) {
                   "sent with the job, saved to S3 every few minutes and at a spot notice, restored for the next "
                   "attempt, and brought back here at the end");
   app->add_option(
-      "--notify", o->notify,
-      "Tell this e-mail address (SNS, confirmed once) or https:// webhook (JSON with a Slack-style \"text\") "
-      "when the job ends; sent by the instance, so with --detach too (repeatable)")
+         "--notify", o->notify,
+         "Tell this e-mail address (SNS, confirmed once) or https:// webhook (JSON with a Slack-style \"text\") "
+         "when the job ends; sent by the instance, so with --detach too (repeatable)")
       ->allow_extra_args(false);  // one target each time: the script's `--` arguments stay its own
   app->add_flag("--keep-instance", o->keep_instance,
                 "Keep the instance up after the script until its deadline (--max-runtime), to look at it with SSM "

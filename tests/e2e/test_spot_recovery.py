@@ -9,6 +9,7 @@ is in S3; the next attempt must go on from it on a new instance.
 
     python3 -m unittest tests/e2e/test_spot_recovery.py -v
 """
+import datetime
 import json
 import os
 import sys
@@ -46,6 +47,10 @@ with open(os.path.join(a.o, "result.json"), "w") as f:
     json.dump({"steps": done, "resumed_from": start, "attempt": int(os.environ["HOIST_ATTEMPT"]),
                "seed": seed, "words": words}, f)
 '''
+
+
+def stamp(text):
+    return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").timestamp()
 
 
 class SpotRecoveryTests(unittest.TestCase):
@@ -138,6 +143,10 @@ class SpotRecoveryTests(unittest.TestCase):
                          [(1, first, "interrupted"), (2, second, "succeeded")])
         self.assertTrue(all(a["spot"] for a in st["attempts"]))
         self.assertIn("spot interruption notice", st["attempts"][0]["error"])
+        # A figure, not a check: how long the hand-over took here.
+        ended, booted = (stamp(st["attempts"][0]["ended_at"]), stamp(st["attempts"][1]["started_at"]))
+        print("\nhand-over: attempt 1 ended -> attempt 2 booting %.0fs, -> running %.0fs"
+              % (booted - ended, stamp(st["phases"]["running"]) - ended), file=sys.stderr)
 
         # Only the contents the last manifest names are kept.
         manifest, step = self.checkpoint(job_id)
