@@ -281,7 +281,7 @@ std::string user_policy(const AccountFacts& a) {
        {"Action",
         {"ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:PutLifecyclePolicy",
          "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
-         "ecr:ListImages"}},
+         "ecr:ListImages", "ecr:GetLifecyclePolicy"}},
        {"Resource", repository_arn(a, "hoist/*")}},
       // A job role may be written only with the boundary on it, so nothing
       // written into it can reach past the boundary (no IAM, no EC2): the
@@ -371,6 +371,12 @@ namespace {
 // (a first run interrupted after CreateBucket, an older hoist) or with an
 // older one gets every setting again. Raise it when the settings change.
 constexpr const char* kHardeningTag = "hoist:hardening";
+// The jobs_retention the lifecycle configuration has (absent: none).
+constexpr const char* kRetentionTag = "hoist:jobs-retention";
+
+std::string retention_tag(int days) {
+  return days > 0 ? std::to_string(days) + "d" : "";
+}
 constexpr int kHardening = 1;
 
 bool hardened(const std::map<std::string, std::string>& tags) {
@@ -384,7 +390,8 @@ bool hardened(const std::map<std::string, std::string>& tags) {
 }
 }  // namespace
 
-EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
+EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
+                          int jobs_retention_days) {
   aws::S3 s3(session);
   bool unreadable = false;
   // The tags with the HEAD, at once: convergence costs no extra wait. (An
@@ -414,14 +421,22 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
   if (unreadable)
     return {true, uri, true,
             "cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again"};
-  return {true, uri, !hardened(*t)};
+  const auto retention = t->find(kRetentionTag);
+  const bool retention_set = (retention == t->end() ? "" : retention->second) == retention_tag(jobs_retention_days);
+  return {true, uri, !hardened(*t) || !retention_set};
 }
 
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists) {
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists,
+                           int jobs_retention_days) {
   aws::S3 s3(session);
   aws::BucketSettings settings;
   settings.tags = managed_tags();
   settings.tags[kHardeningTag] = std::to_string(kHardening);
+  if (jobs_retention_days > 0) {
+    settings.tags[kRetentionTag] = retention_tag(jobs_retention_days);
+    settings.expire_prefix = "jobs/";
+    settings.expire_days = jobs_retention_days;
+  }
   // The policy denies every request not made over TLS, so it can only go on a
   // bucket reached over https (always, on AWS); a plain-http emulator would
   // lock itself out.
@@ -431,16 +446,31 @@ EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const s
   return {!created, "s3://" + bucket};
 }
 
-EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository) {
+EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                              int images_kept) {
   aws::Ecr ecr(session);
+  auto policy = std::async(std::launch::async, [&]() -> std::optional<std::string> {
+    try {
+      return ecr.get_lifecycle_policy(repository);
+    } catch (const aws::AwsError& e) {
+      if (e.is("RepositoryNotFoundException")) return std::nullopt;
+      throw;
+    }
+  });
+  auto repo = ecr.describe_repository(repository);
+  const auto p = policy.get();
+  if (!repo) return {false, repository};
   // One whose tags can be overwritten (made by an older hoist) is not ready:
-  // create_repository makes them immutable.
-  if (auto repo = ecr.describe_repository(repository)) return {repo->tag_mutability == "IMMUTABLE", repo->uri};
-  return {false, repository};
+  // create_repository makes them immutable. Nor is one that keeps another
+  // number of images than images_kept says.
+  const bool policy_set = p && nlohmann::json::parse(*p, nullptr, false) ==
+                                   nlohmann::json::parse(aws::keep_last_images_policy(images_kept));
+  if (repo->tag_mutability != "IMMUTABLE") return {false, repo->uri};
+  return {true, repo->uri, !policy_set};
 }
 
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
-                               const std::string& project) {
+                               const std::string& project, int images_kept) {
   aws::Ecr ecr(session);
   auto tags = managed_tags();
   tags[kProjectTag] = project;
@@ -454,7 +484,7 @@ EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, con
   auto created = ecr.create_repository(spec);
   if (!created.created && created.repository.tag_mutability != "IMMUTABLE")
     ecr.put_image_tag_mutability(repository, "IMMUTABLE");
-  ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(10));
+  ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(images_kept));
   return {!created.created, created.repository.uri};
 }
 
