@@ -1,7 +1,11 @@
 // `hoist gc` ends what jobs left behind; `hoist down` also removes what hoist
 // keeps between jobs (job::gc, job::down).
+#include <filesystem>
+
 #include "cli/commands.hpp"
 #include "cli/reporters.hpp"
+#include "job/naming.hpp"
+#include "job/project.hpp"
 #include "job/teardown.hpp"
 #include "util/error.hpp"
 
@@ -23,11 +27,34 @@ Command register_down(CLI::App& parent, Globals& g) {
   auto* app = parent.add_subcommand(
       "down", "Remove the ECR repositories and job roles; with --all also the bucket and every job in it");
   auto options = std::make_shared<job::DownOptions>();
-  app->add_flag("--all", options->all, "Also empty and delete the bucket (all job records, logs and outputs)");
+  auto project = std::make_shared<std::string>(".");
+  auto only = std::make_shared<std::vector<std::string>>();
+  auto keep = std::make_shared<std::vector<std::string>>();
+  app->add_flag("--all", options->all,
+                "Also empty and delete the bucket (all job records, logs and outputs), and what [keep] keeps");
+  app->add_option("--only", *only,
+                  "Remove only these, whatever hoist.toml's [keep] says: instances, repository, images, role, "
+                  "topic, bucket (comma-separated)")
+      ->delimiter(',');
+  app->add_option("--keep", *keep, "Keep these this time (the same names as --only)")->delimiter(',');
+  app->add_flag("--dry-run", options->dry_run, "Only say what would go, and what stays with its monthly storage cost");
+  app->add_option("--project", *project,
+                  "The project folder whose hoist.toml [keep] applies (default: the current folder)");
   app->add_flag("-y,--yes", options->yes, "Do not ask for confirmation");
   add_aws_options(*app, g);
-  return {app, [options, &g] {
+  return {app, [options, project, only, keep, &g] {
             TerminalReporter reporter;
+            options->only.insert(only->begin(), only->end());
+            options->keep.insert(keep->begin(), keep->end());
+            // Every bad setting or name is refused before AWS is asked anything.
+            job::check_down_options(*options);
+            options->settings = job::read_keep_settings(*project);
+            std::error_code ec;
+            if (std::filesystem::exists(std::filesystem::path(*project) / "hoist.toml", ec)) {
+              job::RunOptions run;
+              run.project_dir = *project;
+              options->project_repository = job::repository_name(job::project_name(run));
+            }
             return job::down(job::connect(g.aws), *options, reporter) ? 0 : static_cast<int>(Exit::cancelled);
           }};
 }

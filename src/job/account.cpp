@@ -283,6 +283,11 @@ std::string user_policy(const AccountFacts& a) {
          "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
          "ecr:ListImages", "ecr:GetLifecyclePolicy"}},
        {"Resource", repository_arn(a, "hoist/*")}},
+      // `hoist down`: the topic of --notify, found by its name and tags.
+      {{"Sid", "DownTopic"},
+       {"Effect", "Allow"},
+       {"Action", {"sns:ListTagsForResource", "sns:DeleteTopic"}},
+       {"Resource", "arn:" + p + ":sns:" + r + ":" + id + ":hoist-notifications"}},
       // A job role may be written only with the boundary on it, so nothing
       // written into it can reach past the boundary (no IAM, no EC2): the
       // holder of this policy cannot make a role stronger than a job's.

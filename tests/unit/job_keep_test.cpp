@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "job/keep.hpp"
+#include "job/teardown.hpp"
 #include "util/error.hpp"
 
 namespace fs = std::filesystem;
@@ -76,4 +77,15 @@ TEST(Keep, RefusesWhatItCannotDo) {
   for (const char* n : {"0", "1001", "2.5", "x"})
     EXPECT_NE(refusal(std::string("[keep]\nimages_kept = ") + n + "\n").find("images_kept"), std::string::npos) << n;
   EXPECT_NE(refusal("[keep]\nroles = \"keep\"\n").find("no setting 'roles'"), std::string::npos);
+}
+
+TEST(Keep, DownOptionsNameKnownResources) {
+  DownOptions o;
+  o.only = {"repository", "role"};
+  EXPECT_NO_THROW(check_down_options(o));
+  o.only.insert("repositories");
+  EXPECT_THROW(check_down_options(o), Fatal);
+  o.only = {"role"};
+  o.keep = {"role"};
+  EXPECT_THROW(check_down_options(o), Fatal);
 }
