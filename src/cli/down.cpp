@@ -14,11 +14,23 @@ namespace hoist::cli {
 Command register_gc(CLI::App& parent, Globals& g) {
   auto* app = parent.add_subcommand("gc", "End instances and permissions that finished jobs left behind");
   auto dry_run = std::make_shared<bool>(false);
+  auto blobs = std::make_shared<bool>(false);
+  auto grace = std::make_shared<std::string>("24h");
   app->add_flag("--dry-run", *dry_run, "Only say what would be removed");
+  app->add_flag("--blobs", *blobs,
+                "Also delete the uploaded files (blobs/sha256/) that no job in the bucket references, "
+                "except those written in the last --blob-grace");
+  app->add_option("--blob-grace", *grace,
+                  "With --blobs: keep blobs written this recently, referenced or not (default 24h; a run staging "
+                  "now has sent blobs its job does not name yet)");
   add_aws_options(*app, g);
-  return {app, [dry_run, &g] {
+  return {app, [dry_run, blobs, grace, &g] {
             TerminalReporter reporter;
-            if (job::gc(job::connect(g.aws), *dry_run, reporter) == 0) reporter.note("nothing to clean up");
+            const auto blob_grace = job::parse_duration(*grace, "--blob-grace");
+            const auto c = job::connect(g.aws);
+            int ended = job::gc(c, *dry_run, reporter);
+            if (*blobs) ended += job::gc_blobs(c, *dry_run, blob_grace, reporter);
+            if (ended == 0) reporter.note("nothing to clean up");
             return 0;
           }};
 }

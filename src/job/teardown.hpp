@@ -25,6 +25,17 @@ void cancel(const Connected& c, const std::string& job_id, std::chrono::seconds 
 // launched). Returns how many things it ended (or would, with dry_run).
 int gc(const Connected& c, bool dry_run, Reporter& reporter);
 
+// `hoist gc --blobs`: deletes the blobs under blobs/sha256/ that no job in
+// the bucket references (its job.json's code, inputs, checkpoint seed and
+// agent), after deleting every set marker under blobs/sets/ (the contract
+// of docs/job-spec.md: a marker vouches for blobs without a look at them).
+// A blob written in the last `grace` (kBlobGrace unless --blob-grace) is
+// kept, referenced or not: a `hoist run` staging now may have sent it before
+// writing the job.json that names it. gc_blobs.cpp says the whole rule.
+// Returns how many objects it deleted (or would): markers and blobs.
+inline constexpr std::chrono::hours kBlobGrace{24};
+int gc_blobs(const Connected& c, bool dry_run, std::chrono::seconds grace, Reporter& reporter);
+
 // What `hoist down` can remove, as --only and --keep name them.
 inline constexpr const char* kDownResources[] = {"instances", "repository", "images", "role", "topic", "bucket"};
 // The topic --notify publishes to (made by `hoist run --notify`).
