@@ -43,7 +43,8 @@ inline constexpr int kMaxImagesKept = 1000;
 // missing). Unknown keys and values are refused.
 KeepSettings read_keep_settings(const std::string& project_dir);
 
-// At the end of a run (its instance ended, its outputs fetched): removes
+// At the end of a run (its job over, its instance ended; called before the
+// outputs are fetched, which need no image): removes
 // what the settings say goes after each run, repository = "run" (the
 // project's hoist/<project> with its images) or images = "run" (its images;
 // the repository stays). Kept, and said so, while another job of the
