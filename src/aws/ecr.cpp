@@ -136,6 +136,26 @@ std::vector<EcrImageId> Ecr::list_images(const std::string& repository) {
   return out;
 }
 
+std::vector<EcrImage> Ecr::describe_images(const std::string& repository) {
+  std::vector<EcrImage> out;
+  try {
+    json_paginate(client_, "DescribeImages", {{"repositoryName", repository}, {"maxResults", 1000}}, "nextToken",
+                  [&](const json& page) {
+                    for (const auto& d : page.value("imageDetails", json::array())) {
+                      EcrImage image;
+                      image.digest = d.value("imageDigest", "");
+                      image.size = d.value("imageSizeInBytes", std::uint64_t{0});
+                      for (const auto& t : d.value("imageTags", json::array()))
+                        image.tags.push_back(t.get<std::string>());
+                      out.push_back(std::move(image));
+                    }
+                  });
+  } catch (const AwsError& e) {
+    if (!e.is("RepositoryNotFoundException")) throw;
+  }
+  return out;
+}
+
 std::size_t Ecr::batch_delete_image(const std::string& repository, const std::vector<EcrImageId>& ids) {
   std::size_t deleted = 0;
   constexpr std::size_t batch = 100;  // BatchDeleteImage's limit

@@ -34,6 +34,13 @@ struct EcrImageId {
   std::string tag;     // "" for an untagged image
 };
 
+// An image as DescribeImages gives it.
+struct EcrImage {
+  std::string digest;
+  std::vector<std::string> tags;
+  std::uint64_t size = 0;  // imageSizeInBytes: what ECR bills storage for
+};
+
 struct EcrAuthorization {
   std::string user;       // "AWS"
   std::string password;   // a secret: never log it
@@ -74,6 +81,9 @@ class Ecr {
   bool image_exists(const std::string& repository, const std::string& tag);
   // Every image id (a tagged image appears once per tag), all pages.
   std::vector<EcrImageId> list_images(const std::string& repository);
+  // Every image with its size (DescribeImages, all pages); empty when there
+  // is no such repository.
+  std::vector<EcrImage> describe_images(const std::string& repository);
   // Deletes by tag or digest in batches of 100; returns how many were deleted
   // (ids that do not exist are not an error).
   std::size_t batch_delete_image(const std::string& repository, const std::vector<EcrImageId>& ids);

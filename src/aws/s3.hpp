@@ -54,6 +54,10 @@ struct BucketSettings {
   // instance ended mid-upload) are billed but listed nowhere: a lifecycle
   // rule removes them this many days after they began (0: no rule).
   int abort_incomplete_uploads_days = 1;
+  // A second rule expires every object under `expire_prefix` this many days
+  // after it was written (0: no such rule).
+  std::string expire_prefix;
+  int expire_days = 0;
   // What the caller's own HeadBucket has just found (nullopt: ask). In
   // us-east-1 re-creating one's own bucket answers 200, so only a HEAD tells
   // "created now" from "already ours".

@@ -36,12 +36,19 @@ std::string tagging_xml(const std::map<std::string, std::string>& tags) {
   return xml + "</TagSet></Tagging>";
 }
 
-std::string lifecycle_xml(int abort_incomplete_uploads_days) {
-  return std::string("<LifecycleConfiguration xmlns=\"") + kXmlns +
-         "\"><Rule><ID>hoist-abort-incomplete-uploads</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
-         "<AbortIncompleteMultipartUpload><DaysAfterInitiation>" +
-         std::to_string(abort_incomplete_uploads_days) +
-         "</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule></LifecycleConfiguration>";
+std::string lifecycle_xml(const BucketSettings& settings) {
+  std::string xml = std::string("<LifecycleConfiguration xmlns=\"") + kXmlns + "\">";
+  if (settings.abort_incomplete_uploads_days > 0)
+    xml +=
+        "<Rule><ID>hoist-abort-incomplete-uploads</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
+        "<AbortIncompleteMultipartUpload><DaysAfterInitiation>" +
+        std::to_string(settings.abort_incomplete_uploads_days) +
+        "</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>";
+  if (settings.expire_days > 0)
+    xml += "<Rule><ID>hoist-jobs-retention</ID><Filter><Prefix>" + xml_escape(settings.expire_prefix) +
+           "</Prefix></Filter><Status>Enabled</Status><Expiration><Days>" + std::to_string(settings.expire_days) +
+           "</Days></Expiration></Rule>";
+  return xml + "</LifecycleConfiguration>";
 }
 
 // A bucket subresource PUT; S3 requires a body checksum (Content-MD5) for
@@ -110,9 +117,10 @@ bool S3::create_bucket(const std::string& bucket, const BucketSettings& settings
   } else if (settings.tls_only_policy) {
     configure("PutBucketPolicy", subresource_put(bucket, "policy", tls_only_policy(bucket, client_.region())));
   }
-  if (settings.abort_incomplete_uploads_days > 0)
-    configure("PutBucketLifecycleConfiguration",
-              subresource_put(bucket, "lifecycle", lifecycle_xml(settings.abort_incomplete_uploads_days)));
+  // One configuration holds every rule: a PUT replaces them all, so a
+  // retention taken out of hoist.toml is taken off the bucket too.
+  if (settings.abort_incomplete_uploads_days > 0 || settings.expire_days > 0)
+    configure("PutBucketLifecycleConfiguration", subresource_put(bucket, "lifecycle", lifecycle_xml(settings)));
   if (!settings.tags.empty())
     configure("PutBucketTagging", subresource_put(bucket, "tagging", tagging_xml(settings.tags)));
   return created;

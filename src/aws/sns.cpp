@@ -39,13 +39,24 @@ void Sns::subscribe(const std::string& topic_arn, const std::string& protocol, c
   query_call(client_, "Subscribe", {{"TopicArn", topic_arn}, {"Protocol", protocol}, {"Endpoint", endpoint}});
 }
 
-bool Sns::delete_topic(const std::string& topic_arn) {
+std::optional<std::map<std::string, std::string>> Sns::topic_tags(const std::string& topic_arn) {
   try {
-    query_call(client_, "DeleteTopic", {{"TopicArn", topic_arn}});
+    auto doc = query_call(client_, "ListTagsForResource", {{"ResourceArn", topic_arn}});
+    std::map<std::string, std::string> tags;
+    auto list = doc->document_element().child("ListTagsForResourceResult").child("Tags");
+    for (auto member : list.children("member"))
+      tags[member.child("Key").child_value()] = member.child("Value").child_value();
+    return tags;
   } catch (const AwsError& e) {
-    if (e.is("NotFound")) return false;
+    if (e.is("NotFound") || e.is("ResourceNotFound") || e.is("ResourceNotFoundException") || e.not_found())
+      return std::nullopt;
     throw;
   }
+}
+
+bool Sns::delete_topic(const std::string& topic_arn) {
+  if (!topic_tags(topic_arn)) return false;
+  query_call(client_, "DeleteTopic", {{"TopicArn", topic_arn}});
   return true;
 }
 

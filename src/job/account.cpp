@@ -314,7 +314,7 @@ std::string user_policy(const AccountFacts& a) {
        {"Action",
         {"ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:DescribeImages", "ecr:PutLifecyclePolicy",
          "ecr:PutImageTagMutability", "ecr:TagResource", "ecr:DeleteRepository", "ecr:BatchDeleteImage",
-         "ecr:ListImages"}},
+         "ecr:ListImages", "ecr:GetLifecyclePolicy"}},
        {"Resource", repository_arn(a, "hoist/*")}},
       // A job role may be written only with the boundary on it, so nothing
       // written into it can reach past the boundary (no IAM, no EC2): the
@@ -382,12 +382,13 @@ std::string user_policy(const AccountFacts& a) {
          "arn:" + p + ":ec2:" + r + ":" + id + ":security-group/*",
          "arn:" + p + ":ec2:" + r + ":" + id + ":network-interface/*",
          "arn:" + p + ":ec2:" + r + ":" + id + ":spot-instances-request/*"}}},
-      // --notify: hoist's one topic, its e-mail subscriptions; down removes it.
+      // --notify: hoist's one topic, its e-mail subscriptions; `hoist down`
+      // finds it by its name and tags, and removes it.
       {{"Sid", "Notifications"},
        {"Effect", "Allow"},
        {"Action",
-        {"sns:CreateTopic", "sns:TagResource", "sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic",
-         "sns:Subscribe", "sns:DeleteTopic"}},
+        {"sns:CreateTopic", "sns:TagResource", "sns:ListTagsForResource", "sns:GetTopicAttributes",
+         "sns:ListSubscriptionsByTopic", "sns:Subscribe", "sns:DeleteTopic"}},
        {"Resource", topic_arn(a, r)}},
       {{"Sid", "EndOwnInstances"},
        {"Effect", "Allow"},
@@ -411,6 +412,12 @@ namespace {
 // (a first run interrupted after CreateBucket, an older hoist) or with an
 // older one gets every setting again. Raise it when the settings change.
 constexpr const char* kHardeningTag = "hoist:hardening";
+// The jobs_retention the lifecycle configuration has (absent: none).
+constexpr const char* kRetentionTag = "hoist:jobs-retention";
+
+std::string retention_tag(int days) {
+  return days > 0 ? std::to_string(days) + "d" : "";
+}
 constexpr int kHardening = 1;
 
 bool hardened(const std::map<std::string, std::string>& tags) {
@@ -424,7 +431,8 @@ bool hardened(const std::map<std::string, std::string>& tags) {
 }
 }  // namespace
 
-EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket) {
+EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
+                          int jobs_retention_days) {
   aws::S3 s3(session);
   bool unreadable = false;
   // The tags with the HEAD, at once: convergence costs no extra wait. (An
@@ -454,14 +462,22 @@ EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const st
   if (unreadable)
     return {true, uri, true,
             "cannot read the tags of " + bucket + " (s3:GetBucketTagging): its settings are applied again"};
-  return {true, uri, !hardened(*t)};
+  const auto retention = t->find(kRetentionTag);
+  const bool retention_set = (retention == t->end() ? "" : retention->second) == retention_tag(jobs_retention_days);
+  return {true, uri, !hardened(*t) || !retention_set};
 }
 
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists) {
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists,
+                           int jobs_retention_days) {
   aws::S3 s3(session);
   aws::BucketSettings settings;
   settings.tags = managed_tags();
   settings.tags[kHardeningTag] = std::to_string(kHardening);
+  if (jobs_retention_days > 0) {
+    settings.tags[kRetentionTag] = retention_tag(jobs_retention_days);
+    settings.expire_prefix = "jobs/";
+    settings.expire_days = jobs_retention_days;
+  }
   // The policy denies every request not made over TLS, so it can only go on a
   // bucket reached over https (always, on AWS); a plain-http emulator would
   // lock itself out.
@@ -471,16 +487,31 @@ EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const s
   return {!created, "s3://" + bucket};
 }
 
-EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository) {
+EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                              int images_kept) {
   aws::Ecr ecr(session);
+  auto policy = std::async(std::launch::async, [&]() -> std::optional<std::string> {
+    try {
+      return ecr.get_lifecycle_policy(repository);
+    } catch (const aws::AwsError& e) {
+      if (e.is("RepositoryNotFoundException")) return std::nullopt;
+      throw;
+    }
+  });
+  auto repo = ecr.describe_repository(repository);
+  const auto p = policy.get();
+  if (!repo) return {false, repository};
   // One whose tags can be overwritten (made by an older hoist) is not ready:
-  // create_repository makes them immutable.
-  if (auto repo = ecr.describe_repository(repository)) return {repo->tag_mutability == "IMMUTABLE", repo->uri};
-  return {false, repository};
+  // create_repository makes them immutable. Nor is one that keeps another
+  // number of images than images_kept says.
+  const bool policy_set = p && nlohmann::json::parse(*p, nullptr, false) ==
+                                   nlohmann::json::parse(aws::keep_last_images_policy(images_kept));
+  if (repo->tag_mutability != "IMMUTABLE") return {false, repo->uri};
+  return {true, repo->uri, !policy_set};
 }
 
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
-                               const std::string& project) {
+                               const std::string& project, int images_kept) {
   aws::Ecr ecr(session);
   auto tags = managed_tags();
   tags[kProjectTag] = project;
@@ -494,7 +525,7 @@ EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, con
   auto created = ecr.create_repository(spec);
   if (!created.created && created.repository.tag_mutability != "IMMUTABLE")
     ecr.put_image_tag_mutability(repository, "IMMUTABLE");
-  ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(10));
+  ecr.put_lifecycle_policy(repository, aws::keep_last_images_policy(images_kept));
   return {!created.created, created.repository.uri};
 }
 

@@ -84,6 +84,8 @@ std::string notify_topic_arn(const AccountFacts& account);
 // What a person running hoist needs (printed by `hoist iam-policy`).
 std::string user_policy(const AccountFacts& account);
 
+inline constexpr int kDefaultImagesKept = 10;
+
 struct EnsureResult {
   bool existed = false;    // nothing had to be created
   std::string detail;      // URI / ARN / name
@@ -96,8 +98,14 @@ struct EnsureResult {
 // complete? Nothing is created. The bucket is complete when its
 // hoist:hardening tag says every setting of this hoist is on it; a bucket of
 // that name that is not the account's is Fatal(Exit::bucket_taken).
-EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket);
-EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository);
+// `jobs_retention_days` (hoist.toml [keep] jobs_retention; 0: none) is on a
+// complete bucket as its hoist:jobs-retention tag, `images_kept` on a
+// complete repository as its lifecycle policy (asked with the repository,
+// at once): another value makes the resource one to finish.
+EnsureResult probe_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
+                          int jobs_retention_days = 0);
+EnsureResult probe_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
+                              int images_kept = kDefaultImagesKept);
 // The boundary: whether it exists and, when asked (a second round trip,
 // needed only for a job that reaches other buckets), the data buckets it
 // allows.
@@ -121,10 +129,14 @@ BoundaryState probe_boundary(const std::shared_ptr<aws::Session>& session, const
 // tolerates "already exists", so another hoist creating the same resource at
 // the same moment (or a half-made one left by an interrupted run) is fine.
 // The bucket: made unless `exists` (the probe's answer), then hardened.
-EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket,
-                           bool exists = false);
+// Its lifecycle configuration: incomplete uploads end after a day, and with
+// `jobs_retention_days` every object under jobs/ expires that long after it
+// was written (the rule hoist-jobs-retention).
+EnsureResult create_bucket(const std::shared_ptr<aws::Session>& session, const std::string& bucket, bool exists = false,
+                           int jobs_retention_days = 0);
+// Its lifecycle policy keeps the newest `images_kept` images.
 EnsureResult create_repository(const std::shared_ptr<aws::Session>& session, const std::string& repository,
-                               const std::string& project);
+                               const std::string& project, int images_kept = kDefaultImagesKept);
 // A managed policy under /hoist/: its ARN; created, or given this document
 // (a new default version, the oldest dropped past IAM's five). True when it
 // changed.

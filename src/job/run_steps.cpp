@@ -14,6 +14,7 @@
 #include "job/fallback.hpp"
 #include "job/hash_cache.hpp"
 #include "job/instances.hpp"
+#include "job/keep.hpp"
 #include "job/naming.hpp"
 #include "job/notify.hpp"
 #include "job/outputs.hpp"
@@ -107,6 +108,7 @@ class AwsRunSteps : public RunSteps {
   std::string input_root_;  // the folder the inputs are listed from
   Connected c_;
   std::optional<aws::S3> s3_;
+  KeepSettings keep_;  // hoist.toml's [keep]
   EnsureResult bucket_, repo_;
   BoundaryState boundary_;
   MachineImage image_;
@@ -133,6 +135,7 @@ void AwsRunSteps::prepare(Job& job) {
   RunOptions& o = job.options;
   auto file = apply_project_file(o);
   validate(o);
+  keep_ = read_keep_settings(o.project_dir);
   if (overrides_.region.empty()) overrides_.region = file.region;
   if (overrides_.profile.empty()) overrides_.profile = file.profile;
   if (overrides_.bucket.empty()) overrides_.bucket = file.bucket;
@@ -224,8 +227,10 @@ void AwsRunSteps::survey(Job& job) {
   aws::S3& s3 = *s3_;
 
   auto s3_checks = std::async(std::launch::async, [&] { return check_s3_locations(s3, o); });
-  auto bucket = std::async(std::launch::async, [&] { return probe_bucket(c_.session, job.bucket); });
-  auto repo = std::async(std::launch::async, [&] { return probe_repository(c_.session, job.repository); });
+  auto bucket =
+      std::async(std::launch::async, [&] { return probe_bucket(c_.session, job.bucket, keep_.jobs_retention_days); });
+  auto repo =
+      std::async(std::launch::async, [&] { return probe_repository(c_.session, job.repository, keep_.images_kept); });
   // The job's s3:// locations outside hoist's bucket, which the boundary
   // must allow.
   const std::string foreign_input =
@@ -349,10 +354,12 @@ void AwsRunSteps::provision(Job& job) {
   // (each step is race-safe against another hoist doing the same).
   std::future<EnsureResult> mk_bucket, mk_repo;
   if (!bucket_.existed || bucket_.to_finish)
-    mk_bucket = std::async(std::launch::async, [&] { return create_bucket(c_.session, job.bucket, bucket_.existed); });
-  if (!repo_.existed)
-    mk_repo =
-        std::async(std::launch::async, [&] { return create_repository(c_.session, job.repository, job.project); });
+    mk_bucket = std::async(std::launch::async, [&] {
+      return create_bucket(c_.session, job.bucket, bucket_.existed, keep_.jobs_retention_days);
+    });
+  if (!repo_.existed || repo_.to_finish)
+    mk_repo = std::async(std::launch::async,
+                         [&] { return create_repository(c_.session, job.repository, job.project, keep_.images_kept); });
   // Both finish before the first failure leaves (what was made stays:
   // race-safe, and the next run finds it). A bucket made by this run holds
   // nothing yet, so staging need not ask which blobs it has.
@@ -472,6 +479,7 @@ void AwsRunSteps::collect(const Job& job, const Launched& launched) {
                    {{"instance_id", id}, {"max_runtime_seconds", job.options.max_runtime.count()}}});
   } else {
     release_job_resources(c_.session, job.id, launched.instance_id, reporter_);
+    release_after_run(c_.session, job.project, job.id, keep_, reporter_);
   }
   if (!is_s3_uri(job.options.output)) {
     auto d = download_prefix(*s3_, job.output_s3, job.options.output, reporter_);

@@ -9,7 +9,7 @@ moto's IAM evaluation is not AWS's, and the policy is adapted where moto
 would refuse what AWS allows (never the other way):
 - conditions are dropped: moto treats a condition key it does not supply
   (aws:RequestTag, iam:PassedToService) as an explicit deny;
-- EC2, ECR, SSM and IAM statements get Resource "*": moto checks those
+- EC2, ECR, SSM, SNS and IAM statements get Resource "*": moto checks those
   services' actions against "*" (IAM: but for roles that exist), so no
   narrower ARN can match;
 - moto names HeadBucket's permission s3:HeadBucket where AWS asks
@@ -52,7 +52,7 @@ def for_moto(policy):
     for st in out["Statement"]:
         st.pop("Condition", None)
         actions = as_list(st["Action"])
-        if all(a.split(":")[0] in ("ec2", "ecr", "ssm", "iam") for a in actions):
+        if all(a.split(":")[0] in ("ec2", "ecr", "ssm", "sns", "iam") for a in actions):
             st["Resource"] = "*"
         if "s3:ListBucket" in actions:
             st["Action"] = actions + ["s3:HeadBucket"]

@@ -40,6 +40,24 @@ TEST(ProbeBucket, ConvergesFromBareAndThenIsComplete) {
   EXPECT_EQ(s3.bucket_tags(bucket)->at("hoist:hardening"), "1");
 }
 
+// jobs_retention: a bucket with another retention (or none) is to finish.
+TEST(ProbeBucket, ARetentionOtherThanTheBucketsIsToFinish) {
+  auto session = moto_session();
+  const std::string bucket = "hoist-probe-retention-" + std::to_string(::getpid());
+  create_bucket(session, bucket);
+  EXPECT_FALSE(probe_bucket(session, bucket).to_finish);
+  EXPECT_TRUE(probe_bucket(session, bucket, 30).to_finish);
+  create_bucket(session, bucket, /*exists=*/true, 30);
+  EXPECT_FALSE(probe_bucket(session, bucket, 30).to_finish);
+  EXPECT_TRUE(probe_bucket(session, bucket, 7).to_finish);
+  EXPECT_TRUE(probe_bucket(session, bucket).to_finish);
+  aws::S3 s3(session);
+  EXPECT_EQ(s3.bucket_tags(bucket)->at("hoist:jobs-retention"), "30d");
+  create_bucket(session, bucket, /*exists=*/true);
+  EXPECT_FALSE(probe_bucket(session, bucket).to_finish);
+  EXPECT_FALSE(s3.bucket_tags(bucket)->contains("hoist:jobs-retention"));
+}
+
 TEST(ProbeBucket, RefusesABucketTaggedButNotHoists) {
   auto session = moto_session();
   const std::string bucket = "hoist-probe-team-" + std::to_string(::getpid());
