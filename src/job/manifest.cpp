@@ -161,7 +161,7 @@ bool safe_relative_name(std::string_view name) {
   std::size_t pos = 0;
   while (pos <= name.size()) {
     std::size_t slash = name.find('/', pos);
-    std::string_view seg = name.substr(pos, slash == std::string_view::npos ? name.npos : slash - pos);
+    std::string_view seg = name.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
     if (seg.empty() || seg == "." || seg == "..") return false;
     if (slash == std::string_view::npos) break;
     pos = slash + 1;
