@@ -13,8 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What is checked: these files and directories, and the headers in them.
-# src/job and src/cli are next: their warnings are not all fixed yet.
-paths=(src/util src/aws src/main.cpp tests/unit)
+paths=(src/util src/aws src/job src/cli src/main.cpp tests/unit)
 
 build=${1:-build}
 # The files to check: under the given paths, else all of the above. The

@@ -56,7 +56,8 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
   std::string rest = text.substr(static_cast<std::size_t>(consumed));
   auto sign = rest.find_first_of("+-");
   if (sign != std::string::npos) {
-    int h = 0, m = 0;
+    int h = 0;
+    int m = 0;
     if (std::sscanf(rest.c_str() + sign + 1, "%2d:%2d", &h, &m) >= 1) {
       long offset = (h * 60L + m) * 60L;
       t -= rest[sign] == '+' ? offset : -offset;

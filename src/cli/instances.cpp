@@ -28,7 +28,7 @@ Command register_instances(CLI::App& parent, Globals& g) {
                         << "STATE" << std::setw(8) << "SPOT" << std::setw(22) << "LAUNCHED"
                         << "JOB\n";
             for (const auto& i : found) {
-              std::string jobid = i.tags.count(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
+              std::string jobid = i.tags.contains(job::kJobTag) ? i.tags.at(job::kJobTag) : "";
               if (g.json) {
                 out.push_back({{"instance_id", i.id},
                                {"instance_type", i.instance_type},

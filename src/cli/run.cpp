@@ -12,7 +12,7 @@ namespace hoist::cli {
 namespace {
 
 std::atomic<int> g_interrupts{0};
-void on_sigint(int) {
+void on_sigint(int /*signal*/) {
   g_interrupts.fetch_add(1);
 }
 

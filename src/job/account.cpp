@@ -603,16 +603,22 @@ void update_boundary(const std::shared_ptr<aws::Session>& session, const Account
                 " (its data buckets kept): see docs/job-spec.md for what a job role may do");
 }
 
+namespace {
+// check_boundary_allows' refusal of a bucket the boundary does not allow.
+Fatal outside_boundary(const std::string& bucket) {
+  return {Exit::access_denied, "jobs in this account may not reach s3://" + bucket +
+                                   " (the job boundary allows only hoist's bucket and the data buckets "
+                                   "its administrator named): ask them to run `hoist setup --data-bucket " +
+                                   bucket + "`"};
+}
+}  // namespace
+
 void check_boundary_allows(const BoundaryState& boundary, const std::vector<std::string>& locations) {
   if (!boundary.exists) return;  // made next, allowing any bucket
   for (const auto& uri : locations) {
     if (uri.empty()) continue;
     const std::string bucket = split_s3(uri).first;
-    if (!data_bucket_allowed(boundary.data_buckets, bucket))
-      throw Fatal(Exit::access_denied, "jobs in this account may not reach s3://" + bucket +
-                                           " (the job boundary allows only hoist's bucket and the data buckets "
-                                           "its administrator named): ask them to run `hoist setup --data-bucket " +
-                                           bucket + "`");
+    if (!data_bucket_allowed(boundary.data_buckets, bucket)) throw outside_boundary(bucket);
   }
 }
 

@@ -18,10 +18,13 @@ namespace {
 
 std::string age_of(Clock::duration d) {
   const auto s = std::chrono::duration_cast<std::chrono::seconds>(d).count();
-  if (s < 120) return std::to_string(std::max<std::int64_t>(s, 0)) + " s";
-  if (s < 2 * 3600) return std::to_string(s / 60) + " min";
-  if (s < 2 * 86400) return std::to_string(s / 3600) + " h";
-  return std::to_string(s / 86400) + " days";
+  constexpr std::int64_t kMinute = 60;
+  constexpr std::int64_t kHour = 60 * kMinute;
+  constexpr std::int64_t kDay = 24 * kHour;
+  if (s < 2 * kMinute) return std::to_string(std::max<std::int64_t>(s, 0)) + " s";
+  if (s < 2 * kHour) return std::to_string(s / kMinute) + " min";
+  if (s < 2 * kDay) return std::to_string(s / kHour) + " h";
+  return std::to_string(s / kDay) + " days";
 }
 
 std::string catalog_path(const std::string& dir, const std::string& region) {

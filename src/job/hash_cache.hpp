@@ -39,10 +39,10 @@ class HashCache {
   static std::string default_dir();
 
   // The remembered hash of `name` if its stat still matches.
-  [[nodiscard]] std::optional<std::string> find(const std::string& name, const FileEntry& e) const;
-  // Keeps e.sha256 for next time unless e was modified within kRacyWindow of
+  [[nodiscard]] std::optional<std::string> find(const std::string& name, const FileEntry& f) const;
+  // Keeps f.sha256 for next time unless f was modified within kRacyWindow of
   // `hashing_began`.
-  void remember(const std::string& name, const FileEntry& e, std::chrono::system_clock::time_point hashing_began);
+  void remember(const std::string& name, const FileEntry& f, std::chrono::system_clock::time_point hashing_began);
   // Trusts nothing remembered so far (`hoist run --rehash`); what is hashed
   // now is still remembered.
   void forget_all() { entries_.clear(); }

@@ -122,9 +122,10 @@ std::string user_data(const LoaderValues& values) {
   if (values.max_runtime.count() <= 0)
     throw std::invalid_argument("the user data needs a positive max runtime, not " +
                                 std::to_string(values.max_runtime.count()) + " s");
-  for (const auto& [name, value] : fill)
-    if (value.find('\'') != std::string::npos)
-      throw std::invalid_argument("the user data cannot carry a quote: " + name + " is " + value);
+  const auto quoted =
+      std::ranges::find_if(fill, [](const auto& entry) { return entry.second.find('\'') != std::string::npos; });
+  if (quoted != fill.end())
+    throw std::invalid_argument("the user data cannot carry a quote: " + quoted->first + " is " + quoted->second);
   // Placeholders are @NAME@, NAME in [A-Z0-9_]; every other @ stays as it is.
   auto name_char = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; };
   std::string out;

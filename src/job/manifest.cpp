@@ -157,10 +157,8 @@ std::string set_key(const Manifest& manifest) {
 }
 
 bool is_sha256_hex(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
+  return s.size() == 64 &&
+         std::ranges::all_of(s, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 bool safe_relative_name(std::string_view name) {
@@ -168,7 +166,7 @@ bool safe_relative_name(std::string_view name) {
   std::size_t pos = 0;
   while (pos <= name.size()) {
     std::size_t slash = name.find('/', pos);
-    std::string_view seg = name.substr(pos, slash == std::string_view::npos ? name.npos : slash - pos);
+    std::string_view seg = name.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos);
     if (seg.empty() || seg == "." || seg == "..") return false;
     if (slash == std::string_view::npos) break;
     pos = slash + 1;

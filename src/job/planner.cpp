@@ -303,8 +303,8 @@ InstancePlan plan_instance(const RunOptions& o) {
 }
 
 Fatal nothing_fits(const Wants& want, const std::string& where) {
-  return Fatal(Exit::bad_option, "no instance type in " + where + " has " + want.describe() +
-                                     ": ask for less (see `hoist types`), or name one with --instance-type");
+  return {Exit::bad_option, "no instance type in " + where + " has " + want.describe() +
+                                ": ask for less (see `hoist types`), or name one with --instance-type"};
 }
 
 std::vector<std::string> offering_candidates(const RunOptions& o, const InstancePlan& plan) {

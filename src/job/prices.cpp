@@ -11,6 +11,12 @@ Clock::time_point from_epoch(std::int64_t s) {
   return Clock::time_point(std::chrono::seconds(s));
 }
 
+// Whether a time the cache records (seconds since the epoch, 0 for never)
+// is set, not after `now`, and at most kCatalogMaxAge before it.
+bool fresh(std::int64_t at, Clock::time_point now) {
+  return at > 0 && from_epoch(at) <= now && now - from_epoch(at) <= kCatalogMaxAge;
+}
+
 // The cache: {"region", "complete_at" (when every type was fetched, 0 if
 // never), "unreachable_at", "unreachable", "prices": {type: {"usd", "at"}}}.
 struct PriceCache {
@@ -30,9 +36,6 @@ struct PriceCache {
   [[nodiscard]] std::int64_t number(const char* key) const {
     auto it = doc.find(key);
     return it != doc.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
-  }
-  [[nodiscard]] bool fresh(std::int64_t at, Clock::time_point now) const {
-    return at > 0 && from_epoch(at) <= now && now - from_epoch(at) <= kCatalogMaxAge;
   }
 };
 
@@ -66,7 +69,7 @@ PriceBook load_prices(const std::shared_ptr<aws::Session>& session, const std::s
     book.from.source = Provenance::Source::cache;
     const std::int64_t complete = cache.number("complete_at");
     if (only.empty()) {
-      if (!cache.fresh(complete, now)) return std::nullopt;
+      if (!fresh(complete, now)) return std::nullopt;
       book.from.as_of = from_epoch(complete);
       for (const auto& [type, p] : prices.items())
         if (p.is_object() && p.contains("usd")) book.on_demand[type] = p["usd"].get<double>();
@@ -77,7 +80,7 @@ PriceBook load_prices(const std::shared_ptr<aws::Session>& session, const std::s
       const auto p = prices.find(type);
       const std::int64_t at = p != prices.end() && p->is_object() ? p->value("at", std::int64_t{0}) : 0;
       // A type a full fetch did not find has no price in the region at all.
-      if (!cache.fresh(at, now) && !(p == prices.end() && cache.fresh(complete, now))) return std::nullopt;
+      if (!fresh(at, now) && !(p == prices.end() && fresh(complete, now))) return std::nullopt;
       if (p == prices.end()) continue;
       book.on_demand[type] = p->value("usd", 0.0);
       if (oldest == 0 || at < oldest) oldest = at;

@@ -196,7 +196,8 @@ std::optional<std::chrono::seconds> seconds_between(const std::string& from, con
     if (s.size() < 19 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return std::nullopt;
     return timegm(&tm);
   };
-  auto a = parse(from), b = parse(to);
+  const auto a = parse(from);
+  const auto b = parse(to);
   if (!a || !b) return std::nullopt;
   return std::chrono::seconds(*b - *a);
 }

@@ -84,8 +84,8 @@ void wait_each(Futures&... futures) {
 
 class AwsRunSteps : public RunSteps {
  public:
-  AwsRunSteps(const aws::Overrides& overrides, std::function<bool()> detach_requested, Reporter& reporter)
-      : overrides_(overrides), detach_requested_(std::move(detach_requested)), reporter_(reporter) {}
+  AwsRunSteps(aws::Overrides overrides, std::function<bool()> detach_requested, Reporter& reporter)
+      : overrides_(std::move(overrides)), detach_requested_(std::move(detach_requested)), reporter_(reporter) {}
 
   void prepare(Job& job) override;
   void survey(Job& job) override;
@@ -352,7 +352,8 @@ void AwsRunSteps::provision(Job& job) {
   }
   // A cold account: create what the probes found missing, in parallel
   // (each step is race-safe against another hoist doing the same).
-  std::future<EnsureResult> mk_bucket, mk_repo;
+  std::future<EnsureResult> mk_bucket;
+  std::future<EnsureResult> mk_repo;
   if (!bucket_.existed || bucket_.to_finish)
     mk_bucket = std::async(std::launch::async, [&] {
       return create_bucket(c_.session, job.bucket, bucket_.existed, keep_.jobs_retention_days);
@@ -398,7 +399,9 @@ Launched AwsRunSteps::launch(Job& job) {
     scope.successor = SuccessorScope{job.region, job.plan.type.name, image_.id};
   }
   auto role = std::async(std::launch::async, [&] { create_job_role(c_.session, c_.account, scope); });
-  std::future<void> put_agent, put_job, put_status;
+  std::future<void> put_agent;
+  std::future<void> put_job;
+  std::future<void> put_status;
   try {
     auto stats = stage(
         s3, job.bucket, {&job.code, &job.inputs, &job.checkpoint}, [&](const StageStats& s) { reporter_.staging(s); },

@@ -51,7 +51,7 @@ std::map<std::string, JobRecord> read_jobs(aws::S3& s3, const std::string& bucke
   std::vector<JobRecord> records(list.size());
   aws::parallel_for(list.size(), 8, [&](std::size_t i) {
     records[i].status = read_status(s3, bucket, list[i]);
-    if ((!records[i].status || !records[i].status->terminal()) && need_spec.count(list[i]))
+    if ((!records[i].status || !records[i].status->terminal()) && need_spec.contains(list[i]))
       records[i].spec = read_job(s3, bucket, list[i]);
   });
   std::map<std::string, JobRecord> out;

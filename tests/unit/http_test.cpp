@@ -282,7 +282,8 @@ TEST_F(Http, ResetsAreRetryableTransportErrors) {
     }
   }
   EXPECT_EQ(http_send(request("GET", "/flaky"), {}).status, 200);  // a fresh connection after the reset
-  for (const auto& req : server().stats("/flaky")["requests"]) {
+  const auto requests = server().stats("/flaky")["requests"];
+  for (const auto& req : requests) {
     if (req["method"] == "PUT") {
       EXPECT_EQ(req["body"], "payload");  // rewound, not half-sent
     }

@@ -4,7 +4,6 @@
 #include "job/follow.hpp"
 
 using namespace hoist;
-using job::FollowEvent;
 using Kind = job::FollowEvent::Kind;
 using namespace std::chrono_literals;
 

@@ -35,7 +35,9 @@ TEST(Watch, PhasesInOrderWithTheLogAfterRunningEvenWhenSeenOnlyAtTheEnd) {
 
   struct Recorder : job::SilentReporter {
     std::vector<std::string> seen;
-    void phase(const std::string& phase, const job::JobStatus&) override { seen.push_back("[" + phase + "]"); }
+    void phase(const std::string& phase, const job::JobStatus& /*status*/) override {
+      seen.push_back("[" + phase + "]");
+    }
     void log(std::string_view chunk) override { seen.emplace_back(chunk); }
   } recorder;
   auto result = job::watch(session, bucket, id, "", std::chrono::hours(1), recorder);
