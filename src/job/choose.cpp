@@ -122,7 +122,8 @@ InstancePlan choose_instance(const RunOptions& o, const RegionCatalog& catalog, 
     };
     if (by_spot)
       std::ranges::stable_sort(fits, [&](const Fit& a, const Fit& b) {
-        const auto x = spot_of(a), y = spot_of(b);
+        const auto x = spot_of(a);
+        const auto y = spot_of(b);
         if (x && y) return *x < *y;
         return x.has_value() && !y.has_value();
       });

@@ -19,31 +19,32 @@ struct RunOptions {
   std::vector<std::string> args;
   std::string instance_type;
   int cpus = 0;
-  double memory_gib = 0;
   int gpus = 0;
+  // --spot-retries: how many times an interrupted spot job is relaunched
+  // (same job, next attempt).
+  int spot_retries = 0;
+  double memory_gib = 0;
   std::string gpu_type;
   std::string arch;  // --arch: x86_64 or arm64; "" for either
   // --budget / hoist.toml budget, USD: the job's instance ends before it
   // costs more (0: no budget).
   double budget_usd = 0;
-  bool spot = false;
-  // --spot-retries: how many times an interrupted spot job is relaunched
-  // (same job, next attempt); --spot-fallback: then, or when spot has no
-  // room, on demand.
-  int spot_retries = 0;
-  bool spot_fallback = false;
   // --checkpoint DIR: the folder the script saves its progress in
   // (/checkpoint, $HOIST_CHECKPOINT), seeded from DIR and brought back to it.
   std::string checkpoint;
+  // --checkpoint-every: how often the instance saves it (at the spot notice too).
+  std::chrono::seconds checkpoint_every{0};
   // --notify (repeatable) / hoist.toml notify: where the job's end is told,
   // from the instance: e-mail addresses (the SNS topic kNotifyTopic) and
   // https:// webhooks (a JSON POST with a Slack-style "text").
   std::vector<std::string> notify;
+  bool spot = false;
+  // --spot-fallback: on demand when spot has no room, or once the retries
+  // are used up.
+  bool spot_fallback = false;
   // --keep-instance: the instance stays up after the script, until its
   // deadline, for a look at it through SSM Session Manager.
   bool keep_instance = false;
-  // --checkpoint-every: how often the instance saves it (at the spot notice too).
-  std::chrono::seconds checkpoint_every{0};
   // --disk or hoist.toml's disk; unset: kDefaultDiskGib, grown to fit. Unset
   // and 0 differ: `--disk 0` is refused, not taken for the default.
   std::optional<int> disk_gib;
