@@ -24,21 +24,14 @@ void require_job_id(const std::string& id) {
 
 // A relaunched spot job's attempts, a line each ("" for one attempt).
 std::string attempts_text(const job::JobStatus& st) {
-  const auto attempts = st.raw.find("attempts");
-  if (attempts == st.raw.end() || !attempts->is_array() || (attempts->size() < 2 && st.attempt < 2)) return "";
-  auto text = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string("-");
-  };
+  if (st.attempts.size() < 2 && st.attempt < 2) return "";
+  auto shown = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
   std::string out = "attempts:\n";
-  for (const auto& a : *attempts) {
-    if (!a.is_object()) continue;
-    out += "  " + std::to_string(a.value("attempt", 0)) + "  " + text(a, "instance_id") + "  " +
-           (a.value("spot", false) ? "spot" : "on demand") + "  " + text(a, "zone") + "  " + text(a, "ended") + " at " +
-           text(a, "ended_at") + "\n";
-  }
-  if (!st.terminal() && st.attempt > static_cast<int>(attempts->size()))
-    out += "  " + std::to_string(st.attempt) + "  " + (st.instance_id.empty() ? "-" : st.instance_id) + "  " +
-           st.phase + " (now)\n";
+  for (const auto& a : st.attempts)
+    out += "  " + std::to_string(a.attempt) + "  " + shown(a.instance_id) + "  " + (a.spot ? "spot" : "on demand") +
+           "  " + shown(a.zone) + "  " + shown(a.ended) + " at " + shown(a.ended_at) + "\n";
+  if (st.attempt_going_on())
+    out += "  " + std::to_string(st.attempt) + "  " + shown(st.instance_id) + "  " + st.phase + " (now)\n";
   return out;
 }
 

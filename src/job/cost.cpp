@@ -184,25 +184,20 @@ struct Span {
 // empty for a job of one attempt (priced as a whole below).
 std::vector<Span> attempt_spans(const JobStatus& st, const std::string& now) {
   std::vector<Span> spans;
-  const auto attempts = st.raw.find("attempts");
-  if (attempts == st.raw.end() || !attempts->is_array()) return spans;
-  const bool going_on = !st.terminal() && st.attempt > static_cast<int>(attempts->size());
-  if (attempts->size() + (going_on ? 1 : 0) < 2) return spans;
-  auto text = [](const nlohmann::json& j, const char* key) {
-    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-  };
-  for (const auto& a : *attempts) {
-    if (!a.is_object()) continue;
-    Span s{text(a, "started_at"), text(a, "ended_at"), a.value("spot", false), text(a, "zone")};
-    spans.push_back(std::move(s));
-  }
-  if (going_on) {
+  if (st.attempts.size() + (st.attempt_going_on() ? 1 : 0) < 2) return spans;
+  for (const auto& a : st.attempts) spans.push_back({a.started_at, a.ended_at, a.spot, a.zone});
+  if (st.attempt_going_on()) {
     const auto phases = st.raw.find("phases");
-    const std::string booted = phases != st.raw.end() && phases->is_object() ? text(*phases, "booting") : "";
-    spans.push_back({booted.empty() ? st.updated_at : booted, now, st.raw.value("spot", false), text(st.raw, "zone")});
+    const std::string booted = phases != st.raw.end() && phases->is_object() && phases->contains("booting") &&
+                                       phases->at("booting").is_string()
+                                   ? phases->at("booting").get<std::string>()
+                                   : "";
+    const auto zone = st.raw.find("zone");
+    spans.push_back({booted.empty() ? st.updated_at : booted, now, st.raw.value("spot", false),
+                     zone != st.raw.end() && zone->is_string() ? zone->get<std::string>() : ""});
   }
-  // The first attempt from the launch the laptop wrote down ("launching"),
-  // the others from their boot (their launch is a moment before it).
+  // The first attempt from its start (started_at), the others from their
+  // boot (their launch is a moment before it).
   const auto first = st.raw.find("started_at");
   if (!spans.empty() && first != st.raw.end() && first->is_string()) spans.front().from = first->get<std::string>();
   return spans;

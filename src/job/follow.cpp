@@ -108,8 +108,7 @@ FollowEvents Follow::instance_seen(const std::optional<InstanceSeen>& instance, 
   // The instance may end a moment before its last status write lands; an
   // interrupted one, before its record names the next attempt's.
   const bool handing_over = status_.phase == phase_name(Phase::interrupted);
-  const auto grace = handing_over ? std::chrono::duration_cast<std::chrono::seconds>(kHandOverWithin)
-                                  : std::chrono::duration_cast<std::chrono::seconds>(kLostAfter);
+  const std::chrono::seconds grace = handing_over ? kHandOverWithin : kLostAfter;
   if (ending_ && now - ending_since_ > grace) return finish(WatchEnd::lost);
   return {};
 }

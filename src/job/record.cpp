@@ -68,6 +68,10 @@ bool JobStatus::terminal() const {
   return is_terminal_phase(phase);
 }
 
+bool JobStatus::attempt_going_on() const {
+  return !terminal() && attempt > static_cast<int>(attempts.size());
+}
+
 bool JobStatus::reached(Phase p) const {
   if (phase == phase_name(p)) return true;
   const auto phases = raw.find("phases");
@@ -86,6 +90,16 @@ JobStatus JobStatus::from_json(const nlohmann::json& j) {
   if (j.contains("successor") && j["successor"].is_object() && j["successor"].contains("instance_id") &&
       j["successor"]["instance_id"].is_string())
     s.successor = j["successor"]["instance_id"].get<std::string>();
+  if (j.contains("attempts") && j["attempts"].is_array()) {
+    auto text = [](const nlohmann::json& a, const char* key) {
+      return a.contains(key) && a[key].is_string() ? a[key].get<std::string>() : std::string();
+    };
+    for (const auto& a : j["attempts"]) {
+      if (!a.is_object()) continue;
+      s.attempts.push_back({a.value("attempt", 0), text(a, "instance_id"), text(a, "zone"), text(a, "started_at"),
+                            text(a, "ended_at"), text(a, "ended"), text(a, "error"), a.value("spot", false)});
+    }
+  }
   if (j.contains("image") && j["image"].is_object()) {
     const auto& image = j["image"];
     if (image.contains("reused") && image["reused"].is_boolean()) s.image_reused = image["reused"].get<bool>();

@@ -58,6 +58,14 @@ std::optional<Phase> parse_phase(std::string_view name);
 bool is_terminal(Phase phase);
 bool is_terminal_phase(std::string_view name);
 
+// One ended attempt of a relaunched spot job, as status.json's "attempts"
+// lists it (a field it lacks is "" / 0 / false).
+struct Attempt {
+  int attempt = 0;
+  std::string instance_id, zone, started_at, ended_at, ended, error;
+  bool spot = false;
+};
+
 // status.json.
 struct JobStatus {
   std::string phase;  // as written: may be one this hoist does not know
@@ -66,13 +74,16 @@ struct JobStatus {
   std::string instance_id;
   std::string updated_at;
   std::optional<bool> image_reused;
-  bool image_pushed = false;  // built on the instance and pushed to the registry
-  std::string image_runtime;  // "docker", or "process" (a venv, no image)
-  int attempt = 1;            // which attempt wrote it (spot relaunches count up)
-  std::string successor;      // interrupted: the next attempt's instance ("" until it is launched)
-  nlohmann::json raw;         // every field, those above included
+  bool image_pushed = false;      // built on the instance and pushed to the registry
+  std::string image_runtime;      // "docker", or "process" (a venv, no image)
+  int attempt = 1;                // which attempt wrote it (spot relaunches count up)
+  std::string successor;          // interrupted: the next attempt's instance ("" until it is launched)
+  std::vector<Attempt> attempts;  // the attempts that ended, in order
+  nlohmann::json raw;             // every field, those above included
 
   [[nodiscard]] bool terminal() const;
+  // Whether an attempt after those in `attempts` is going on.
+  [[nodiscard]] bool attempt_going_on() const;
   // Whether the record says the job reached `phase` (now or before).
   [[nodiscard]] bool reached(Phase phase) const;
   // What the running phase says of the image: " (image reused from ECR)",

@@ -18,21 +18,8 @@ import boto3
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ACCOUNT, BUCKET, REGION, Emulator, show, write_tree  # noqa: E402
+from test_run import MIRROR_MAIN as MIRROR  # noqa: E402
 
-MIRROR = r'''
-import argparse, os, shutil
-ap = argparse.ArgumentParser()
-ap.add_argument("-i", required=True)
-ap.add_argument("-o", required=True)
-a = ap.parse_args()
-for d, dirs, names in os.walk(a.i):
-    for n in sorted(names):
-        rel = os.path.relpath(os.path.join(d, n), a.i)
-        dst = os.path.join(a.o, rel)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(os.path.join(d, n), dst)
-print("mirror done", flush=True)
-'''
 TOPIC = "arn:aws:sns:%s:%s:hoist-notifications" % (REGION, ACCOUNT)
 GIB = 1 << 30
 

@@ -122,3 +122,25 @@ TEST(Record, StatusFromTheAgent) {
 }
 
 }  // namespace
+
+TEST(Record, TheAttemptsOfARelaunchedJob) {
+  const auto st = job::JobStatus::from_json(nlohmann::json::parse(R"({
+    "job_id": "demo-20261124-120000-abcd", "phase": "running", "attempt": 2, "instance_id": "i-2",
+    "attempts": [{"attempt": 1, "instance_id": "i-1", "spot": true, "zone": "us-east-1a", "started_at": "a",
+                  "ended_at": "b", "ended": "interrupted", "error": "spot interruption notice"},
+                 "not an attempt", {"attempt": 9, "zone": null}]})"));
+  ASSERT_EQ(st.attempts.size(), 2U);
+  const job::Attempt& first = st.attempts[0];
+  EXPECT_EQ(first.attempt, 1);
+  EXPECT_EQ(first.instance_id, "i-1");
+  EXPECT_TRUE(first.spot);
+  EXPECT_EQ(first.zone, "us-east-1a");
+  EXPECT_EQ(first.ended, "interrupted");
+  EXPECT_EQ(first.error, "spot interruption notice");
+  EXPECT_EQ(st.attempts[1].zone, "");  // null: unknown
+  EXPECT_FALSE(st.attempts[1].spot);
+  EXPECT_FALSE(st.attempt_going_on());  // attempt 2 of 2 recorded entries: none after them
+  const auto next = job::JobStatus::from_json(nlohmann::json::parse(R"({"phase": "booting", "attempt": 2,
+    "attempts": [{"attempt": 1, "ended": "interrupted"}]})"));
+  EXPECT_TRUE(next.attempt_going_on());
+}
