@@ -85,7 +85,8 @@ void IgnoreRules::add(std::string_view text, const std::string& base) {
   std::size_t pos = 0;
   while (pos <= text.size()) {
     std::size_t nl = text.find('\n', pos);
-    std::string line = trim_trailing_spaces(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    std::string line =
+        trim_trailing_spaces(text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     if (line.empty() || line[0] == '#') continue;
     Rule r;
