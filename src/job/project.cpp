@@ -139,7 +139,7 @@ FileSettings apply_project_file(RunOptions& o) {
   if (fs::exists(file, ec)) {
     auto kv = parse_toml(read_text(file), file.string());
     auto num = [&](const std::string& key, auto& field) {
-      if (!kv.contains(key) || field) return;
+      if (!kv.contains(key) || field != 0) return;  // already set: the option wins over the file
       try {
         std::size_t used = 0;
         double d = std::stod(kv[key], &used);
