@@ -52,12 +52,11 @@ namespace {
 // Every zone (and every fitting type hoist could swap in) tried: what to do.
 Fatal no_room(const Job& job, const aws::AwsError& e) {
   const bool spot = job.plan.spot;
-  return Fatal(Exit::launch_failed,
-               "no zone of " + job.region + " has room for a " + job.plan.type.name + (spot ? " spot" : "") +
-                   " instance now (" + e.code + "): try again later, or another --instance-type or --region" +
-                   (spot && !job.options.spot_fallback ? ", or add --spot-fallback to launch it on demand then"
-                    : spot                             ? ""
-                                                       : ", or --spot"));
+  std::string way_out = ", or --spot";
+  if (spot) way_out = job.options.spot_fallback ? "" : ", or add --spot-fallback to launch it on demand then";
+  return {Exit::launch_failed, "no zone of " + job.region + " has room for a " + job.plan.type.name +
+                                   (spot ? " spot" : "") + " instance now (" + e.code +
+                                   "): try again later, or another --instance-type or --region" + way_out};
 }
 }  // namespace
 

@@ -109,7 +109,8 @@ int gc_blobs(const Connected& c, bool dry_run, std::chrono::seconds grace, Repor
   }
   // 3. The unreferenced blobs older than the grace.
   std::vector<aws::ObjectInfo> unreferenced;
-  std::size_t young = 0, kept = 0;
+  std::size_t young = 0;
+  std::size_t kept = 0;
   s3.list_objects(c.bucket, std::string(kBlobs), [&](const aws::ObjectInfo& o) {
     const std::string sha = o.key.substr(kBlobs.size());
     if (referenced.contains(sha)) {

@@ -1,5 +1,6 @@
 #include "job/keep.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -38,6 +39,53 @@ std::optional<int> whole(const std::string& text, int max) {
   return n;
 }
 
+// `value` as one of `allowed`, else Fatal naming the choices (and `why`).
+KeepUntil choice(const std::string& where, const std::string& value, const std::set<std::string>& allowed,
+                 const std::string& why = "") {
+  if (!allowed.contains(value)) {
+    std::string list;
+    for (const auto& a : allowed) {
+      list += list.empty() ? "\"" : ", \"";
+      list += a;
+      list += '"';
+    }
+    throw Fatal(Exit::bad_option, where + " = \"" + value + "\" is not a choice: use " + list + why);
+  }
+  return value == "run" ? KeepUntil::run : value == "down" ? KeepUntil::down : KeepUntil::keep;
+}
+
+// One setting of the section; `section` is "FILE: [keep] ".
+void set_one(KeepSettings& k, const std::string& name, const std::string& value, const std::string& section) {
+  const std::string where = section + name;
+  if (name == "bucket") {
+    k.bucket = choice(where, value, {"down", "keep"},
+                      " (the bucket holds every job's record and outputs; to drop old jobs, set jobs_retention)");
+  } else if (name == "repository") {
+    k.repository = choice(where, value, {"run", "down", "keep"});
+  } else if (name == "images") {
+    k.images = choice(where, value, {"run", "down", "keep"});
+  } else if (name == "topic") {
+    k.topic = choice(where, value, {"down", "keep"}, " (the topic is shared by every project's --notify)");
+  } else if (name == "jobs_retention") {
+    const auto days =
+        value.ends_with('d') ? whole(value.substr(0, value.size() - 1), kMaxJobsRetentionDays) : std::nullopt;
+    if (!days)
+      throw Fatal(Exit::bad_option, where + " = \"" + value + "\" is not a number of days: use " + "\"30d\" (1d to " +
+                                        std::to_string(kMaxJobsRetentionDays) +
+                                        "d), or leave it out to keep jobs until `hoist down --all`");
+    k.jobs_retention_days = *days;
+  } else if (name == "images_kept") {
+    const auto n = whole(value, kMaxImagesKept);
+    if (!n)
+      throw Fatal(Exit::bad_option, where + " = " + value + " is out of range: pick a whole number 1 to " +
+                                        std::to_string(kMaxImagesKept) + " (default 10)");
+    k.images_kept = *n;
+  } else {
+    throw Fatal(Exit::bad_option, section + "has no setting '" + name +
+                                      "': use bucket, repository, images, topic, jobs_retention or images_kept");
+  }
+}
+
 }  // namespace
 
 KeepSettings read_keep_settings(const std::string& project_dir) {
@@ -46,49 +94,8 @@ KeepSettings read_keep_settings(const std::string& project_dir) {
   std::error_code ec;
   if (project_dir.empty() || !fs::exists(file, ec)) return k;
   const std::string where = file.string() + ": [keep] ";
-  for (const auto& entry : parse_toml(read_text(file.string()), file.string())) {
-    const std::string& key = entry.first;
-    const std::string& value = entry.second;
-    if (!key.starts_with("keep.")) continue;
-    const std::string name = key.substr(5);
-    auto until = [&](KeepUntil& field, const std::set<std::string>& allowed, const std::string& why) {
-      if (!allowed.contains(value)) {
-        std::string list;
-        for (const auto& a : allowed) list += (list.empty() ? "\"" : ", \"") + a + "\"";
-        throw Fatal(Exit::bad_option, where + name + " = \"" + value + "\" is not a choice: use " + list + why);
-      }
-      field = value == "run" ? KeepUntil::run : value == "down" ? KeepUntil::down : KeepUntil::keep;
-    };
-    if (name == "bucket") {
-      until(k.bucket, {"down", "keep"},
-            " (the bucket holds every job's record and outputs; to drop old jobs, set jobs_retention)");
-    } else if (name == "repository") {
-      until(k.repository, {"run", "down", "keep"}, "");
-    } else if (name == "images") {
-      KeepUntil images = KeepUntil::down;
-      until(images, {"run", "down", "keep"}, "");
-      k.images = images;
-    } else if (name == "topic") {
-      until(k.topic, {"down", "keep"}, " (the topic is shared by every project's --notify)");
-    } else if (name == "jobs_retention") {
-      const auto days =
-          value.ends_with('d') ? whole(value.substr(0, value.size() - 1), kMaxJobsRetentionDays) : std::nullopt;
-      if (!days)
-        throw Fatal(Exit::bad_option, where + "jobs_retention = \"" + value + "\" is not a number of days: use " +
-                                          "\"30d\" (1d to " + std::to_string(kMaxJobsRetentionDays) +
-                                          "d), or leave it out to keep jobs until `hoist down --all`");
-      k.jobs_retention_days = *days;
-    } else if (name == "images_kept") {
-      const auto n = whole(value, kMaxImagesKept);
-      if (!n)
-        throw Fatal(Exit::bad_option, where + "images_kept = " + value + " is out of range: pick a whole number 1 to " +
-                                          std::to_string(kMaxImagesKept) + " (default 10)");
-      k.images_kept = *n;
-    } else {
-      throw Fatal(Exit::bad_option, where + "has no setting '" + name +
-                                        "': use bucket, repository, images, topic, jobs_retention or images_kept");
-    }
-  }
+  for (const auto& [key, value] : parse_toml(read_text(file.string()), file.string()))
+    if (key.starts_with("keep.")) set_one(k, key.substr(5), value, where);
   // Deleting a repository deletes its images.
   if (k.images_until() == KeepUntil::keep && k.repository != KeepUntil::keep)
     throw Fatal(Exit::bad_option, where +
@@ -102,14 +109,18 @@ void release_after_run(const std::shared_ptr<aws::Session>& session, const std::
   const bool repository = settings.repository == KeepUntil::run;
   if (!repository && settings.images_until() != KeepUntil::run) return;
   const std::string name = repository_name(project);
-  for (const auto& i : managed_instances(session, InstanceStates::alive)) {
+  // Another job of the project with an instance may still push or pull.
+  const auto alive = managed_instances(session, InstanceStates::alive);
+  const auto other = std::ranges::find_if(alive, [&](const auto& i) {
     const auto p = i.tags.find(kProjectTag);
     const auto j = i.tags.find(kJobTag);
-    if (p != i.tags.end() && p->second == project && (j == i.tags.end() || j->second != job_id)) {
-      reporter.note("kept " + std::string(repository ? "repository " : "the images of ") + name + ": job " +
-                    (j == i.tags.end() ? "?" : j->second) + " of this project still runs");
-      return;
-    }
+    return p != i.tags.end() && p->second == project && (j == i.tags.end() || j->second != job_id);
+  });
+  if (other != alive.end()) {
+    const auto j = other->tags.find(kJobTag);
+    reporter.note("kept " + std::string(repository ? "repository " : "the images of ") + name + ": job " +
+                  (j == other->tags.end() ? "?" : j->second) + " of this project still runs");
+    return;
   }
   aws::Ecr ecr(session);
   if (repository) {

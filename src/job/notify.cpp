@@ -22,7 +22,7 @@ NotifyTargets notify_targets(const std::vector<std::string>& targets) {
 std::string ensure_notifications(const std::shared_ptr<aws::Session>& session, const AccountFacts& account,
                                  const std::vector<std::string>& emails, Reporter& reporter) {
   aws::Sns sns(session);
-  const std::string arn = sns.create_topic(kNotifyTopic, managed_tags());
+  std::string arn = sns.create_topic(kNotifyTopic, managed_tags());
   if (arn != notify_topic_arn(account))
     reporter.detail("SNS named the topic " + arn + ", not " + notify_topic_arn(account));
   const auto subscribed = sns.subscriptions(arn);

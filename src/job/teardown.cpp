@@ -1,5 +1,7 @@
 #include "job/teardown.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 #include <future>
 #include <map>
@@ -193,17 +195,21 @@ void cancel(const Connected& c, const std::string& job_id, std::chrono::seconds 
 }
 
 void check_down_options(const DownOptions& options) {
-  const std::set<std::string> known(std::begin(kDownResources), std::end(kDownResources));
+  const std::set<std::string, std::less<>> known(kDownResources.begin(), kDownResources.end());
   std::string list;
-  for (const char* r : kDownResources) list += (list.empty() ? "" : ",") + std::string(r);
-  for (const auto* names : {&options.only, &options.keep})
-    for (const auto& n : *names)
-      if (!known.contains(n))
-        throw Fatal(Exit::bad_option, std::string(names == &options.only ? "--only" : "--keep") + " '" + n +
-                                          "' is not something down removes: name some of " + list);
-  for (const auto& n : options.only)
-    if (options.keep.contains(n))
-      throw Fatal(Exit::bad_option, "'" + n + "' is in both --only and --keep: name it in one of them");
+  for (const auto r : kDownResources) {
+    if (!list.empty()) list += ',';
+    list += r;
+  }
+  for (const auto* names : {&options.only, &options.keep}) {
+    const auto unknown = std::ranges::find_if(*names, [&](const std::string& n) { return !known.contains(n); });
+    if (unknown != names->end())
+      throw Fatal(Exit::bad_option, std::string(names == &options.only ? "--only" : "--keep") + " '" + *unknown +
+                                        "' is not something down removes: name some of " + list);
+  }
+  const auto both = std::ranges::find_if(options.only, [&](const std::string& n) { return options.keep.contains(n); });
+  if (both != options.only.end())
+    throw Fatal(Exit::bad_option, "'" + *both + "' is in both --only and --keep: name it in one of them");
 }
 
 namespace {
@@ -239,175 +245,242 @@ DownPlan plan_down(const DownOptions& o) {
 // private repositories), as of 2024-06. A region not listed is priced as
 // us-east-1, and said so.
 struct StoragePrice {
-  const char* region;
+  std::string_view region;
   double s3;
 };
-constexpr StoragePrice kStoragePrices[] = {
-    {"us-east-1", 0.023},      {"us-east-2", 0.023},      {"us-west-1", 0.026},      {"us-west-2", 0.023},
-    {"ca-central-1", 0.025},   {"eu-west-1", 0.023},      {"eu-west-2", 0.024},      {"eu-west-3", 0.024},
-    {"eu-central-1", 0.0245},  {"eu-north-1", 0.023},     {"ap-northeast-1", 0.025}, {"ap-northeast-2", 0.025},
-    {"ap-southeast-1", 0.025}, {"ap-southeast-2", 0.025}, {"ap-south-1", 0.025},     {"sa-east-1", 0.0405}};
+constexpr std::array<StoragePrice, 16> kStoragePrices = {{{"us-east-1", 0.023},
+                                                          {"us-east-2", 0.023},
+                                                          {"us-west-1", 0.026},
+                                                          {"us-west-2", 0.023},
+                                                          {"ca-central-1", 0.025},
+                                                          {"eu-west-1", 0.023},
+                                                          {"eu-west-2", 0.024},
+                                                          {"eu-west-3", 0.024},
+                                                          {"eu-central-1", 0.0245},
+                                                          {"eu-north-1", 0.023},
+                                                          {"ap-northeast-1", 0.025},
+                                                          {"ap-northeast-2", 0.025},
+                                                          {"ap-southeast-1", 0.025},
+                                                          {"ap-southeast-2", 0.025},
+                                                          {"ap-south-1", 0.025},
+                                                          {"sa-east-1", 0.0405}}};
 constexpr double kEcrUsdPerGbMonth = 0.10;
 constexpr const char* kStoragePriceSource = "AWS price pages, 2024-06";
 
 std::string monthly(std::uint64_t bytes, double usd_per_gb_month, const std::string& what) {
   const double gb = static_cast<double>(bytes) / static_cast<double>(1ull << 30);
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "%.3f GB, $%.2f/month at %s's $%.3f/GB-month", gb, gb * usd_per_gb_month, what.c_str(),
-                usd_per_gb_month);
-  return buf;
+  std::array<char, 160> buf{};
+  std::snprintf(buf.data(), buf.size(), "%.3f GB, $%.2f/month at %s's $%.3f/GB-month", gb, gb * usd_per_gb_month,
+                what.c_str(), usd_per_gb_month);
+  return buf.data();
 }
+
+}  // namespace
+
+namespace {
+
+// The one y/N question before anything goes.
+enum class Go { on, nothing_to_do, refused };
+Go confirm_down(const Connected& c, const DownPlan& plan, Reporter& reporter) {
+  std::string what;
+  auto add = [&](bool on, const std::string& s) {
+    if (on) what += (what.empty() ? "" : ", ") + s;
+  };
+  add(plan.instances, "end every running hoist instance");
+  add(plan.repository || plan.project_repository, "remove hoist's repositories");
+  add(plan.images && !(plan.repository || plan.project_repository), "remove the images in hoist's repositories");
+  add(plan.roles, "remove hoist's job roles");
+  add(plan.topic, "remove the topic " + std::string(kTopicName));
+  add(plan.bucket, "delete the bucket " + c.bucket + " with every job's outputs");
+  if (what.empty()) {
+    reporter.note("nothing to remove: every resource is kept");
+    return Go::nothing_to_do;
+  }
+  if (!reporter.confirm("this will " + what + " in " + c.account.region + ". Continue?", false)) {
+    reporter.note("nothing removed");
+    return Go::refused;
+  }
+  return Go::on;
+}
+
+// One `hoist down`, resource by resource. What stays is collected with its
+// monthly storage cost and said at the end.
+class Down {
+ public:
+  Down(const Connected& c, const DownOptions& options, const DownPlan& plan, Reporter& reporter)
+      : c_(c),
+        options_(options),
+        plan_(plan),
+        reporter_(reporter),
+        dry_(options.dry_run),
+        would_(dry_ ? "would delete " : "deleting ") {}
+
+  void run() {
+    const auto running_jobs = instances();
+    repositories();
+    if (plan_.roles) roles(running_jobs);
+    topic();
+    bucket();
+    for (const auto& s : stays_) reporter_.note("stays: " + s);
+    if (dry_ && !stays_.empty()) reporter_.note(std::string("storage prices: ") + kStoragePriceSource);
+  }
+
+ private:
+  // Ends the instances (--only instances); returns the jobs whose instance
+  // stays up, whose roles stay too.
+  std::set<std::string> instances() {
+    std::vector<std::string> ids;
+    std::set<std::string> running_jobs;
+    for (const auto& i : managed_instances(c_.session, InstanceStates::alive)) {
+      if (plan_.instances) {
+        ids.push_back(i.id);
+      } else if (auto tag = i.tags.find(kJobTag); tag != i.tags.end()) {
+        running_jobs.insert(tag->second);
+      }
+    }
+    if (!ids.empty()) {
+      reporter_.note(std::string(dry_ ? "would terminate " : "terminating ") + std::to_string(ids.size()) +
+                     " running hoist instance(s)");
+      if (!dry_) aws::Ec2(c_.session).terminate_instances(ids);
+    }
+    return running_jobs;
+  }
+
+  // Only what carries hoist's tag: a repository someone else named
+  // hoist/... stays.
+  void repositories() {
+    aws::Ecr ecr(c_.session);
+    for (const auto& repo : ecr.list_repositories("hoist/")) {
+      if (!is_managed(ecr.list_tags(repo.arn))) {
+        reporter_.note("kept repository " + repo.name + ": it has no " + std::string(kManagedTag) + "=true tag");
+        continue;
+      }
+      const bool project = repo.name == options_.project_repository;
+      const bool take = project ? plan_.project_repository : plan_.repository;
+      const bool take_images = project ? plan_.project_images : plan_.images;
+      if (take) {
+        reporter_.note(would_ + "repository " + repo.name);
+        if (!dry_) ecr.delete_repository(repo.name, true);
+        continue;
+      }
+      if (!dry_ && !take_images) {
+        reporter_.note("kept repository " + repo.name);
+        continue;
+      }
+      std::vector<aws::EcrImage> images = ecr.describe_images(repo.name);
+      if (take_images && !images.empty()) {
+        std::vector<aws::EcrImageId> gone;
+        gone.reserve(images.size());
+        for (const auto& i : images) gone.push_back({i.digest, ""});
+        reporter_.note(would_ + std::to_string(images.size()) + " image(s) of repository " + repo.name);
+        if (!dry_) ecr.batch_delete_image(repo.name, gone);
+        images.clear();
+      }
+      std::uint64_t bytes = 0;
+      for (const auto& i : images) bytes += i.size;
+      stays_.push_back("repository " + repo.name + " (" + std::to_string(images.size()) + " images, " +
+                       monthly(bytes, kEcrUsdPerGbMonth, "ECR") + ")");
+    }
+  }
+
+  // Every job's role whose instance is ended (above), then the old shared
+  // one. The boundary stays: an administrator's.
+  void roles(const std::set<std::string>& running_jobs) {
+    aws::Iam iam(c_.session);
+    std::vector<std::string> job_roles;
+    for (const auto& r : iam.list_roles(kJobRolePath)) {
+      auto id = job_of_role(r.name);
+      if (!id) continue;
+      if (running_jobs.contains(*id)) {
+        reporter_.note("kept the role of job " + *id + ": its instance runs (add instances to --only to end it)");
+        continue;
+      }
+      if (managed_role(iam, r.name, reporter_)) job_roles.push_back(*id);
+    }
+    if (!dry_)
+      aws::parallel_for(job_roles.size(), 4, [&](std::size_t i) { delete_job_role(c_.session, job_roles[i]); });
+    if (!job_roles.empty())
+      reporter_.note((dry_ ? "would delete " : "deleted ") + std::to_string(job_roles.size()) + " job role(s)");
+    const std::string legacy = legacy_role_name(c_.account.region);
+    if (!dry_) {
+      remove_legacy_role(iam, legacy, reporter_);
+    } else if (iam.get_role(legacy)) {
+      reporter_.note(would_ + "role " + legacy + " (if tagged as hoist's)");
+    }
+  }
+
+  void topic() {
+    const std::string topic_arn =
+        "arn:" + c_.account.partition + ":sns:" + c_.account.region + ":" + c_.account.account_id + ":" + kTopicName;
+    aws::Sns sns(c_.session);
+    auto tags = sns.topic_tags(topic_arn);
+    if (!tags) return;
+    if (!is_managed(*tags)) {
+      reporter_.note("kept topic " + std::string(kTopicName) + ": it has no " + std::string(kManagedTag) + "=true tag");
+    } else if (plan_.topic) {
+      reporter_.note(would_ + "topic " + kTopicName);
+      if (!dry_) sns.delete_topic(topic_arn);
+    } else {
+      stays_.push_back("topic " + std::string(kTopicName) + " (no storage cost)");
+    }
+  }
+
+  // Only a bucket tagged as hoist's is emptied: --bucket may name any.
+  void bucket() {
+    aws::S3 s3(c_.session);
+    if (!s3.head_bucket(c_.bucket)) return;
+    const bool ours = is_managed(s3.bucket_tags(c_.bucket).value_or(aws::Tags{}));
+    if (plan_.bucket && !ours) {
+      reporter_.note("kept bucket " + c_.bucket + ": it has no " + std::string(kManagedTag) + "=true tag");
+      return;
+    }
+    if (!plan_.bucket && !dry_) {
+      reporter_.note("kept bucket " + c_.bucket + " (use --all to delete it and every job's outputs)");
+      return;
+    }
+    std::vector<std::string> keys;
+    std::uint64_t bytes = 0;
+    s3.list_objects(c_.bucket, "", [&](const aws::ObjectInfo& o) {
+      keys.push_back(o.key);
+      bytes += o.size;
+    });
+    if (plan_.bucket) {
+      if (!dry_) {
+        s3.delete_objects(c_.bucket, keys);
+        s3.delete_bucket(c_.bucket);
+      }
+      reporter_.note((dry_ ? "would delete bucket " : "deleted bucket ") + c_.bucket + " (" +
+                     std::to_string(keys.size()) + " objects)");
+      return;
+    }
+    const auto price = std::ranges::find(kStoragePrices, std::string_view(c_.account.region), &StoragePrice::region);
+    const std::string where = price != kStoragePrices.end()
+                                  ? c_.account.region
+                                  : "us-east-1 (" + c_.account.region + " is not in hoist's table)";
+    const double usd = price != kStoragePrices.end() ? price->s3 : kStoragePrices[0].s3;
+    stays_.push_back("bucket " + c_.bucket + " (" + std::to_string(keys.size()) + " objects, " +
+                     monthly(bytes, usd, "S3 Standard in " + where) + ")");
+  }
+
+  const Connected& c_;
+  const DownOptions& options_;
+  const DownPlan& plan_;
+  Reporter& reporter_;
+  const bool dry_;
+  const std::string would_;
+  std::vector<std::string> stays_;  // what is kept, with its storage cost
+};
 
 }  // namespace
 
 bool down(const Connected& c, const DownOptions& options, Reporter& reporter) {
   check_down_options(options);
   const DownPlan plan = plan_down(options);
-  const bool dry = options.dry_run;
-  const std::string would = dry ? "would delete " : "deleting ";
-  if (!dry && !options.yes) {
-    std::string what;
-    auto add = [&](bool on, const std::string& s) {
-      if (on) what += (what.empty() ? "" : ", ") + s;
-    };
-    add(plan.instances, "end every running hoist instance");
-    add(plan.repository || plan.project_repository, "remove hoist's repositories");
-    add(plan.images && !(plan.repository || plan.project_repository), "remove the images in hoist's repositories");
-    add(plan.roles, "remove hoist's job roles");
-    add(plan.topic, "remove the topic " + std::string(kTopicName));
-    add(plan.bucket, "delete the bucket " + c.bucket + " with every job's outputs");
-    if (what.empty()) {
-      reporter.note("nothing to remove: every resource is kept");
-      return true;
-    }
-    if (!reporter.confirm("this will " + what + " in " + c.account.region + ". Continue?", false)) {
-      reporter.note("nothing removed");
-      return false;
-    }
+  if (!options.dry_run && !options.yes) {
+    const Go go = confirm_down(c, plan, reporter);
+    if (go != Go::on) return go == Go::nothing_to_do;
   }
-  aws::Ec2 ec2(c.session);
-  std::vector<std::string> ids;
-  std::set<std::string> running_jobs;  // jobs whose instance stays up
-  for (const auto& i : managed_instances(c.session, InstanceStates::alive)) {
-    if (plan.instances) {
-      ids.push_back(i.id);
-    } else if (auto tag = i.tags.find(kJobTag); tag != i.tags.end()) {
-      running_jobs.insert(tag->second);
-    }
-  }
-  if (!ids.empty()) {
-    reporter.note(std::string(dry ? "would terminate " : "terminating ") + std::to_string(ids.size()) +
-                  " running hoist instance(s)");
-    if (!dry) ec2.terminate_instances(ids);
-  }
-  // Only what carries hoist's tag: a repository someone else named
-  // hoist/... stays.
-  aws::Ecr ecr(c.session);
-  std::vector<std::string> stays;  // what is kept, with its storage cost
-  for (const auto& repo : ecr.list_repositories("hoist/")) {
-    if (!is_managed(ecr.list_tags(repo.arn))) {
-      reporter.note("kept repository " + repo.name + ": it has no " + std::string(kManagedTag) + "=true tag");
-      continue;
-    }
-    const bool project = repo.name == options.project_repository;
-    const bool take = project ? plan.project_repository : plan.repository;
-    const bool take_images = project ? plan.project_images : plan.images;
-    if (take) {
-      reporter.note(would + "repository " + repo.name);
-      if (!dry) ecr.delete_repository(repo.name, true);
-      continue;
-    }
-    if (!dry && !take_images) {
-      reporter.note("kept repository " + repo.name);
-      continue;
-    }
-    std::vector<aws::EcrImage> images = ecr.describe_images(repo.name);
-    if (take_images && !images.empty()) {
-      std::vector<aws::EcrImageId> gone;
-      for (const auto& i : images) gone.push_back({i.digest, ""});
-      reporter.note(would + std::to_string(images.size()) + " image(s) of repository " + repo.name);
-      if (!dry) ecr.batch_delete_image(repo.name, gone);
-      images.clear();
-    }
-    std::uint64_t bytes = 0;
-    for (const auto& i : images) bytes += i.size;
-    stays.push_back("repository " + repo.name + " (" + std::to_string(images.size()) + " images, " +
-                    monthly(bytes, kEcrUsdPerGbMonth, "ECR") + ")");
-  }
-  aws::Iam iam(c.session);
-  if (plan.roles) {
-    // Every job's role whose instance is ended (above), then the old shared
-    // one. The boundary stays: an administrator's.
-    std::vector<std::string> job_roles;
-    for (const auto& r : iam.list_roles(kJobRolePath)) {
-      auto id = job_of_role(r.name);
-      if (!id) continue;
-      if (running_jobs.contains(*id)) {
-        reporter.note("kept the role of job " + *id + ": its instance runs (add instances to --only to end it)");
-        continue;
-      }
-      if (managed_role(iam, r.name, reporter)) job_roles.push_back(*id);
-    }
-    if (!dry) aws::parallel_for(job_roles.size(), 4, [&](std::size_t i) { delete_job_role(c.session, job_roles[i]); });
-    if (!job_roles.empty())
-      reporter.note((dry ? "would delete " : "deleted ") + std::to_string(job_roles.size()) + " job role(s)");
-    if (dry) {
-      if (iam.get_role(legacy_role_name(c.account.region)))
-        reporter.note(would + "role " + legacy_role_name(c.account.region) + " (if tagged as hoist's)");
-    } else {
-      remove_legacy_role(iam, legacy_role_name(c.account.region), reporter);
-    }
-  }
-  const std::string topic_arn =
-      "arn:" + c.account.partition + ":sns:" + c.account.region + ":" + c.account.account_id + ":" + kTopicName;
-  aws::Sns sns(c.session);
-  if (auto tags = sns.topic_tags(topic_arn)) {
-    if (!is_managed(*tags)) {
-      reporter.note("kept topic " + std::string(kTopicName) + ": it has no " + std::string(kManagedTag) + "=true tag");
-    } else if (plan.topic) {
-      reporter.note(would + "topic " + kTopicName);
-      if (!dry) sns.delete_topic(topic_arn);
-    } else {
-      stays.push_back("topic " + std::string(kTopicName) + " (no storage cost)");
-    }
-  }
-  aws::S3 s3(c.session);
-  const bool have_bucket = s3.head_bucket(c.bucket);
-  // Only a bucket tagged as hoist's is emptied: --bucket may name any.
-  const bool ours = have_bucket && is_managed(s3.bucket_tags(c.bucket).value_or(aws::Tags{}));
-  if (have_bucket && plan.bucket && !ours) {
-    reporter.note("kept bucket " + c.bucket + ": it has no " + std::string(kManagedTag) + "=true tag");
-  } else if (have_bucket && !plan.bucket && !dry) {
-    reporter.note("kept bucket " + c.bucket + " (use --all to delete it and every job's outputs)");
-  } else if (have_bucket) {
-    std::vector<std::string> keys;
-    std::uint64_t bytes = 0;
-    s3.list_objects(c.bucket, "", [&](const aws::ObjectInfo& o) {
-      keys.push_back(o.key);
-      bytes += o.size;
-    });
-    if (plan.bucket) {
-      if (!dry) {
-        s3.delete_objects(c.bucket, keys);
-        s3.delete_bucket(c.bucket);
-      }
-      reporter.note((dry ? "would delete bucket " : "deleted bucket ") + c.bucket + " (" + std::to_string(keys.size()) +
-                    " objects)");
-    } else {
-      double usd = 0;
-      std::string where = c.account.region;
-      for (const auto& p : kStoragePrices)
-        if (p.region == c.account.region) usd = p.s3;
-      if (usd == 0) {
-        usd = kStoragePrices[0].s3;
-        where = "us-east-1 (" + c.account.region + " is not in hoist's table)";
-      }
-      stays.push_back("bucket " + c.bucket + " (" + std::to_string(keys.size()) + " objects, " +
-                      monthly(bytes, usd, "S3 Standard in " + where) + ")");
-    }
-  }
-  for (const auto& s : stays) reporter.note("stays: " + s);
-  if (dry && !stays.empty()) reporter.note(std::string("storage prices: ") + kStoragePriceSource);
+  Down(c, options, plan, reporter).run();
   return true;
 }
 

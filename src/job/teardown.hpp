@@ -3,9 +3,11 @@
 // inverse of account.hpp. Everything is found by its hoist tags (DESIGN B1),
 // never by names alone; what lacks the tag is kept, and the reporter is
 // told so.
+#include <array>
 #include <chrono>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "job/connect.hpp"
 #include "job/keep.hpp"
@@ -37,7 +39,8 @@ inline constexpr std::chrono::hours kBlobGrace{24};
 int gc_blobs(const Connected& c, bool dry_run, std::chrono::seconds grace, Reporter& reporter);
 
 // What `hoist down` can remove, as --only and --keep name them.
-inline constexpr const char* kDownResources[] = {"instances", "repository", "images", "role", "topic", "bucket"};
+inline constexpr std::array<std::string_view, 6> kDownResources = {"instances", "repository", "images",
+                                                                   "role",      "topic",      "bucket"};
 // The topic --notify publishes to (made by `hoist run --notify`).
 inline constexpr const char* kTopicName = "hoist-notifications";
 

@@ -204,7 +204,7 @@ TEST(Credentials, CredentialProcessTimesOutAndIsStopped) {
     stat >> pid_field >> comm >> state;
     // Gone, a zombie, or its pid already another process's.
     stopped = !stat || state == "Z" || comm != "(sleep)";
-    seen = comm + " " + state;
+    seen.assign(comm).append(" ").append(state);
     if (!stopped) std::this_thread::sleep_for(50ms);
   }
   EXPECT_TRUE(stopped) << "pid " << pid << " is " << seen;
