@@ -626,7 +626,8 @@ std::string create_job_role(const std::shared_ptr<aws::Session>& session, const 
                             const JobScope& scope) {
   aws::Iam iam(session);
   std::string name = job_role_name(scope.job_id);
-  const auto tags = job_tags(scope.job_id, scope.repository.substr(scope.repository.find('/') + 1));
+  auto tags = job_tags(scope.job_id, scope.repository.substr(scope.repository.find('/') + 1));
+  if (!scope.keep.empty()) tags[kKeepTag] = scope.keep;
   aws::RoleSpec spec;
   spec.name = name;
   spec.path = kJobRolePath;
@@ -644,6 +645,17 @@ std::string create_job_role(const std::shared_ptr<aws::Session>& session, const 
   iam.put_role_policy(name, "job", job_role_policy(account, scope));
   add.get();
   return name;
+}
+
+std::optional<std::string> role_kept_until(const std::map<std::string, std::string>& tags) {
+  const auto k = tags.find(kKeepTag);
+  if (k == tags.end() || (k->second != "down" && k->second != "keep")) return std::nullopt;
+  return k->second;
+}
+
+std::string kept_role_note(const std::string& job_id, const std::string& until) {
+  return "kept the role of job " + job_id + " and its instance profile (hoist.toml [keep] role = \"" + until +
+         "\"): " + (until == "down" ? "`hoist down`" : "`hoist down --only role`") + " removes it";
 }
 
 bool delete_job_role(const std::shared_ptr<aws::Session>& session, const std::string& job_id) {

@@ -2,6 +2,7 @@
 // The account-level resources a job needs, ensured idempotently and safe
 // against another hoist creating them at the same moment (the bucket, the
 // project's ECR repository, the job boundary), and each job's own role.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,7 @@ struct JobScope {
   std::optional<SuccessorScope> successor;
   std::string notify_topic;  // --notify e-mail: the topic it may publish to ("" none)
   bool sessions = false;     // --keep-instance: it may register with SSM Session Manager
+  std::string keep;          // [keep] role: "" (removed with its job), "down" or "keep" (its hoist:keep tag)
 };
 std::string instance_trust_policy();
 // The job role's inline policy (JSON, compact). Blobs are named one by one
@@ -162,5 +164,10 @@ std::string create_job_role(const std::shared_ptr<aws::Session>& session, const 
                             const JobScope& scope);
 // Removes them; whatever is already gone is fine. True when a role was there.
 bool delete_job_role(const std::shared_ptr<aws::Session>& session, const std::string& job_id);
+// Its hoist:keep tag: how long hoist.toml's [keep] role keeps a job role
+// past its job ("down", "keep"; nullopt: it goes with the job).
+std::optional<std::string> role_kept_until(const std::map<std::string, std::string>& tags);
+// What to say of a role kept past its job, and how it goes.
+std::string kept_role_note(const std::string& job_id, const std::string& until);
 
 }  // namespace hoist::job

@@ -1,8 +1,10 @@
 #include "job/instances.hpp"
 
 #include <algorithm>
+#include <future>
 
 #include "aws/error.hpp"
+#include "aws/iam.hpp"
 #include "job/account.hpp"
 #include "job/naming.hpp"
 #include "job/reporter.hpp"
@@ -74,7 +76,16 @@ void release_job_resources(const std::shared_ptr<aws::Session>& session, const s
   if (inst && inst->state != "terminated") ids.push_back(inst->id);
   for (const auto& i : managed_instances(session, InstanceStates::not_terminated, job_id))
     if (std::ranges::find(ids, i.id) == ids.end()) ids.push_back(i.id);
+  // Meanwhile: whether hoist.toml keeps the role past its job.
+  auto kept = std::async(std::launch::async, [&]() -> std::optional<std::string> {
+    auto role = aws::Iam(session).get_role(job_role_name(job_id));
+    return role ? role_kept_until(role->tags) : std::nullopt;
+  });
   if (!ids.empty()) ec2.terminate_instances(ids);
+  if (auto until = kept.get()) {
+    reporter.note(kept_role_note(job_id, *until));
+    return;
+  }
   delete_job_role(session, job_id);
 }
 

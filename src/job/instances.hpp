@@ -32,7 +32,8 @@ std::optional<aws::Instance> job_instance(const std::shared_ptr<aws::Session>& s
 std::map<std::string, aws::Instance> job_instances(const std::shared_ptr<aws::Session>& session);
 
 // Ends what a job used: terminates its instances (idempotent; a relaunched
-// spot job has one per attempt) and removes its role and instance profile.
+// spot job has one per attempt) and removes its role and instance profile,
+// unless hoist.toml's [keep] role tagged the role to stay (role_kept_until).
 // Safe to call more than once. The instance a
 // status names is only a claim: it is ended only if its own hoist:job tag
 // names this job (else the reporter is warned and it is left alone).

@@ -64,6 +64,8 @@ void set_one(KeepSettings& k, const std::string& name, const std::string& value,
     k.repository = choice(where, value, {"run", "down", "keep"});
   } else if (name == "images") {
     k.images = choice(where, value, {"run", "down", "keep"});
+  } else if (name == "role") {
+    k.role = choice(where, value, {"run", "down", "keep"});
   } else if (name == "topic") {
     k.topic = choice(where, value, {"down", "keep"}, " (the topic is shared by every project's --notify)");
   } else if (name == "jobs_retention") {
@@ -82,7 +84,7 @@ void set_one(KeepSettings& k, const std::string& name, const std::string& value,
     k.images_kept = *n;
   } else {
     throw Fatal(Exit::bad_option, section + "has no setting '" + name +
-                                      "': use bucket, repository, images, topic, jobs_retention or images_kept");
+                                      "': use bucket, repository, images, role, topic, jobs_retention or images_kept");
   }
 }
 

@@ -27,6 +27,10 @@ struct KeepSettings {
   // deletes its images: "keep" needs the repository kept too.)
   std::optional<KeepUntil> images;
   KeepUntil topic = KeepUntil::down;  // hoist-notifications
+  // Each job's role and instance profile. "run" (today): removed when its
+  // job ends. "down" or "keep": the role is tagged hoist:keep with that
+  // value, and collect, cancel and gc leave it (kept_role).
+  KeepUntil role = KeepUntil::run;
   // jobs_retention = "30d": a lifecycle rule expires every object under
   // jobs/ this many days after it was written (0: kept until deleted).
   int jobs_retention_days = 0;

@@ -12,6 +12,8 @@ inline constexpr const char* kJobTag = "hoist:job";
 // The SNS topic jobs tell their end to (--notify with an e-mail address).
 inline constexpr const char* kNotifyTopic = "hoist-notifications";
 inline constexpr const char* kProjectTag = "hoist:project";
+// On a job role hoist.toml's [keep] keeps past its job: "down" or "keep".
+inline constexpr const char* kKeepTag = "hoist:keep";
 
 // <project>-<yyyymmdd>-<hhmmss>-<4 chars [a-z0-9]>, in UTC.
 std::string new_job_id(const std::string& project, std::chrono::system_clock::time_point now);

@@ -385,8 +385,8 @@ Launched AwsRunSteps::launch(Job& job) {
   const AgentBundle& agent = agent_bundle();
   job.agent_sha256 = agent.sha256;
   job.agent_size = agent.bytes.size();
-  JobScope scope{job.bucket,   job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3,
-                 std::nullopt, "",     false};
+  JobScope scope{job.bucket, job.id, job.repository, {agent.sha256}, job.input_s3, job.output_s3, std::nullopt, "",
+                 false,      ""};
   for (const auto* files : {&job.code, &job.inputs, &job.checkpoint})
     for (const auto& [rel, f] : *files) scope.blobs.push_back(f.sha256);
   // A spot job that may be relaunched carries its launch request, and its
@@ -394,6 +394,7 @@ Launched AwsRunSteps::launch(Job& job) {
   if (!job.notify.is_null() && job.notify["topic_arn"].is_string())
     scope.notify_topic = job.notify["topic_arn"].get<std::string>();
   scope.sessions = job.options.keep_instance;
+  if (keep_.role != KeepUntil::run) scope.keep = std::string(keep_name(keep_.role));
   if (job.plan.spot && relaunches(job.options)) {
     job.launch = successor_launch(job, image_, job_role_name(job.id));
     scope.successor = SuccessorScope{job.region, job.plan.type.name, image_.id};

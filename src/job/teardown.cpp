@@ -33,11 +33,14 @@ bool is_managed(const std::map<std::string, std::string>& tags) {
 
 // Roles are found by their path, and only those tagged as hoist's are
 // removed (DESIGN B1): ListRoles gives no tags, so each is asked for them.
-bool managed_role(aws::Iam& iam, const std::string& name, Reporter& reporter) {
+// The role when it is there and hoist's, for its tags.
+std::optional<aws::Role> managed_role(aws::Iam& iam, const std::string& name, Reporter& reporter) {
   auto role = iam.get_role(name);
-  if (role && !is_managed(role->tags))
+  if (role && !is_managed(role->tags)) {
     reporter.note("kept role " + name + ": it has no " + std::string(kManagedTag) + "=true tag");
-  return role && is_managed(role->tags);
+    return std::nullopt;
+  }
+  return role;
 }
 
 // What gc knows of a job: its status and, if it may still run, its spec.
@@ -128,7 +131,12 @@ int gc(const Connected& c, bool dry_run, Reporter& reporter) {
       auto age = seconds_between(since, now);
       if (!age || *age < kNeverLaunched) continue;
     }
-    if (!managed_role(iam, role.name, reporter)) continue;
+    const auto managed = managed_role(iam, role.name, reporter);
+    if (!managed) continue;
+    if (auto until = role_kept_until(managed->tags)) {
+      reporter.note(kept_role_note(*id, *until));
+      continue;
+    }
     reporter.note(std::string(dry_run ? "would remove " : "removing ") + "the role of job " + *id +
                   (r.status && r.status->terminal() ? " (" + r.status->phase + ")" : " (never launched, or lost)"));
     if (!dry_run) delete_job_role(c.session, *id);
@@ -395,7 +403,14 @@ class Down {
         reporter_.note("kept the role of job " + *id + ": its instance runs (add instances to --only to end it)");
         continue;
       }
-      if (managed_role(iam, r.name, reporter_)) job_roles.push_back(*id);
+      const auto managed = managed_role(iam, r.name, reporter_);
+      if (!managed) continue;
+      // [keep] role = "keep": only `down --only role` (or --all) takes it.
+      if (role_kept_until(managed->tags) == "keep" && !options_.all && !options_.only.contains("role")) {
+        reporter_.note(kept_role_note(*id, "keep"));
+        continue;
+      }
+      job_roles.push_back(*id);
     }
     if (!dry_)
       aws::parallel_for(job_roles.size(), 4, [&](std::size_t i) { delete_job_role(c_.session, job_roles[i]); });

@@ -1,5 +1,5 @@
 """End-to-end tests of what hoist keeps and for how long: hoist.toml's
-[keep] (retention rules, images_kept, repository/images = "run", "keep"),
+[keep] (retention rules, images_kept, repository/images/role = "run", "keep"),
 `hoist down --only/--keep/--dry-run` and `hoist gc --blobs`, driving the REAL
 hoist binary against moto on 127.0.0.1 and checking every effect with boto3.
 
@@ -113,6 +113,7 @@ class KeepTests(unittest.TestCase):
             ('[keep]\nbucket = "run"\n', "jobs_retention"),
             ('[keep]\nimages = "keep"\n', 'repository = "keep"'),
             ('[keep]\nbukket = "keep"\n', "no setting 'bukket'"),
+            ('[keep]\nrole = "never"\n', 'use "down", "keep", "run"'),
         ]
         before = self.emu.snapshot()
         for i, (toml, needle) in enumerate(cases):
@@ -270,6 +271,51 @@ class KeepTests(unittest.TestCase):
         p = self.emu.hoist("down", "--yes", "--only", "topic")
         self.assertIn("kept topic hoist-notifications", p.stderr)
         self.assertIn(TOPIC, self.topics())
+
+    def test_6_role_kept_past_its_job(self):
+        def roles():
+            return {r["RoleName"] for r in self.emu.iam.list_roles(PathPrefix="/hoist/jobs/")["Roles"]}
+
+        def profiles():
+            return {p["InstanceProfileName"] for p in self.emu.iam.list_instance_profiles()["InstanceProfiles"]}
+
+        before = roles()
+        # role = "down": the run leaves its job's role and profile, tagged; gc too
+        proj = self.project("rolekept", '[keep]\nrole = "down"\n')
+        p = self.run_job(proj)
+        (role,) = roles() - before
+        self.assertIn(role, profiles())
+        tags = {t["Key"]: t["Value"] for t in self.emu.iam.list_role_tags(RoleName=role)["Tags"]}
+        self.assertEqual(tags.get("hoist:keep"), "down", tags)
+        self.assertIn('kept the role of job %s and its instance profile (hoist.toml [keep] role = "down"): '
+                      '`hoist down` removes it' % role, p.stderr)
+        g = self.emu.hoist("gc")
+        self.assertEqual(g.returncode, 0, show(g))
+        self.assertIn("kept the role of job " + role, g.stderr)
+        self.assertIn(role, roles())
+        # cancel of the ended job keeps it too
+        c = self.emu.hoist("cancel", role)
+        self.assertEqual(c.returncode, 0, show(c))
+        self.assertIn(role, roles())
+        # role = "keep": plain down leaves it, down --only role takes it
+        kept_proj = self.project("rolekeep", '[keep]\nrole = "keep"\n')
+        self.run_job(kept_proj)
+        (kept,) = roles() - before - {role}
+        d = self.emu.hoist("down", "--yes")
+        self.assertEqual(d.returncode, 0, show(d))
+        self.assertNotIn(role, roles())
+        self.assertNotIn(role, profiles())
+        self.assertIn(kept, roles())
+        self.assertIn('kept the role of job %s and its instance profile (hoist.toml [keep] role = "keep")' % kept,
+                      d.stderr)
+        d = self.emu.hoist("down", "--yes", "--only", "role")
+        self.assertEqual(d.returncode, 0, show(d))
+        self.assertNotIn(kept, roles())
+        self.assertNotIn(kept, profiles())
+        # the default: the role goes with its job
+        p = self.run_job(self.project("rolerun", ""))
+        self.assertEqual(roles() - before, set())
+        self.assertNotIn("kept the role", p.stderr)
 
     def job_ids(self):
         r = self.emu.s3.list_objects_v2(Bucket=BUCKET, Prefix="jobs/", Delimiter="/")

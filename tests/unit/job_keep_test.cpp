@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "job/account.hpp"
 #include "job/keep.hpp"
 #include "job/teardown.hpp"
 #include "util/error.hpp"
@@ -46,6 +47,7 @@ TEST(Keep, DefaultsAreTodays) {
   EXPECT_EQ(k.repository, KeepUntil::down);
   EXPECT_EQ(k.images_until(), KeepUntil::down);
   EXPECT_EQ(k.topic, KeepUntil::down);
+  EXPECT_EQ(k.role, KeepUntil::run);
   EXPECT_EQ(k.jobs_retention_days, 0);
   EXPECT_EQ(k.images_kept, 10);
 }
@@ -61,6 +63,9 @@ TEST(Keep, ReadsTheSection) {
   EXPECT_EQ(k.topic, KeepUntil::keep);
   EXPECT_EQ(k.jobs_retention_days, 30);
   EXPECT_EQ(k.images_kept, 3);
+  EXPECT_EQ(k.role, KeepUntil::run);
+  Project r("[keep]\nrole = \"down\"\n");
+  EXPECT_EQ(read_keep_settings(r.path.string()).role, KeepUntil::down);
   Project q("[keep]\nimages = \"run\"\n");
   EXPECT_EQ(read_keep_settings(q.path.string()).images_until(), KeepUntil::run);
   EXPECT_EQ(read_keep_settings(q.path.string()).repository, KeepUntil::down);
@@ -77,6 +82,18 @@ TEST(Keep, RefusesWhatItCannotDo) {
   for (const char* n : {"0", "1001", "2.5", "x"})
     EXPECT_NE(refusal(std::string("[keep]\nimages_kept = ") + n + "\n").find("images_kept"), std::string::npos) << n;
   EXPECT_NE(refusal("[keep]\nroles = \"keep\"\n").find("no setting 'roles'"), std::string::npos);
+  EXPECT_NE(refusal("[keep]\nrole = \"forever\"\n").find("role = \"forever\" is not a choice"), std::string::npos);
+}
+
+TEST(Keep, ARoleStaysOnlyWhenItsTagSaysHowLong) {
+  EXPECT_EQ(role_kept_until({}), std::nullopt);
+  EXPECT_EQ(role_kept_until({{"hoist:keep", "down"}}), "down");
+  EXPECT_EQ(role_kept_until({{"hoist:keep", "keep"}}), "keep");
+  // anything else is not hoist's setting: the role goes with its job
+  EXPECT_EQ(role_kept_until({{"hoist:keep", "run"}}), std::nullopt);
+  EXPECT_EQ(role_kept_until({{"hoist:keep", "true"}}), std::nullopt);
+  EXPECT_NE(kept_role_note("j-1", "down").find("`hoist down` removes it"), std::string::npos);
+  EXPECT_NE(kept_role_note("j-1", "keep").find("`hoist down --only role` removes it"), std::string::npos);
 }
 
 TEST(Keep, DownOptionsNameKnownResources) {
