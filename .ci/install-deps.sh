@@ -5,7 +5,7 @@ set -euo pipefail
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-need_pkgs=(build-essential cmake ninja-build pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev
+need_pkgs=(build-essential cmake ninja-build pkg-config time libcurl4-openssl-dev libssl-dev zlib1g-dev
   nlohmann-json3-dev libpugixml-dev libcli11-dev libgtest-dev libgmock-dev shellcheck clang-format-14 clang-tidy-14 curl rclone python3
   # The emulated cloud's containers (DESIGN B5): the engine, the registry, the offline base image.
   docker.io docker-registry mmdebstrap)

@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
-# The unit tests under AddressSanitizer (leaks included) and
-# UndefinedBehaviorSanitizer, in a Debug build of their own; the first
-# finding stops them with a failure.
-# Usage: scripts/sanitize.sh [gtest args...]
-# The build directory is $HOIST_ASAN_BUILD_DIR (default build-asan).
+# The unit tests alone under AddressSanitizer (leaks included) and
+# UndefinedBehaviorSanitizer, in the Debug build build-asan: the first
+# finding fails its test. `HOIST_SANITIZE=1 scripts/test.sh` (what CI runs)
+# runs every test there, the end-to-end ones driving the instrumented hoist.
+# Usage: scripts/sanitize.sh [more ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${HOIST_ASAN_BUILD_DIR:-build-asan}
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHOIST_SANITIZE=ON -DHOIST_WERROR=ON "${launcher[@]}" >/dev/null
-cmake --build "$build" -j"$(nproc)" --target hoist_unit_tests
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-  "$build/tests/hoist_unit_tests" "$@"
+HOIST_SANITIZE=1 exec scripts/test.sh -E '^(py\.|layering\.|format$|tidy$)' "$@"

@@ -468,7 +468,8 @@ class Down {
                      std::to_string(keys.size()) + " objects)");
       return;
     }
-    const auto price = std::ranges::find(kStoragePrices, std::string_view(c_.account.region), &StoragePrice::region);
+    const auto* const price =
+        std::ranges::find(kStoragePrices, std::string_view(c_.account.region), &StoragePrice::region);
     const std::string where = price != kStoragePrices.end()
                                   ? c_.account.region
                                   : "us-east-1 (" + c_.account.region + " is not in hoist's table)";
