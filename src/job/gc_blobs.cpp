@@ -28,6 +28,7 @@
 #include "job/project.hpp"
 #include "job/record.hpp"
 #include "job/reporter.hpp"
+#include "job/spec.hpp"
 #include "job/teardown.hpp"
 #include "util/text.hpp"
 
@@ -43,13 +44,6 @@ std::set<std::string> job_prefixes(aws::S3& s3, const std::string& bucket) {
   std::vector<std::string> prefixes;
   s3.list_delimited(bucket, std::string(keys::kJobs), objects, prefixes);
   return {prefixes.begin(), prefixes.end()};
-}
-
-void add_manifest(const nlohmann::json& manifest, std::set<std::string>& out) {
-  if (!manifest.is_object()) return;
-  for (const auto& [name, entry] : manifest.items())
-    if (entry.is_object() && entry.contains("sha256") && entry["sha256"].is_string())
-      out.insert(entry["sha256"].get<std::string>());
 }
 
 // The blobs the job.json of each prefix names. A job.json that is not JSON
@@ -72,13 +66,7 @@ bool add_references(aws::S3& s3, const std::string& bucket, const std::vector<st
       unreadable = prefixes[i] + "job.json";
       return false;
     }
-    add_manifest(j.value("code", nlohmann::json()), out);
-    add_manifest(j.value("inputs", nlohmann::json()), out);
-    if (auto cp = j.find("checkpoint"); cp != j.end() && cp->is_object())
-      add_manifest(cp->value("seed", nlohmann::json()), out);
-    if (auto agent = j.find("agent");
-        agent != j.end() && agent->is_object() && agent->contains("sha256") && (*agent)["sha256"].is_string())
-      out.insert((*agent)["sha256"].get<std::string>());
+    add_blobs_named(j, out);
   }
   return true;
 }

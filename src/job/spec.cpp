@@ -8,6 +8,25 @@ std::string Job::prefix() const {
   return keys::prefix(id);
 }
 
+namespace {
+void add_manifest(const nlohmann::json& manifest, std::set<std::string>& out) {
+  if (!manifest.is_object()) return;
+  for (const auto& [name, entry] : manifest.items())
+    if (entry.is_object() && entry.contains("sha256") && entry["sha256"].is_string())
+      out.insert(entry["sha256"].get<std::string>());
+}
+}  // namespace
+
+void add_blobs_named(const nlohmann::json& job_json, std::set<std::string>& out) {
+  add_manifest(job_json.value("code", nlohmann::json()), out);
+  add_manifest(job_json.value("inputs", nlohmann::json()), out);
+  if (auto cp = job_json.find("checkpoint"); cp != job_json.end() && cp->is_object())
+    add_manifest(cp->value("seed", nlohmann::json()), out);
+  if (auto agent = job_json.find("agent");
+      agent != job_json.end() && agent->is_object() && agent->contains("sha256") && (*agent)["sha256"].is_string())
+    out.insert((*agent)["sha256"].get<std::string>());
+}
+
 nlohmann::json Job::to_json() const {
   nlohmann::json j;
   j["version"] = 1;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "job/image.hpp"
@@ -60,6 +61,10 @@ struct StoredJob {
   nlohmann::json raw;
   static StoredJob from_json(const nlohmann::json& j);
 };
+
+// Adds the sha256 of every blob a job.json names (Job::to_json's code,
+// inputs, checkpoint seed and agent) to `out`. `gc --blobs` keeps these.
+void add_blobs_named(const nlohmann::json& job_json, std::set<std::string>& out);
 
 // The job.json of a job; nullopt when it (or the bucket) is missing.
 std::optional<StoredJob> read_job(aws::S3& s3, const std::string& bucket, const std::string& job_id);

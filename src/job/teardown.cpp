@@ -283,10 +283,6 @@ std::string monthly(std::uint64_t bytes, double usd_per_gb_month, const std::str
   return buf.data();
 }
 
-}  // namespace
-
-namespace {
-
 // The one y/N question before anything goes.
 enum class Go { on, nothing_to_do, refused };
 Go confirm_down(const Connected& c, const DownPlan& plan, Reporter& reporter) {
@@ -298,7 +294,7 @@ Go confirm_down(const Connected& c, const DownPlan& plan, Reporter& reporter) {
   add(plan.repository || plan.project_repository, "remove hoist's repositories");
   add(plan.images && !(plan.repository || plan.project_repository), "remove the images in hoist's repositories");
   add(plan.roles, "remove hoist's job roles");
-  add(plan.topic, "remove the topic " + std::string(kTopicName));
+  add(plan.topic, "remove the topic " + std::string(kNotifyTopic));
   add(plan.bucket, "delete the bucket " + c.bucket + " with every job's outputs");
   if (what.empty()) {
     reporter.note("nothing to remove: every resource is kept");
@@ -425,18 +421,18 @@ class Down {
   }
 
   void topic() {
-    const std::string topic_arn =
-        "arn:" + c_.account.partition + ":sns:" + c_.account.region + ":" + c_.account.account_id + ":" + kTopicName;
+    const std::string topic_arn = notify_topic_arn(c_.account);
     aws::Sns sns(c_.session);
     auto tags = sns.topic_tags(topic_arn);
     if (!tags) return;
     if (!is_managed(*tags)) {
-      reporter_.note("kept topic " + std::string(kTopicName) + ": it has no " + std::string(kManagedTag) + "=true tag");
+      reporter_.note("kept topic " + std::string(kNotifyTopic) + ": it has no " + std::string(kManagedTag) +
+                     "=true tag");
     } else if (plan_.topic) {
-      reporter_.note(would_ + "topic " + kTopicName);
+      reporter_.note(would_ + "topic " + kNotifyTopic);
       if (!dry_) sns.delete_topic(topic_arn);
     } else {
-      stays_.push_back("topic " + std::string(kTopicName) + " (no storage cost)");
+      stays_.push_back("topic " + std::string(kNotifyTopic) + " (no storage cost)");
     }
   }
 

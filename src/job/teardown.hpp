@@ -41,8 +41,6 @@ int gc_blobs(const Connected& c, bool dry_run, std::chrono::seconds grace, Repor
 // What `hoist down` can remove, as --only and --keep name them.
 inline constexpr std::array<std::string_view, 6> kDownResources = {"instances", "repository", "images",
                                                                    "role",      "topic",      "bucket"};
-// The topic --notify publishes to (made by `hoist run --notify`).
-inline constexpr const char* kTopicName = "hoist-notifications";
 
 struct DownOptions {
   bool all = false;      // also empty and delete the bucket (only one tagged as hoist's)

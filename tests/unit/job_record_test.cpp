@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "job/record.hpp"
+#include "job/spec.hpp"
 
 using namespace hoist;
 
@@ -143,4 +144,27 @@ TEST(Record, TheAttemptsOfARelaunchedJob) {
   const auto next = job::JobStatus::from_json(nlohmann::json::parse(R"({"phase": "booting", "attempt": 2,
     "attempts": [{"attempt": 1, "ended": "interrupted"}]})"));
   EXPECT_TRUE(next.attempt_going_on());
+}
+
+TEST(Record, TheBlobsAJobJsonNamesAreTheOnesItWasWrittenWith) {
+  job::Job j;
+  j.id = "p-20260101-000000-abcd";
+  j.code["main.py"].sha256 = std::string(64, 'a');
+  j.inputs["in/x.csv"].sha256 = std::string(64, 'b');
+  j.options.checkpoint = "/tmp/ckpt";
+  j.checkpoint["state.pt"].sha256 = std::string(64, 'c');
+  j.agent_sha256 = std::string(64, 'd');
+  std::set<std::string> named;
+  job::add_blobs_named(nlohmann::json::parse(j.to_json().dump()), named);
+  EXPECT_EQ(named, (std::set<std::string>{std::string(64, 'a'), std::string(64, 'b'), std::string(64, 'c'),
+                                          std::string(64, 'd')}));
+  // Without a checkpoint folder its seed is not written, so it names nothing.
+  j.options.checkpoint.clear();
+  named.clear();
+  job::add_blobs_named(j.to_json(), named);
+  EXPECT_FALSE(named.contains(std::string(64, 'c')));
+  // Anything else in the place of a manifest names nothing, and is no error.
+  named.clear();
+  job::add_blobs_named(nlohmann::json::parse(R"({"code": [1], "inputs": {"a": 3}, "agent": "x"})"), named);
+  EXPECT_TRUE(named.empty());
 }
